@@ -1,0 +1,212 @@
+//! Typed attributes: `#[event(..)]`, `#[aggregate(..)]`, `#[command(..)]`, `#[handlers(..)]`.
+//!
+//! Unknown keys, duplicates and bad values are reported to the [`Ctxt`] at the user's token,
+//! and parsing goes on with the next key, so one pass reports every mistake.
+
+use proc_macro2::TokenTree;
+use syn::meta::ParseNestedMeta;
+use syn::parse::Parser;
+use syn::{Attribute, Ident, LitInt, LitStr, Meta, Token, Type, Visibility};
+
+use crate::ctxt::Ctxt;
+use crate::names::{one_of, suggest};
+use crate::symbol::*;
+
+/// `#[event(name = "...", version = N, upcast_from = Old)]`.
+#[derive(Default)]
+pub struct EventAttrs {
+    pub name: Option<LitStr>,
+    pub version: Option<(u32, LitInt)>,
+    pub upcast_from: Option<Type>,
+}
+
+/// `#[aggregate(name = "...", snapshot_every = N)]`.
+#[derive(Default)]
+pub struct AggregateAttrs {
+    pub name: Option<LitStr>,
+    pub snapshot_every: Option<u64>,
+}
+
+/// `#[command]` or `#[command(name = "Variant")]`.
+#[derive(Default)]
+pub struct CommandAttrs {
+    pub name: Option<Ident>,
+}
+
+/// `#[handlers]` or `#[handlers(vis = "pub(crate)")]`.
+#[derive(Default)]
+pub struct HandlersArgs {
+    pub vis: Option<Visibility>,
+}
+
+pub fn event_attrs(cx: &Ctxt, attrs: &[Attribute]) -> EventAttrs {
+    let mut out = EventAttrs::default();
+    for_each_key(cx, attrs, EVENT, EVENT_KEYS, |key, meta| {
+        match key {
+            NAME => out.name = Some(stored_name(cx, meta.value()?.parse()?)),
+            VERSION => {
+                let lit: LitInt = meta.value()?.parse()?;
+                let version: u32 = lit.base10_parse()?;
+                if version == 0 {
+                    cx.error_spanned_by(&lit, "event versions start at 1");
+                }
+                out.version = Some((version, lit));
+            }
+            _ => out.upcast_from = Some(meta.value()?.parse()?),
+        }
+        Ok(())
+    });
+    out
+}
+
+pub fn aggregate_attrs(cx: &Ctxt, attrs: &[Attribute]) -> AggregateAttrs {
+    let mut out = AggregateAttrs::default();
+    for_each_key(cx, attrs, AGGREGATE, AGGREGATE_KEYS, |key, meta| {
+        match key {
+            NAME => out.name = Some(stored_name(cx, meta.value()?.parse()?)),
+            _ => {
+                let lit: LitInt = meta.value()?.parse()?;
+                let every: u64 = lit.base10_parse()?;
+                if every == 0 {
+                    cx.error_spanned_by(
+                        &lit,
+                        "`snapshot_every` must be at least 1; leave it out for no snapshots",
+                    );
+                }
+                out.snapshot_every = Some(every);
+            }
+        }
+        Ok(())
+    });
+    out
+}
+
+/// Reads `#[command(..)]` from the attributes of one method.
+pub fn command_attrs(cx: &Ctxt, attrs: &[Attribute]) -> CommandAttrs {
+    let mut out = CommandAttrs::default();
+    for_each_key(cx, attrs, COMMAND, COMMAND_KEYS, |_, meta| {
+        let lit: LitStr = meta.value()?.parse()?;
+        match lit.parse::<Ident>() {
+            Ok(ident) => out.name = Some(ident),
+            Err(_) => cx.error_spanned_by(
+                &lit,
+                "a command name becomes an enum variant: it must be a Rust identifier",
+            ),
+        }
+        Ok(())
+    });
+    out
+}
+
+pub fn handlers_args(cx: &Ctxt, args: proc_macro2::TokenStream) -> HandlersArgs {
+    let mut out = HandlersArgs::default();
+    let mut seen = Vec::new();
+    let parser = syn::meta::parser(|meta| {
+        key_of(
+            cx,
+            "handlers",
+            HANDLERS_KEYS,
+            &mut seen,
+            &meta,
+            &mut |_, meta| {
+                let lit: LitStr = meta.value()?.parse()?;
+                out.vis = Some(lit.parse()?);
+                Ok(())
+            },
+        )
+    });
+    if let Err(error) = parser.parse2(args) {
+        cx.syn_error(error);
+    }
+    out
+}
+
+/// Calls `on_key` for every known key of every `#[word(..)]` among `attrs`.
+fn for_each_key(
+    cx: &Ctxt,
+    attrs: &[Attribute],
+    word: &str,
+    keys: &'static [&'static str],
+    mut on_key: impl FnMut(&'static str, &ParseNestedMeta) -> syn::Result<()>,
+) {
+    let mut seen = Vec::new();
+    for attr in attrs.iter().filter(|a| a.path().is_ident(word)) {
+        if let Meta::Path(_) = attr.meta {
+            continue;
+        }
+        let result =
+            attr.parse_nested_meta(|meta| key_of(cx, word, keys, &mut seen, &meta, &mut on_key));
+        if let Err(error) = result {
+            cx.syn_error(error);
+        }
+    }
+}
+
+/// Dispatches one `key = value`: unknown keys get a suggestion, a repeated key an error, a
+/// bad value an error; each then skips to the next key so that parsing goes on.
+fn key_of(
+    cx: &Ctxt,
+    word: &str,
+    keys: &'static [&'static str],
+    seen: &mut Vec<String>,
+    meta: &ParseNestedMeta,
+    on_key: &mut dyn FnMut(&'static str, &ParseNestedMeta) -> syn::Result<()>,
+) -> syn::Result<()> {
+    let key = meta
+        .path
+        .get_ident()
+        .map(Ident::to_string)
+        .unwrap_or_default();
+    match keys.iter().find(|k| **k == key) {
+        Some(_) if seen.contains(&key) => {
+            cx.error_spanned_by(
+                &meta.path,
+                format!("`{key}` is given twice in `#[{word}(..)]`"),
+            );
+        }
+        Some(&known) => {
+            seen.push(key);
+            if let Err(error) = on_key(known, meta) {
+                cx.syn_error(error);
+            }
+        }
+        None => {
+            let shown = if key.is_empty() {
+                quote::ToTokens::to_token_stream(&meta.path).to_string()
+            } else {
+                key
+            };
+            let hint = match suggest(&shown, keys) {
+                Some(close) => format!("; did you mean `{close}`?"),
+                None => format!("; expected {}", one_of(keys)),
+            };
+            cx.error_spanned_by(
+                &meta.path,
+                format!("unknown key `{shown}` in `#[{word}(..)]`{hint}"),
+            );
+        }
+    }
+    skip_value(meta)
+}
+
+/// Consumes what is left of a key's value, up to the next comma.
+fn skip_value(meta: &ParseNestedMeta) -> syn::Result<()> {
+    let input = meta.input;
+    while !input.is_empty() && !input.peek(Token![,]) {
+        input.parse::<TokenTree>()?;
+    }
+    Ok(())
+}
+
+/// Checks a stored name: not empty, printable, at most 255 bytes.
+fn stored_name(cx: &Ctxt, lit: LitStr) -> LitStr {
+    let value = lit.value();
+    if value.is_empty() {
+        cx.error_spanned_by(&lit, "a stored name cannot be empty");
+    } else if value.len() > 255 {
+        cx.error_spanned_by(&lit, "a stored name is at most 255 bytes long");
+    } else if value.chars().any(char::is_control) {
+        cx.error_spanned_by(&lit, "a stored name cannot contain control characters");
+    }
+    lit
+}

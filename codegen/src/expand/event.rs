@@ -1,0 +1,100 @@
+//! `#[derive(Event)]` → `impl ::factum::Event`.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Data, DeriveInput, LitStr};
+
+use crate::attr;
+use crate::ctxt::Ctxt;
+
+pub fn derive(input: TokenStream) -> TokenStream {
+    let input: DeriveInput = match syn::parse2(input) {
+        Ok(input) => input,
+        Err(error) => return error.to_compile_error(),
+    };
+    let cx = Ctxt::new();
+    let attrs = attr::event_attrs(&cx, &input.attrs);
+    if !input.generics.params.is_empty() {
+        cx.error_spanned_by(
+            &input.generics,
+            "an event cannot be generic: its stored name and schema must not depend on a type parameter",
+        );
+    }
+    if let Data::Union(data) = &input.data {
+        cx.error_spanned_by(
+            data.union_token,
+            "an event is a struct or an enum, not a union",
+        );
+    }
+
+    let ident = &input.ident;
+    let name = attrs
+        .name
+        .unwrap_or_else(|| LitStr::new(&ident.to_string(), ident.span()));
+    let version = attrs.version.map_or(1, |(v, _)| v);
+    if !cx.is_ok() {
+        // Still implement the trait, so that uses of the type as an event do not cascade.
+        let errors = cx.into_compile_errors();
+        return quote! {
+            #errors
+            #[automatically_derived]
+            impl ::factum::Event for #ident {
+                const NAME: &'static str = #name;
+                const VERSION: u32 = #version;
+                fn decode(_: u32, _: &str) -> ::core::result::Result<Self, ::factum::DecodeError> {
+                    ::core::unreachable!()
+                }
+            }
+        };
+    }
+
+    let older = match &attrs.upcast_from {
+        Some(old) => {
+            let from = quote_spanned!(old.span()=> <Self as ::core::convert::From<#old>>::from);
+            let same_name = format!(
+                "`upcast_from = {}`: an event upcasts only from an older version of itself, stored under the same name (`{}`)",
+                quote!(#old),
+                name.value()
+            );
+            let lower = format!(
+                "`upcast_from = {}`: the older type must have a lower `version` than {version}",
+                quote!(#old)
+            );
+            let checks = quote_spanned! {old.span()=>
+                const _: () = {
+                    ::core::assert!(::factum::__private::str_eq(<#old as ::factum::Event>::NAME, #name), #same_name);
+                    ::core::assert!(<#old as ::factum::Event>::VERSION < #version, #lower);
+                };
+            };
+            (
+                quote! {
+                    else if version < #version {
+                        <#old as ::factum::Event>::decode(version, payload).map(#from)
+                    }
+                },
+                checks,
+            )
+        }
+        None => (TokenStream::new(), TokenStream::new()),
+    };
+    let (upcast, checks) = older;
+    quote! {
+        #[automatically_derived]
+        impl ::factum::Event for #ident {
+            const NAME: &'static str = #name;
+            const VERSION: u32 = #version;
+
+            fn decode(version: u32, payload: &str) -> ::core::result::Result<Self, ::factum::DecodeError> {
+                if version == #version {
+                    ::factum::__private::decode_payload::<Self>(version, payload)
+                }
+                #upcast
+                else {
+                    ::core::result::Result::Err(::factum::__private::unknown_version::<Self>(version))
+                }
+            }
+        }
+        #checks
+    }
+}

@@ -1,0 +1,40 @@
+//! The code generation behind factum's macros, on `proc_macro2` so that it can be tested and
+//! snapshot without a compiler round-trip. `factum-macros` is a thin shim over these three
+//! functions.
+//!
+//! Every macro runs the same pipeline, one module a stage:
+//!
+//! | stage | module | what it holds |
+//! |---|---|---|
+//! | attributes | [`symbol`], `attr` | keyword constants; typed attribute structs, unknown-key suggestions |
+//! | parse | `ast` | the user's items, method bodies kept as opaque tokens |
+//! | model + checks | `model` | commands, events, applies; every rule, errors collected in a [`ctxt::Ctxt`] |
+//! | generate | `expand` | one `quote!` per generated item; fallback output when there were errors |
+
+#![forbid(unsafe_code)]
+
+mod ast;
+mod attr;
+pub mod ctxt;
+mod expand;
+mod model;
+mod names;
+pub mod symbol;
+
+use proc_macro2::TokenStream;
+
+/// `#[derive(Event)]`: implements `factum::Event`.
+pub fn derive_event(input: TokenStream) -> TokenStream {
+    expand::event::derive(input)
+}
+
+/// `#[derive(Aggregate)]`: implements `factum::AggregateType`.
+pub fn derive_aggregate(input: TokenStream) -> TokenStream {
+    expand::aggregate::derive(input)
+}
+
+/// `#[handlers]` on an aggregate's impl block: the command and event enums and
+/// `impl factum::Aggregate`.
+pub fn handlers(args: TokenStream, input: TokenStream) -> TokenStream {
+    expand::handlers::expand(args, input)
+}

@@ -1,0 +1,229 @@
+//! A bank account, event-sourced: open, deposit, withdraw, a rejected overdraft, close.
+//!
+//! Run it with `cargo run --example bank`. `examples/bank-expanded.md` walks through what
+//! the macros write for this file.
+
+use factum::prelude::*;
+use serde::{Deserialize, Serialize};
+
+// ---- Events: facts, stored under a stable name and schema version. ----
+
+#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct AccountOpened {
+    pub owner: String,
+}
+
+#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct MoneyDeposited {
+    pub amount: u64,
+}
+
+/// The first schema of a withdrawal, before it carried a reason. Old streams still hold it.
+#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[event(name = "MoneyWithdrawn")]
+pub struct MoneyWithdrawnV1 {
+    pub amount: u64,
+}
+
+#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[event(name = "MoneyWithdrawn", version = 2, upcast_from = MoneyWithdrawnV1)]
+pub struct MoneyWithdrawn {
+    pub amount: u64,
+    pub reason: String,
+}
+
+impl From<MoneyWithdrawnV1> for MoneyWithdrawn {
+    fn from(old: MoneyWithdrawnV1) -> Self {
+        MoneyWithdrawn {
+            amount: old.amount,
+            reason: "unspecified".to_owned(),
+        }
+    }
+}
+
+#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct AccountClosed;
+
+// ---- The aggregate: state, commands that decide, and apply methods that evolve. ----
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BankError {
+    #[error("the account is already open")]
+    AlreadyOpen,
+    #[error("the account is not open")]
+    NotOpen,
+    #[error("an amount must be positive")]
+    ZeroAmount,
+    #[error("insufficient funds: the balance is {balance}, {requested} was requested")]
+    InsufficientFunds { balance: u64, requested: u64 },
+    #[error("{0} is not allowed to open an account")]
+    Refused(String),
+}
+
+/// What commands may consult; handed to the repository once.
+pub struct BankServices {
+    pub blocked_owners: Vec<String>,
+}
+
+impl BankServices {
+    /// Stands for a call to another system (a sanctions list, say).
+    async fn may_open(&self, owner: &str) -> bool {
+        !self.blocked_owners.iter().any(|b| b == owner)
+    }
+}
+
+#[derive(Aggregate, Default, Debug, Clone, Serialize, Deserialize)]
+#[aggregate(name = "bank-account", snapshot_every = 500)]
+pub struct BankAccount {
+    open: bool,
+    balance: u64,
+}
+
+#[handlers]
+impl BankAccount {
+    /// Opens the account for `owner`, unless the bank refuses them.
+    #[command]
+    pub async fn open(
+        &self,
+        owner: String,
+        #[services] bank: &BankServices,
+    ) -> Result<AccountOpened, BankError> {
+        if self.open {
+            return Err(BankError::AlreadyOpen);
+        }
+        if !bank.may_open(&owner).await {
+            return Err(BankError::Refused(owner));
+        }
+        Ok(AccountOpened { owner })
+    }
+
+    #[command]
+    pub fn deposit(&self, amount: u64) -> Result<MoneyDeposited, BankError> {
+        self.ensure_open()?;
+        if amount == 0 {
+            return Err(BankError::ZeroAmount);
+        }
+        Ok(MoneyDeposited { amount })
+    }
+
+    #[command]
+    pub fn withdraw(&self, amount: u64, reason: String) -> Result<MoneyWithdrawn, BankError> {
+        self.ensure_open()?;
+        if amount == 0 {
+            return Err(BankError::ZeroAmount);
+        }
+        if amount > self.balance {
+            return Err(BankError::InsufficientFunds {
+                balance: self.balance,
+                requested: amount,
+            });
+        }
+        Ok(MoneyWithdrawn { amount, reason })
+    }
+
+    /// Pays out what is left, then closes the account.
+    #[command(name = "CloseAccount")]
+    pub fn close(&self) -> Result<(MoneyWithdrawn, AccountClosed), BankError> {
+        self.ensure_open()?;
+        Ok((
+            MoneyWithdrawn {
+                amount: self.balance,
+                reason: "closing".to_owned(),
+            },
+            AccountClosed,
+        ))
+    }
+
+    #[apply]
+    fn opened(&mut self, _: &AccountOpened) {
+        self.open = true;
+    }
+
+    #[apply]
+    fn deposited(&mut self, e: &MoneyDeposited) {
+        self.balance += e.amount;
+    }
+
+    #[apply]
+    fn withdrawn(&mut self, e: &MoneyWithdrawn) {
+        self.balance -= e.amount;
+    }
+
+    #[apply]
+    fn closed(&mut self, _: &AccountClosed) {
+        self.open = false;
+    }
+
+    fn ensure_open(&self) -> Result<(), BankError> {
+        if self.open {
+            Ok(())
+        } else {
+            Err(BankError::NotOpen)
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let services = BankServices {
+        blocked_owners: vec!["Mallory".to_owned()],
+    };
+    let accounts = Repository::<BankAccount, _>::with_services(MemoryStore::new(), services);
+
+    let id = "acc-1";
+    let commands = [
+        BankAccountCommand::Open {
+            owner: "Ada".to_owned(),
+        },
+        BankAccountCommand::Deposit { amount: 100 },
+        BankAccountCommand::Withdraw {
+            amount: 30,
+            reason: "groceries".to_owned(),
+        },
+        BankAccountCommand::Withdraw {
+            amount: 500,
+            reason: "a car".to_owned(),
+        },
+        BankAccountCommand::CloseAccount,
+    ];
+    for command in commands {
+        let shown = format!("{command:?}");
+        match accounts.execute(id, command).await {
+            Ok(committed) => println!(
+                "ok       {shown:<60} -> version {}: {:?}",
+                committed.version, committed.events
+            ),
+            Err(ExecuteError::Rejected(why)) => println!("rejected {shown:<60} -> {why}"),
+            Err(other) => return Err(other.into()),
+        }
+    }
+    let refused = accounts
+        .execute(
+            "acc-2",
+            BankAccountCommand::Open {
+                owner: "Mallory".to_owned(),
+            },
+        )
+        .await;
+    println!(
+        "rejected Open {{ owner: \"Mallory\" }} on acc-2 -> {}",
+        refused.unwrap_err()
+    );
+
+    println!("\nthe stream {}/{id}:", BankAccount::NAME);
+    for envelope in accounts.events(id).await? {
+        let meta = &envelope.meta;
+        println!(
+            "  v{} (position {}) {} v{}: {:?}",
+            meta.stream_version, meta.position, meta.event_name, meta.event_version, envelope.event
+        );
+    }
+    let state = accounts.load(id).await?.expect("acc-1 has events");
+    println!("\nstate at version {}: {:?}", state.version, state.state);
+    let earlier = accounts
+        .load_at(id, 2)
+        .await?
+        .expect("acc-1 has two events");
+    println!("state at version 2: {:?}", earlier.state);
+    Ok(())
+}

@@ -1,0 +1,75 @@
+//! What the generated code calls. Not a public API.
+
+pub use serde;
+
+use crate::error::DecodeError;
+use crate::event::Event;
+
+/// Decodes the payload of `E` at its own schema version.
+pub fn decode_payload<E: Event>(version: u32, payload: &str) -> Result<E, DecodeError> {
+    serde_json::from_str(payload).map_err(|source| DecodeError::Payload {
+        name: E::NAME,
+        version,
+        source,
+    })
+}
+
+/// The error for a schema version newer than `E` or older than its upcast chain.
+pub fn unknown_version<E: Event>(version: u32) -> DecodeError {
+    DecodeError::UnknownVersion {
+        name: E::NAME,
+        version,
+        newest: E::VERSION,
+    }
+}
+
+/// The error for a stored name that no event of a set has.
+pub fn unknown_event(name: &str, known: &'static [&'static str]) -> DecodeError {
+    DecodeError::UnknownEvent {
+        name: name.to_owned(),
+        known,
+    }
+}
+
+/// `a == b` in a `const` context.
+pub const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// True when `name` equals one of `names`, in a `const` context.
+pub const fn contains_name(names: &[&str], name: &str) -> bool {
+    let mut i = 0;
+    while i < names.len() {
+        if str_eq(names[i], name) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// Implemented for every `Default` type; the bound speaks the DSL when it fails.
+#[diagnostic::on_unimplemented(
+    message = "the aggregate `{Self}` must implement `Default`",
+    label = "`#[derive(Aggregate)]` needs `Default`: a stream is replayed onto `{Self}::default()`",
+    note = "add `Default` to the derives of `{Self}`, or implement it"
+)]
+pub trait AggregateDefault {}
+impl<T: Default> AggregateDefault for T {}
+
+/// Fails to compile, at the caller's span, when `T` does not implement `Default`.
+pub const fn assert_aggregate_default<T: AggregateDefault>() {}
+
+/// Fails to compile, at the caller's span, when `E` is not an `Event`.
+pub const fn assert_event<E: Event>() {}

@@ -1,0 +1,117 @@
+//! What is stored around an event: its place in the log, its time, the command's metadata.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+/// Metadata of the command that produced events; stored with each of them.
+///
+/// ```
+/// use factum::Metadata;
+///
+/// let meta = Metadata::new()
+///     .with_correlation_id("order-7")
+///     .with_causation_id("http-req-19")
+///     .with("user", "alice");
+/// assert_eq!(meta.correlation_id.as_deref(), Some("order-7"));
+/// assert_eq!(meta.get("user"), Some("alice"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metadata {
+    /// Ties together every event of one business transaction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+    /// The message (command, request, event) that directly caused these events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub causation_id: Option<String>,
+    /// Free key/values: user, tenant, client address, ...
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, String>,
+}
+
+impl Metadata {
+    /// Empty metadata.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the correlation id.
+    pub fn with_correlation_id(mut self, id: impl Into<String>) -> Self {
+        self.correlation_id = Some(id.into());
+        self
+    }
+
+    /// Sets the causation id.
+    pub fn with_causation_id(mut self, id: impl Into<String>) -> Self {
+        self.causation_id = Some(id.into());
+        self
+    }
+
+    /// Adds a free key/value.
+    pub fn with(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.extra.insert(key.into(), value.into());
+        self
+    }
+
+    /// Reads a free key/value.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.extra.get(key).map(String::as_str)
+    }
+
+    /// True when nothing is set.
+    pub fn is_empty(&self) -> bool {
+        self.correlation_id.is_none() && self.causation_id.is_none() && self.extra.is_empty()
+    }
+}
+
+/// Everything known about a stored event except its payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventMeta {
+    /// The aggregate type of the stream (`bank-account`).
+    pub aggregate_type: String,
+    /// The aggregate id (`acc-1`).
+    pub stream_id: String,
+    /// The event's version within its stream: 1 for the first event.
+    pub stream_version: u64,
+    /// The event's place in the store's global log: 1 for the first event ever stored.
+    pub position: u64,
+    /// The stored name of the event.
+    pub event_name: String,
+    /// The schema version the payload was written at.
+    pub event_version: u32,
+    /// When the store recorded the event.
+    pub recorded_at: SystemTime,
+    /// The metadata of the command that produced it.
+    pub metadata: Metadata,
+}
+
+/// A stored event as it comes out of an [`EventStore`](crate::EventStore): metadata and the
+/// JSON payload, not yet decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedEvent {
+    /// Where and when the event was stored.
+    pub meta: EventMeta,
+    /// The JSON payload.
+    pub payload: String,
+}
+
+/// An event about to be appended: its stored name, schema version and JSON payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    /// The stored name.
+    pub name: &'static str,
+    /// The schema version of the payload.
+    pub version: u32,
+    /// The JSON payload.
+    pub payload: String,
+}
+
+/// A decoded event with its metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventEnvelope<E> {
+    /// Where and when the event was stored.
+    pub meta: EventMeta,
+    /// The typed event.
+    pub event: E,
+}

@@ -1,0 +1,150 @@
+//! The errors of the runtime: decoding, encoding, storing and executing commands.
+
+use std::fmt;
+
+/// A stored event could not be turned back into a typed event.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// No event type of the set is stored under this name.
+    #[error("unknown event `{name}` (this set knows {})", known_names(known))]
+    UnknownEvent {
+        /// The stored name.
+        name: String,
+        /// The names the decoding set knows.
+        known: &'static [&'static str],
+    },
+    /// The name is known, but no type in its upcast chain has this schema version.
+    #[error("event `{name}` has no type for schema version {version} (the newest is {newest})")]
+    UnknownVersion {
+        /// The stored name.
+        name: &'static str,
+        /// The stored schema version.
+        version: u32,
+        /// The newest schema version the reading code knows.
+        newest: u32,
+    },
+    /// The payload does not match the type of its (name, version).
+    #[error("event `{name}` version {version}: the payload does not match the type: {source}")]
+    Payload {
+        /// The stored name.
+        name: &'static str,
+        /// The stored schema version.
+        version: u32,
+        /// What serde_json said.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+fn known_names(known: &[&str]) -> String {
+    if known.is_empty() {
+        return "no events".to_owned();
+    }
+    let names: Vec<String> = known.iter().map(|n| format!("`{n}`")).collect();
+    names.join(", ")
+}
+
+/// An event could not be serialized to JSON.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot encode event `{event}`: {source}")]
+pub struct EncodeError {
+    /// The stored name of the event.
+    pub event: &'static str,
+    /// What serde_json said.
+    #[source]
+    pub source: serde_json::Error,
+}
+
+/// Identifies one stream in error messages: `bank-account/acc-1`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StreamName {
+    /// The aggregate type (the stream's category).
+    pub aggregate_type: String,
+    /// The aggregate id.
+    pub stream_id: String,
+}
+
+impl fmt::Display for StreamName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.aggregate_type, self.stream_id)
+    }
+}
+
+/// What can go wrong in an event store or while reading from one.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// Optimistic concurrency: the stream moved on since the caller read it.
+    #[error("stream {stream}: expected version {expected}, but the stream is at version {actual}")]
+    Conflict {
+        /// The stream appended to.
+        stream: StreamName,
+        /// The version the caller expected the stream to be at.
+        expected: u64,
+        /// The version the stream is at.
+        actual: u64,
+    },
+    /// A stored event could not be decoded.
+    #[error("stream {stream}, version {version}: {source}")]
+    Decode {
+        /// The stream that holds the event.
+        stream: StreamName,
+        /// The event's version within the stream.
+        version: u64,
+        /// Why decoding failed; it names the event and its schema version.
+        #[source]
+        source: DecodeError,
+    },
+    /// An event could not be encoded before storing.
+    #[error("stream {stream}: {source}")]
+    Encode {
+        /// The stream appended to.
+        stream: StreamName,
+        /// Why encoding failed.
+        #[source]
+        source: EncodeError,
+    },
+    /// An argument was rejected before touching storage (a stream id too long, say).
+    #[error("invalid {what}: {reason}")]
+    InvalidInput {
+        /// What was rejected, such as `stream id "a\nb"`.
+        what: String,
+        /// Why.
+        reason: String,
+    },
+    /// The storage backend failed (I/O, database, connection).
+    #[error("storage backend: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+}
+
+/// Why [`Repository::execute`](crate::Repository::execute) did not commit.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExecuteError<E> {
+    /// The aggregate rejected the command: the domain's own error.
+    #[error("command rejected: {0}")]
+    Rejected(#[source] E),
+    /// The stream kept moving under us: every attempt of the retry policy met a conflict.
+    #[error("gave up after {attempts} attempts on a concurrency conflict: {source}")]
+    Conflict {
+        /// How many times the command was tried.
+        attempts: u32,
+        /// The last conflict.
+        #[source]
+        source: StoreError,
+    },
+    /// The store failed, or held data that could not be decoded.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl<E> ExecuteError<E> {
+    /// The domain error, if the aggregate rejected the command.
+    pub fn rejection(&self) -> Option<&E> {
+        match self {
+            ExecuteError::Rejected(e) => Some(e),
+            _ => None,
+        }
+    }
+}

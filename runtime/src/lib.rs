@@ -1,0 +1,86 @@
+//! # factum
+//!
+//! Event sourcing and CQRS in which the domain is plain annotated Rust and procedural macros
+//! write the plumbing: command and event enums, `apply` dispatch, serialization wiring.
+//!
+//! - [`Event`] (derive): a fact, stored under a stable name and schema version, with typed
+//!   upcasting from older versions.
+//! - [`Aggregate`] (derive) and [`handlers`] (attribute): the state, its `#[command]`s and its
+//!   `#[apply]` handlers; the macros generate `{Aggregate}Command`, `{Aggregate}Event` and the
+//!   [`Aggregate`](trait@Aggregate) impl.
+//! - [`EventStore`] and its backends ([`MemoryStore`]), [`Repository`] to run commands, and
+//!   [`testing`] for given / when / then.
+//!
+//! ```
+//! use factum::prelude::*;
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+//! pub struct MoneyDeposited { pub amount: u64 }
+//!
+//! #[derive(Debug, thiserror::Error, PartialEq)]
+//! pub enum BankError {
+//!     #[error("a deposit must be positive")]
+//!     EmptyDeposit,
+//! }
+//!
+//! #[derive(Aggregate, Default, Debug, Clone)]
+//! pub struct BankAccount { balance: u64 }
+//!
+//! #[handlers]
+//! impl BankAccount {
+//!     #[command]
+//!     pub fn deposit(&self, amount: u64) -> Result<MoneyDeposited, BankError> {
+//!         if amount == 0 { return Err(BankError::EmptyDeposit) }
+//!         Ok(MoneyDeposited { amount })
+//!     }
+//!
+//!     #[apply]
+//!     fn deposited(&mut self, e: &MoneyDeposited) { self.balance += e.amount; }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let accounts = Repository::<BankAccount, _>::new(MemoryStore::new());
+//! accounts.execute("acc-1", BankAccountCommand::Deposit { amount: 30 }).await?;
+//! let rejected = accounts.execute("acc-1", BankAccountCommand::Deposit { amount: 0 }).await;
+//! assert_eq!(rejected.unwrap_err().rejection(), Some(&BankError::EmptyDeposit));
+//! assert_eq!(accounts.load("acc-1").await?.unwrap().state.balance, 30);
+//! # Ok(()) }
+//! ```
+
+#![warn(missing_docs)]
+
+// The generated code names `::factum::...`; this lets the crate's own tests use the macros.
+extern crate self as factum;
+
+mod aggregate;
+mod cache;
+mod envelope;
+mod error;
+mod event;
+mod repository;
+pub mod store;
+pub mod testing;
+
+pub use aggregate::{Aggregate, AggregateType};
+pub use envelope::{EventEnvelope, EventMeta, Metadata, NewEvent, RecordedEvent};
+pub use error::{DecodeError, EncodeError, ExecuteError, StoreError, StreamName};
+pub use event::{Event, EventSet};
+pub use repository::{Committed, DEFAULT_CACHE_CAPACITY, Loaded, Repository, RetryPolicy};
+pub use store::{Appended, EventFilter, EventStore, MemoryStore, StreamRef};
+
+mod macros;
+pub use macros::*;
+
+/// The names most programs need: `use factum::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        Aggregate, AggregateType, Event, EventEnvelope, EventMeta, EventSet, EventStore,
+        ExecuteError, MemoryStore, Metadata, Repository, handlers,
+    };
+}
+
+/// Support for the generated code. Not a public API: it changes without notice.
+#[doc(hidden)]
+pub mod __private;

@@ -1,0 +1,87 @@
+//! The macros, documented where users look for them.
+
+/// Derives [`Event`](trait@crate::Event): a stable stored name, a schema version and typed
+/// decoding with upcasting.
+///
+/// ```text
+/// #[event(name = "MoneyWithdrawn", version = 2, upcast_from = MoneyWithdrawnV1)]
+/// ```
+///
+/// | key | meaning | default |
+/// |---|---|---|
+/// | `name = "..."` | the name stored with the event; keep it when renaming the type | the type's name |
+/// | `version = N` | the schema version stored with the event (1 or more) | `1` |
+/// | `upcast_from = Old` | `Old` is an event with the same name and a lower version, and `From<Old> for Self` exists | none |
+///
+/// Reading a payload stored at an older version decodes it as the type of that version and
+/// converts it up the chain with `From`, one step at a time; chains may be of any length. A
+/// version that no type of the chain has is a [`DecodeError`](crate::DecodeError) naming the
+/// event and the version, never a panic. The name and version checks of a chain run at
+/// compile time.
+///
+/// The type must also implement `Serialize`, `Deserialize`, `Debug`, `Clone` and `PartialEq`;
+/// generic types are not supported (an event's stored name must not depend on a parameter).
+///
+/// See [`Event`](trait@crate::Event) for an example.
+pub use factum_macros::Event;
+
+/// Derives [`AggregateType`](crate::AggregateType): the stored name of an aggregate type and
+/// its snapshot policy.
+///
+/// ```text
+/// #[aggregate(name = "bank-account", snapshot_every = 500)]   // both optional
+/// ```
+///
+/// | key | meaning | default |
+/// |---|---|---|
+/// | `name = "..."` | the aggregate type stored with each event | the kebab-case type name |
+/// | `snapshot_every = N` | store a snapshot every N events | no snapshots |
+///
+/// The struct must implement `Default` (a stream is replayed onto the default state) and have
+/// no generic parameters. Its commands and `apply` methods go in an impl block marked
+/// [`#[handlers]`](macro@crate::handlers), which implements [`Aggregate`](trait@crate::Aggregate).
+pub use factum_macros::Aggregate;
+
+/// Turns an impl block of `#[command]` and `#[apply]` methods into an
+/// [`Aggregate`](trait@crate::Aggregate).
+///
+/// ```text
+/// #[handlers]
+/// impl BankAccount {
+///     #[command]                                  // variant `Deposit { amount: u64 }`
+///     pub fn deposit(&self, amount: u64) -> Result<MoneyDeposited, BankError> { .. }
+///
+///     #[command(name = "CloseAccount")]          // variant `CloseAccount`
+///     pub async fn close(&self, #[services] bank: &BankServices)
+///         -> Result<(MoneyWithdrawn, AccountClosed), BankError> { .. }
+///
+///     #[apply]
+///     fn deposited(&mut self, e: &MoneyDeposited) { self.balance += e.amount; }
+/// }
+/// ```
+///
+/// It generates, next to the impl block:
+///
+/// - `enum {Aggregate}Command`: one struct-like variant per `#[command]`, named by the method
+///   in PascalCase unless `#[command(name = "...")]` says otherwise, with the method's
+///   parameters as fields. It derives `Debug, Clone, PartialEq, Serialize, Deserialize`, so a
+///   command can arrive as JSON.
+/// - `enum {Aggregate}Event`: one variant per `#[apply]` event type, in declaration order, with
+///   `From<E>` for each, implementing [`EventSet`](crate::EventSet).
+/// - `impl Aggregate for {Aggregate}`: `handle` and `apply` as two plain `match`es.
+///
+/// The enums take the widest visibility of the `#[command]` methods (`pub fn` commands give
+/// `pub` enums); `#[handlers(vis = "pub(crate)")]` sets it explicitly.
+///
+/// Rules, checked at compile time with errors at your own tokens:
+///
+/// - a command takes `&self`, may be `async`, and returns `Result<T, E>` where `T` is one
+///   event, a tuple of events, `Option<E>` (nothing happened) or `Vec<{Aggregate}Event>`;
+///   every command returns the same error type `E`;
+/// - its parameters become the variant's fields, so they are owned types with plain names;
+///   one extra parameter marked `#[services]` (a reference) receives the services handed to
+///   the [`Repository`](crate::Repository) once, and its type becomes `Aggregate::Services`;
+/// - an `#[apply]` takes `&mut self` and one `&Event`, returns nothing and cannot fail; each
+///   event type has exactly one, and every event a command returns must have one;
+/// - two commands cannot share a variant name, nor two events a stored name.
+pub use factum_macros::handlers;

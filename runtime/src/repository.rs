@@ -1,0 +1,375 @@
+//! `Repository`: runs commands against aggregates and stores what they decide.
+
+use std::time::Duration;
+
+use crate::aggregate::Aggregate;
+use crate::cache::{Cache, Cached};
+use crate::envelope::{EventEnvelope, Metadata, NewEvent, RecordedEvent};
+use crate::error::{ExecuteError, StoreError};
+use crate::event::EventSet;
+use crate::store::{EventStore, StreamRef};
+
+/// How often a command is tried when its stream moves on between reading and appending.
+///
+/// On a conflict the repository reads the events it missed, applies them, and decides the
+/// command again against the new state; after `max_attempts` it gives up with
+/// [`ExecuteError::Conflict`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (at least 1).
+    pub max_attempts: u32,
+    /// Pause before the second attempt; doubled before each later one. Zero: no pause.
+    pub backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 10,
+            backoff: Duration::ZERO,
+        }
+    }
+}
+
+/// The outcome of a command that was accepted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Committed<E> {
+    /// The stream's version after the command (unchanged if it recorded nothing).
+    pub version: u64,
+    /// The events recorded, in order (empty if the command decided nothing happened).
+    pub events: Vec<E>,
+    /// The global position of each recorded event.
+    pub positions: Vec<u64>,
+    /// How many times the command was decided (1 unless it met a conflict).
+    pub attempts: u32,
+}
+
+/// An aggregate's state at a version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded<A> {
+    /// The state.
+    pub state: A,
+    /// The version of the last event applied to it.
+    pub version: u64,
+}
+
+/// Executes commands against the aggregates of type `A` kept in the store `S`.
+///
+/// Hot aggregates stay cached with their version, so a command does not replay its stream:
+/// the repository decides against the cached state and appends with that version expected.
+/// If another writer got there first, the store reports a conflict, and the repository reads
+/// only the events it missed and tries again ([`RetryPolicy`]). Commands on one aggregate are
+/// serialized within a repository.
+///
+/// ```
+/// use factum::prelude::*;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+/// pub struct Renamed { pub name: String }
+///
+/// #[derive(Aggregate, Default, Debug, Clone)]
+/// pub struct Profile { name: String }
+///
+/// #[handlers]
+/// impl Profile {
+///     #[command]
+///     pub fn rename(&self, name: String) -> Result<Option<Renamed>, std::convert::Infallible> {
+///         Ok((name != self.name).then_some(Renamed { name }))
+///     }
+///
+///     #[apply]
+///     fn renamed(&mut self, e: &Renamed) { self.name = e.name.clone(); }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let profiles = Repository::<Profile, _>::new(MemoryStore::new());
+/// profiles.execute("p-1", ProfileCommand::Rename { name: "Ada".into() }).await?;
+/// let same = profiles.execute("p-1", ProfileCommand::Rename { name: "Ada".into() }).await?;
+/// assert!(same.events.is_empty()); // nothing happened, nothing stored
+///
+/// let loaded = profiles.load("p-1").await?.expect("p-1 has events");
+/// assert_eq!((loaded.state.name.as_str(), loaded.version), ("Ada", 1));
+/// assert!(profiles.load("p-2").await?.is_none());
+/// # Ok(()) }
+/// ```
+pub struct Repository<A: Aggregate, S: EventStore> {
+    store: S,
+    services: A::Services,
+    cache: Cache<A>,
+    retry: RetryPolicy,
+}
+
+/// How many aggregates a repository keeps cached unless told otherwise.
+pub const DEFAULT_CACHE_CAPACITY: usize = 10_000;
+
+impl<A: Aggregate, S: EventStore> Repository<A, S>
+where
+    A::Services: Default,
+{
+    /// A repository over `store`, for an aggregate whose commands need no services.
+    pub fn new(store: S) -> Self {
+        Self::with_services(store, A::Services::default())
+    }
+}
+
+impl<A: Aggregate, S: EventStore> Repository<A, S> {
+    /// A repository over `store`, handing `services` to every command that asks for them.
+    pub fn with_services(store: S, services: A::Services) -> Self {
+        Repository {
+            store,
+            services,
+            cache: Cache::new(DEFAULT_CACHE_CAPACITY),
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    /// Sets the retry policy for concurrency conflicts.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        assert!(
+            retry.max_attempts >= 1,
+            "RetryPolicy::max_attempts must be at least 1"
+        );
+        self.retry = retry;
+        self
+    }
+
+    /// Keeps at most `capacity` aggregates cached (0 turns the cache off).
+    pub fn with_cache_capacity(mut self, capacity: usize) -> Self {
+        self.cache = Cache::new(capacity);
+        self
+    }
+
+    /// The store underneath.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The services handed to commands.
+    pub fn services(&self) -> &A::Services {
+        &self.services
+    }
+
+    /// Decides `command` against aggregate `id` and stores the events it records.
+    pub async fn execute(
+        &self,
+        id: &str,
+        command: A::Command,
+    ) -> Result<Committed<A::Event>, ExecuteError<A::Error>>
+    where
+        A::Command: Clone,
+    {
+        self.execute_with(id, command, Metadata::default()).await
+    }
+
+    /// Like [`execute`](Self::execute), storing `metadata` (correlation and causation ids,
+    /// free key/values) with every recorded event.
+    pub async fn execute_with(
+        &self,
+        id: &str,
+        command: A::Command,
+        metadata: Metadata,
+    ) -> Result<Committed<A::Event>, ExecuteError<A::Error>>
+    where
+        A::Command: Clone,
+    {
+        let stream = StreamRef::new(A::NAME, id);
+        stream.validate()?;
+        let slot = self.cache.slot(id);
+        let mut cached = slot.cached.lock().await;
+        if !cached.loaded {
+            *cached = Cached {
+                state: A::default(),
+                version: 0,
+                loaded: false,
+            };
+            self.catch_up(stream, &mut cached).await?;
+        }
+        let mut attempts = 0;
+        let mut backoff = self.retry.backoff;
+        loop {
+            attempts += 1;
+            let events = cached
+                .state
+                .handle(command.clone(), &self.services)
+                .await
+                .map_err(ExecuteError::Rejected)?;
+            if events.is_empty() {
+                return Ok(Committed {
+                    version: cached.version,
+                    events,
+                    positions: Vec::new(),
+                    attempts,
+                });
+            }
+            let new_events = encode(stream, &events)?;
+            match self
+                .store
+                .append(stream, cached.version, &metadata, new_events)
+                .await
+            {
+                Ok(appended) => {
+                    cached.loaded = false;
+                    for event in &events {
+                        cached.state.apply(event);
+                    }
+                    cached.version = appended.version;
+                    cached.loaded = true;
+                    return Ok(Committed {
+                        version: appended.version,
+                        events,
+                        positions: appended.positions,
+                        attempts,
+                    });
+                }
+                Err(conflict @ StoreError::Conflict { .. }) => {
+                    if attempts >= self.retry.max_attempts {
+                        return Err(ExecuteError::Conflict {
+                            attempts,
+                            source: conflict,
+                        });
+                    }
+                    self.catch_up(stream, &mut cached).await?;
+                    if !backoff.is_zero() {
+                        tokio::time::sleep(backoff).await;
+                        backoff = backoff.saturating_mul(2);
+                    }
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+    }
+
+    /// The current state and version of aggregate `id`, or `None` if its stream has no events.
+    pub async fn load(&self, id: &str) -> Result<Option<Loaded<A>>, StoreError>
+    where
+        A: Clone,
+    {
+        let stream = StreamRef::new(A::NAME, id);
+        stream.validate()?;
+        let slot = self.cache.slot(id);
+        let mut cached = slot.cached.lock().await;
+        if !cached.loaded {
+            *cached = Cached {
+                state: A::default(),
+                version: 0,
+                loaded: false,
+            };
+        }
+        self.catch_up(stream, &mut cached).await?;
+        Ok((cached.version > 0).then(|| Loaded {
+            state: cached.state.clone(),
+            version: cached.version,
+        }))
+    }
+
+    /// The state of aggregate `id` as it was right after event `version` (a temporal query).
+    ///
+    /// If the stream is shorter, this is its current state and the `version` returned says so;
+    /// `None` if the stream has no events or `version` is 0.
+    pub async fn load_at(&self, id: &str, version: u64) -> Result<Option<Loaded<A>>, StoreError> {
+        let stream = StreamRef::new(A::NAME, id);
+        stream.validate()?;
+        let mut loaded = Loaded {
+            state: A::default(),
+            version: 0,
+        };
+        for recorded in self.store.read_stream(stream, 1, version).await? {
+            let event = decode::<A::Event>(stream, &recorded)?;
+            loaded.state.apply(&event);
+            loaded.version = recorded.meta.stream_version;
+        }
+        Ok((loaded.version > 0).then_some(loaded))
+    }
+
+    /// Every event of aggregate `id`, decoded, with its metadata.
+    pub async fn events(&self, id: &str) -> Result<Vec<EventEnvelope<A::Event>>, StoreError> {
+        let stream = StreamRef::new(A::NAME, id);
+        stream.validate()?;
+        let recorded = self.store.read_stream(stream, 1, u64::MAX).await?;
+        recorded
+            .into_iter()
+            .map(|r| {
+                Ok(EventEnvelope {
+                    event: decode::<A::Event>(stream, &r)?,
+                    meta: r.meta,
+                })
+            })
+            .collect()
+    }
+
+    /// Reads the events `cached` has not seen yet and applies them.
+    async fn catch_up(
+        &self,
+        stream: StreamRef<'_>,
+        cached: &mut Cached<A>,
+    ) -> Result<(), StoreError> {
+        let tail = self
+            .store
+            .read_stream(stream, cached.version + 1, u64::MAX)
+            .await?;
+        cached.loaded = false;
+        for recorded in &tail {
+            let expected = cached.version + 1;
+            if recorded.meta.stream_version != expected {
+                return Err(StoreError::InvalidInput {
+                    what: format!("stream {}", stream.name()),
+                    reason: format!(
+                        "the store returned version {} where version {expected} was due",
+                        recorded.meta.stream_version
+                    ),
+                });
+            }
+            let event = decode::<A::Event>(stream, recorded)?;
+            cached.state.apply(&event);
+            cached.version = expected;
+        }
+        cached.loaded = true;
+        Ok(())
+    }
+}
+
+impl<A: Aggregate, S: EventStore + std::fmt::Debug> std::fmt::Debug for Repository<A, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Repository")
+            .field("aggregate", &A::NAME)
+            .field("store", &self.store)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Decodes a recorded event of `stream`, naming the stream and version on failure.
+pub(crate) fn decode<E: EventSet>(
+    stream: StreamRef<'_>,
+    recorded: &RecordedEvent,
+) -> Result<E, StoreError> {
+    E::decode(
+        &recorded.meta.event_name,
+        recorded.meta.event_version,
+        &recorded.payload,
+    )
+    .map_err(|source| StoreError::Decode {
+        stream: stream.name(),
+        version: recorded.meta.stream_version,
+        source,
+    })
+}
+
+fn encode<E: EventSet>(stream: StreamRef<'_>, events: &[E]) -> Result<Vec<NewEvent>, StoreError> {
+    events
+        .iter()
+        .map(|event| {
+            let payload = event.encode().map_err(|source| StoreError::Encode {
+                stream: stream.name(),
+                source,
+            })?;
+            Ok(NewEvent {
+                name: event.name(),
+                version: event.version(),
+                payload,
+            })
+        })
+        .collect()
+}

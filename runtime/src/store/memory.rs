@@ -1,0 +1,202 @@
+//! `MemoryStore`: the whole log in one process's memory. For tests, examples and caches.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use tokio::sync::watch;
+
+use super::{Appended, EventFilter, EventStore, StreamRef};
+use crate::envelope::{EventMeta, Metadata, NewEvent, RecordedEvent};
+use crate::error::StoreError;
+
+/// An event store held in memory: fast, shared by clones, gone when the process ends.
+///
+/// Clones share one log, so a clone can be handed to each task or repository.
+///
+/// ```
+/// use factum::{EventFilter, EventStore, MemoryStore, Metadata, NewEvent, StreamRef};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), factum::StoreError> {
+/// let store = MemoryStore::new();
+/// let stream = StreamRef::new("counter", "c-1");
+/// let event = NewEvent { name: "Incremented", version: 1, payload: r#"{"by":1}"#.into() };
+/// store.append(stream, 0, &Metadata::new(), vec![event.clone()]).await?;
+///
+/// // Appending against a stale version is a conflict, and writes nothing.
+/// assert!(store.append(stream, 0, &Metadata::new(), vec![event]).await.is_err());
+/// assert_eq!(store.stream_version(stream).await?, 1);
+/// assert_eq!(store.read_all(0, EventFilter::ALL, 100).await?.len(), 1);
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    log: Mutex<Log>,
+    head: watch::Sender<u64>,
+}
+
+impl Default for Inner {
+    fn default() -> Self {
+        Inner {
+            log: Mutex::default(),
+            head: watch::Sender::new(0),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Log {
+    /// Every event, in position order: position `p` is at index `p - 1`.
+    events: Vec<RecordedEvent>,
+    /// For each stream, the log index of each of its events, in version order.
+    streams: HashMap<(String, String), Vec<usize>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn log(&self) -> MutexGuard<'_, Log> {
+        // A panic while holding the lock cannot leave a half-written batch: appends are
+        // validated before the first push. So a poisoned lock is still consistent.
+        self.inner
+            .log
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let log = self.log();
+        f.debug_struct("MemoryStore")
+            .field("events", &log.events.len())
+            .field("streams", &log.streams.len())
+            .finish()
+    }
+}
+
+impl EventStore for MemoryStore {
+    async fn append(
+        &self,
+        stream: StreamRef<'_>,
+        expected: u64,
+        metadata: &Metadata,
+        events: Vec<NewEvent>,
+    ) -> Result<Appended, StoreError> {
+        stream.validate()?;
+        let recorded_at = SystemTime::now();
+        let mut log = self.log();
+        let log = &mut *log;
+        let key = (
+            stream.aggregate_type.to_owned(),
+            stream.stream_id.to_owned(),
+        );
+        let actual = log.streams.get(&key).map_or(0, |s| s.len() as u64);
+        if actual != expected {
+            return Err(StoreError::Conflict {
+                stream: stream.name(),
+                expected,
+                actual,
+            });
+        }
+        let indexes = log.streams.entry(key).or_default();
+        let mut positions = Vec::with_capacity(events.len());
+        for (offset, event) in events.into_iter().enumerate() {
+            let index = log.events.len();
+            positions.push(index as u64 + 1);
+            indexes.push(index);
+            log.events.push(RecordedEvent {
+                meta: EventMeta {
+                    aggregate_type: stream.aggregate_type.to_owned(),
+                    stream_id: stream.stream_id.to_owned(),
+                    stream_version: expected + offset as u64 + 1,
+                    position: index as u64 + 1,
+                    event_name: event.name.to_owned(),
+                    event_version: event.version,
+                    recorded_at,
+                    metadata: metadata.clone(),
+                },
+                payload: event.payload,
+            });
+        }
+        let head = log.events.len() as u64;
+        let version = indexes.len() as u64;
+        self.inner.head.send_replace(head);
+        Ok(Appended {
+            version,
+            positions,
+            recorded_at,
+        })
+    }
+
+    async fn read_stream(
+        &self,
+        stream: StreamRef<'_>,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let log = self.log();
+        let key = (
+            stream.aggregate_type.to_owned(),
+            stream.stream_id.to_owned(),
+        );
+        let Some(indexes) = log.streams.get(&key) else {
+            return Ok(Vec::new());
+        };
+        let len = indexes.len() as u64;
+        let first = from.max(1);
+        let last = to.min(len);
+        if first > last {
+            return Ok(Vec::new());
+        }
+        Ok(indexes[(first - 1) as usize..last as usize]
+            .iter()
+            .map(|&i| log.events[i].clone())
+            .collect())
+    }
+
+    async fn stream_version(&self, stream: StreamRef<'_>) -> Result<u64, StoreError> {
+        let log = self.log();
+        let key = (
+            stream.aggregate_type.to_owned(),
+            stream.stream_id.to_owned(),
+        );
+        Ok(log.streams.get(&key).map_or(0, |s| s.len() as u64))
+    }
+
+    async fn read_all(
+        &self,
+        after: u64,
+        filter: EventFilter<'_>,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let log = self.log();
+        let start = usize::try_from(after)
+            .unwrap_or(usize::MAX)
+            .min(log.events.len());
+        Ok(log.events[start..]
+            .iter()
+            .filter(|e| filter.matches(&e.meta.aggregate_type, &e.meta.event_name))
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn head_position(&self) -> Result<u64, StoreError> {
+        Ok(*self.inner.head.borrow())
+    }
+
+    async fn wait_for_events(&self, after: u64) -> Result<(), StoreError> {
+        let mut head = self.inner.head.subscribe();
+        // The sender lives as long as `self`, so `wait_for` cannot fail while we hold `self`.
+        let _ = head.wait_for(|&h| h > after).await;
+        Ok(())
+    }
+}

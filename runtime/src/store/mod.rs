@@ -1,0 +1,175 @@
+//! Event stores: where events live. One trait, several backends.
+
+mod memory;
+
+use std::future::Future;
+
+pub use memory::MemoryStore;
+
+use crate::envelope::{Metadata, NewEvent, RecordedEvent};
+use crate::error::{StoreError, StreamName};
+
+/// One stream: the events of one aggregate instance, addressed by type and id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StreamRef<'a> {
+    /// The aggregate type (`bank-account`).
+    pub aggregate_type: &'a str,
+    /// The aggregate id (`acc-1`).
+    pub stream_id: &'a str,
+}
+
+/// The longest stream id or aggregate type a store accepts, in bytes.
+pub const MAX_ID_LEN: usize = 255;
+
+impl<'a> StreamRef<'a> {
+    /// Names a stream.
+    pub fn new(aggregate_type: &'a str, stream_id: &'a str) -> Self {
+        StreamRef {
+            aggregate_type,
+            stream_id,
+        }
+    }
+
+    /// The owned name of the stream, for error messages.
+    pub fn name(&self) -> StreamName {
+        StreamName {
+            aggregate_type: self.aggregate_type.to_owned(),
+            stream_id: self.stream_id.to_owned(),
+        }
+    }
+
+    /// Checks both parts: not empty, at most [`MAX_ID_LEN`] bytes, no control characters.
+    ///
+    /// ```
+    /// use factum::StreamRef;
+    ///
+    /// assert!(StreamRef::new("bank-account", "acc-1").validate().is_ok());
+    /// let err = StreamRef::new("bank-account", "acc\n1").validate().unwrap_err();
+    /// assert_eq!(err.to_string(), r#"invalid stream id "acc\n1": contains the control character U+000A"#);
+    /// ```
+    pub fn validate(&self) -> Result<(), StoreError> {
+        validate_id("aggregate type", self.aggregate_type)?;
+        validate_id("stream id", self.stream_id)
+    }
+}
+
+fn validate_id(what: &str, id: &str) -> Result<(), StoreError> {
+    let reason = if id.is_empty() {
+        Some("it is empty".to_owned())
+    } else if id.len() > MAX_ID_LEN {
+        Some(format!(
+            "it is {} bytes long; the limit is {MAX_ID_LEN}",
+            id.len()
+        ))
+    } else {
+        id.chars()
+            .find(|c| c.is_control())
+            .map(|c| format!("contains the control character U+{:04X}", c as u32))
+    };
+    match reason {
+        None => Ok(()),
+        Some(reason) => {
+            let shown: String = id.chars().take(64).collect();
+            Err(StoreError::InvalidInput {
+                what: format!("{what} {shown:?}"),
+                reason,
+            })
+        }
+    }
+}
+
+/// Which events a reader of the global log wants.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EventFilter<'a> {
+    /// Only events with one of these stored names; `None` for all.
+    pub names: Option<&'a [&'a str]>,
+    /// Only events of this aggregate type; `None` for all.
+    pub aggregate_type: Option<&'a str>,
+}
+
+impl<'a> EventFilter<'a> {
+    /// Every event.
+    pub const ALL: EventFilter<'static> = EventFilter {
+        names: None,
+        aggregate_type: None,
+    };
+
+    /// Only events with one of these stored names.
+    pub fn names(names: &'a [&'a str]) -> Self {
+        EventFilter {
+            names: Some(names),
+            aggregate_type: None,
+        }
+    }
+
+    /// Narrows to one aggregate type.
+    pub fn of_aggregate(mut self, aggregate_type: &'a str) -> Self {
+        self.aggregate_type = Some(aggregate_type);
+        self
+    }
+
+    /// True when `event` passes the filter.
+    pub fn matches(&self, aggregate_type: &str, name: &str) -> bool {
+        self.names.is_none_or(|names| names.contains(&name))
+            && self.aggregate_type.is_none_or(|t| t == aggregate_type)
+    }
+}
+
+/// Where an appended batch landed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// The stream's version after the append (the version of its last new event).
+    pub version: u64,
+    /// The global position of each new event, in order.
+    pub positions: Vec<u64>,
+    /// When the batch was recorded.
+    pub recorded_at: std::time::SystemTime,
+}
+
+/// A store of events: an append-only log of streams with optimistic concurrency.
+///
+/// Versions count from 1 within a stream (0 means "no events yet"); positions count from 1
+/// across the whole store and only grow. All operations are async; implementations that
+/// block (SQLite) move the work off the executor.
+pub trait EventStore: Send + Sync + 'static {
+    /// Appends `events` to `stream` as one atomic batch, if the stream is at `expected`.
+    ///
+    /// Every event carries `metadata`. If the stream has moved on, nothing is written and
+    /// [`StoreError::Conflict`] says where it is.
+    fn append(
+        &self,
+        stream: StreamRef<'_>,
+        expected: u64,
+        metadata: &Metadata,
+        events: Vec<NewEvent>,
+    ) -> impl Future<Output = Result<Appended, StoreError>> + Send;
+
+    /// Reads the events of `stream` whose versions lie in `from..=to`, in order.
+    fn read_stream(
+        &self,
+        stream: StreamRef<'_>,
+        from: u64,
+        to: u64,
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send;
+
+    /// The current version of `stream`: 0 if it has no events.
+    fn stream_version(
+        &self,
+        stream: StreamRef<'_>,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Reads up to `limit` events of all streams with positions after `after`, in position
+    /// order, keeping those `filter` lets through.
+    fn read_all(
+        &self,
+        after: u64,
+        filter: EventFilter<'_>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send;
+
+    /// The position of the newest event in the store: 0 if it is empty.
+    fn head_position(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Waits until the store holds an event with a position after `after`.
+    fn wait_for_events(&self, after: u64) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
