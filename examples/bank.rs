@@ -83,11 +83,7 @@ pub struct BankAccount {
 impl BankAccount {
     /// Opens the account for `owner`, unless the bank refuses them.
     #[command]
-    pub async fn open(
-        &self,
-        owner: String,
-        #[services] bank: &BankServices,
-    ) -> Result<AccountOpened, BankError> {
+    pub async fn open(&self, owner: String, #[services] bank: &BankServices) -> Result<AccountOpened, BankError> {
         if self.open {
             return Err(BankError::AlreadyOpen);
         }
@@ -155,11 +151,7 @@ impl BankAccount {
     }
 
     fn ensure_open(&self) -> Result<(), BankError> {
-        if self.open {
-            Ok(())
-        } else {
-            Err(BankError::NotOpen)
-        }
+        if self.open { Ok(()) } else { Err(BankError::NotOpen) }
     }
 }
 
@@ -220,10 +212,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let state = accounts.load(id).await?.expect("acc-1 has events");
     println!("\nstate at version {}: {:?}", state.version, state.state);
-    let earlier = accounts
-        .load_at(id, 2)
-        .await?
-        .expect("acc-1 has two events");
+    let earlier = accounts.load_at(id, 2).await?.expect("acc-1 has two events");
     println!("state at version 2: {:?}", earlier.state);
     Ok(())
 }

@@ -48,10 +48,7 @@ impl Parse for HandlersImpl {
             let path = match first {
                 Type::Path(type_path) if type_path.qself.is_none() => type_path.path,
                 other => {
-                    return Err(syn::Error::new_spanned(
-                        other,
-                        "expected a trait path before `for`",
-                    ));
+                    return Err(syn::Error::new_spanned(other, "expected a trait path before `for`"));
                 }
             };
             (Some((path, for_token)), input.parse()?)

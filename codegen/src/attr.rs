@@ -102,18 +102,11 @@ pub fn handlers_args(cx: &Ctxt, args: proc_macro2::TokenStream) -> HandlersArgs 
     let mut out = HandlersArgs::default();
     let mut seen = Vec::new();
     let parser = syn::meta::parser(|meta| {
-        key_of(
-            cx,
-            "handlers",
-            HANDLERS_KEYS,
-            &mut seen,
-            &meta,
-            &mut |_, meta| {
-                let lit: LitStr = meta.value()?.parse()?;
-                out.vis = Some(lit.parse()?);
-                Ok(())
-            },
-        )
+        key_of(cx, "handlers", HANDLERS_KEYS, &mut seen, &meta, &mut |_, meta| {
+            let lit: LitStr = meta.value()?.parse()?;
+            out.vis = Some(lit.parse()?);
+            Ok(())
+        })
     });
     if let Err(error) = parser.parse2(args) {
         cx.syn_error(error);
@@ -134,8 +127,7 @@ fn for_each_key(
         if let Meta::Path(_) = attr.meta {
             continue;
         }
-        let result =
-            attr.parse_nested_meta(|meta| key_of(cx, word, keys, &mut seen, &meta, &mut on_key));
+        let result = attr.parse_nested_meta(|meta| key_of(cx, word, keys, &mut seen, &meta, &mut on_key));
         if let Err(error) = result {
             cx.syn_error(error);
         }
@@ -152,17 +144,10 @@ fn key_of(
     meta: &ParseNestedMeta,
     on_key: &mut dyn FnMut(&'static str, &ParseNestedMeta) -> syn::Result<()>,
 ) -> syn::Result<()> {
-    let key = meta
-        .path
-        .get_ident()
-        .map(Ident::to_string)
-        .unwrap_or_default();
+    let key = meta.path.get_ident().map(Ident::to_string).unwrap_or_default();
     match keys.iter().find(|k| **k == key) {
         Some(_) if seen.contains(&key) => {
-            cx.error_spanned_by(
-                &meta.path,
-                format!("`{key}` is given twice in `#[{word}(..)]`"),
-            );
+            cx.error_spanned_by(&meta.path, format!("`{key}` is given twice in `#[{word}(..)]`"));
         }
         Some(&known) => {
             seen.push(key);
@@ -180,10 +165,7 @@ fn key_of(
                 Some(close) => format!("; did you mean `{close}`?"),
                 None => format!("; expected {}", one_of(keys)),
             };
-            cx.error_spanned_by(
-                &meta.path,
-                format!("unknown key `{shown}` in `#[{word}(..)]`{hint}"),
-            );
+            cx.error_spanned_by(&meta.path, format!("unknown key `{shown}` in `#[{word}(..)]`{hint}"));
         }
     }
     skip_value(meta)

@@ -5,8 +5,7 @@
 
 use quote::{ToTokens, format_ident};
 use syn::{
-    Attribute, FnArg, GenericArgument, Ident, Pat, PathArguments, ReceiverKind, ReturnType, Type,
-    TypePath, Visibility,
+    Attribute, FnArg, GenericArgument, Ident, Pat, PathArguments, ReceiverKind, ReturnType, Type, TypePath, Visibility,
 };
 
 use crate::ast::{HandlersImpl, Member, Method};
@@ -95,21 +94,14 @@ pub fn aggregate(cx: &Ctxt, args: &HandlersArgs, item: &HandlersImpl) -> Option<
         );
     }
     if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
-        cx.error_spanned_by(
-            &item.generics,
-            "generic aggregates are not supported by `#[handlers]`",
-        );
+        cx.error_spanned_by(&item.generics, "generic aggregates are not supported by `#[handlers]`");
+        return None;
     }
     let ident = match &item.self_ty {
-        Type::Path(TypePath {
-            qself: None, path, ..
-        }) => {
+        Type::Path(TypePath { qself: None, path, .. }) => {
             let last = path.segments.last().expect("a parsed path has a segment");
             if !last.arguments.is_none() {
-                cx.error_spanned_by(
-                    &last.arguments,
-                    "generic aggregates are not supported by `#[handlers]`",
-                );
+                cx.error_spanned_by(&last.arguments, "generic aggregates are not supported by `#[handlers]`");
             }
             last.ident.clone()
         }
@@ -135,12 +127,8 @@ pub fn aggregate(cx: &Ctxt, args: &HandlersArgs, item: &HandlersImpl) -> Option<
         };
         match role(cx, method) {
             Some(Role::Command) => {
-                if let Some(command) = command(cx, method, &event_enum, &mut errors, &mut services)
-                {
-                    if let Some(first) = commands
-                        .iter()
-                        .find(|c: &&Command| c.variant == command.variant)
-                    {
+                if let Some(command) = command(cx, method, &event_enum, &mut errors, &mut services) {
+                    if let Some(first) = commands.iter().find(|c: &&Command| c.variant == command.variant) {
                         cx.error_spanned_by(
                             &command.variant,
                             format!(
@@ -148,6 +136,7 @@ pub fn aggregate(cx: &Ctxt, args: &HandlersArgs, item: &HandlersImpl) -> Option<
                                 command_enum, command.variant, first.method, command.method
                             ),
                         );
+                        continue;
                     }
                     if visibility_rank(&method.vis) > visibility_rank(&vis) {
                         vis = method.vis.clone();
@@ -239,10 +228,7 @@ fn role(cx: &Ctxt, method: &Method) -> Option<Role> {
             }
             Role::Apply
         } else if attr.path().is_ident(SERVICES) {
-            cx.error_spanned_by(
-                attr,
-                "`#[services]` goes on a parameter of a command, not on a method",
-            );
+            cx.error_spanned_by(attr, "`#[services]` goes on a parameter of a command, not on a method");
             continue;
         } else {
             continue;
@@ -315,15 +301,10 @@ fn command(
             continue;
         }
         for attr in &pat_type.attrs {
-            cx.error_spanned_by(
-                attr,
-                "the only attribute a command parameter takes is `#[services]`",
-            );
+            cx.error_spanned_by(attr, "the only attribute a command parameter takes is `#[services]`");
         }
         let ident = match &*pat_type.pat {
-            Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() && pat.ident != "_" => {
-                pat.ident.clone()
-            }
+            Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() && pat.ident != "_" => pat.ident.clone(),
             other => {
                 cx.error_spanned_by(
                     other,
@@ -332,24 +313,33 @@ fn command(
                 continue;
             }
         };
-        match &*pat_type.ty {
-            Type::Reference(reference) => cx.error_spanned_by(
-                reference,
-                format!(
-                    "a command parameter becomes a field of the command enum, so it must be an owned type{}; references are allowed only for the `#[services]` parameter",
-                    owned_hint(&reference.elem)
-                ),
-            ),
-            Type::ImplTrait(impl_trait) => cx.error_spanned_by(
-                impl_trait,
-                "a command parameter becomes a field of the command enum: it needs a concrete type, not `impl Trait`",
-            ),
-            _ => {}
+        let owned = match &*pat_type.ty {
+            Type::Reference(reference) => {
+                cx.error_spanned_by(
+                    reference,
+                    format!(
+                        "a command parameter becomes a field of the command enum, so it must be an owned type{}; references are allowed only for the `#[services]` parameter",
+                        owned_hint(&reference.elem)
+                    ),
+                );
+                false
+            }
+            Type::ImplTrait(impl_trait) => {
+                cx.error_spanned_by(
+                    impl_trait,
+                    "a command parameter becomes a field of the command enum: it needs a concrete type, not `impl Trait`",
+                );
+                false
+            }
+            _ => true,
+        };
+        // A rejected parameter stays out of the enum, so it adds no errors of its own.
+        if owned {
+            params.push(Param::Field {
+                ident,
+                ty: (*pat_type.ty).clone(),
+            });
         }
-        params.push(Param::Field {
-            ident,
-            ty: (*pat_type.ty).clone(),
-        });
     }
 
     let output = match &sig.output {
@@ -371,7 +361,9 @@ fn command(
         ReturnType::Default => {
             cx.error_spanned_by(
                 name,
-                format!("the command `{name}` must return `Result<Events, Error>`: the events it records, or why it refuses"),
+                format!(
+                    "the command `{name}` must return `Result<Events, Error>`: the events it records, or why it refuses"
+                ),
             );
             None
         }
@@ -407,16 +399,17 @@ fn apply(cx: &Ctxt, method: &Method) -> Option<Apply> {
     }
     match sig.receiver().map(|r| (&r.kind, r)) {
         Some((ReceiverKind::Reference(_, _, Some(_)), _)) => {}
-        Some((_, receiver)) => {
-            cx.error_spanned_by(receiver, "an `#[apply]` method takes `&mut self`")
-        }
+        Some((_, receiver)) => cx.error_spanned_by(receiver, "an `#[apply]` method takes `&mut self`"),
         None => cx.error_spanned_by(
             name,
             format!("the `#[apply]` method `{name}` needs a `&mut self` receiver"),
         ),
     }
     if let ReturnType::Type(_, ty) = &sig.output {
-        cx.error_spanned_by(ty, "an `#[apply]` method returns nothing: the event already happened, applying it cannot fail");
+        cx.error_spanned_by(
+            ty,
+            "an `#[apply]` method returns nothing: the event already happened, applying it cannot fail",
+        );
     }
     let typed: Vec<&syn::PatType> = sig
         .inputs
@@ -439,15 +432,19 @@ fn apply(cx: &Ctxt, method: &Method) -> Option<Apply> {
     let event_ty = match &*event.ty {
         Type::Reference(reference) if reference.mutability.is_none() => &*reference.elem,
         other => {
-            cx.error_spanned_by(other, "an `#[apply]` method takes its event by shared reference, such as `&MoneyDeposited`");
-            return None;
+            cx.error_spanned_by(
+                other,
+                "an `#[apply]` method takes its event by shared reference, such as `&MoneyDeposited`",
+            );
+            // Still record which event it meant, so commands returning it raise no error.
+            match other {
+                Type::Reference(reference) => &*reference.elem,
+                _ => other,
+            }
         }
     };
     let Some(variant) = event_key(event_ty) else {
-        cx.error_spanned_by(
-            event_ty,
-            "an event is named by its type path, such as `MoneyDeposited`",
-        );
+        cx.error_spanned_by(event_ty, "an event is named by its type path, such as `MoneyDeposited`");
         return None;
     };
     Some(Apply {
@@ -485,10 +482,7 @@ fn result_args(ty: &Type) -> Option<(&Type, &Type)> {
 
 /// The type arguments of a path type whose last segment is `name`.
 fn generic_args<'a>(ty: &'a Type, name: &str) -> Option<Vec<&'a Type>> {
-    let Type::Path(TypePath {
-        qself: None, path, ..
-    }) = ty
-    else {
+    let Type::Path(TypePath { qself: None, path, .. }) = ty else {
         return None;
     };
     let last = path.segments.last()?;
@@ -556,9 +550,7 @@ fn output_of(cx: &Ctxt, command: &Ident, ok: &Type, event_enum: &Ident) -> Optio
     }
     cx.error_spanned_by(
         ok,
-        format!(
-            "a command records one event, a tuple of events, `Option<Event>` or `Vec<{event_enum}>`"
-        ),
+        format!("a command records one event, a tuple of events, `Option<Event>` or `Vec<{event_enum}>`"),
     );
     None
 }
@@ -566,9 +558,7 @@ fn output_of(cx: &Ctxt, command: &Ident, ok: &Type, event_enum: &Ident) -> Optio
 /// The name that identifies an event type in this block: the last segment of its path.
 fn event_key(ty: &Type) -> Option<Ident> {
     match ty {
-        Type::Path(TypePath {
-            qself: None, path, ..
-        }) => {
+        Type::Path(TypePath { qself: None, path, .. }) => {
             let last = path.segments.last()?;
             last.arguments.is_none().then(|| last.ident.clone())
         }
@@ -599,11 +589,7 @@ fn one_type(cx: &Ctxt, entries: &[(Type, Ident)], what: &str, rule: &str) -> Opt
 
 /// `#[cfg(..)]` and `#[cfg_attr(..)]` of a method, to repeat on what is generated from it.
 fn cfgs(attrs: &[Attribute]) -> Vec<Attribute> {
-    attrs
-        .iter()
-        .filter(|a| a.path().is_ident("cfg"))
-        .cloned()
-        .collect()
+    attrs.iter().filter(|a| a.path().is_ident("cfg")).cloned().collect()
 }
 
 /// Ranks visibilities so the widest of the commands can be chosen.

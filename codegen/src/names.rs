@@ -31,11 +31,7 @@ pub fn kebab_case(camel: &str) -> String {
         if c.is_uppercase() && i > 0 {
             let prev = chars[i - 1];
             let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
-            if prev != '_'
-                && (prev.is_lowercase()
-                    || prev.is_ascii_digit()
-                    || (prev.is_uppercase() && next_lower))
-            {
+            if prev != '_' && (prev.is_lowercase() || prev.is_ascii_digit() || (prev.is_uppercase() && next_lower)) {
                 out.push('-');
             }
         }
@@ -46,10 +42,7 @@ pub fn kebab_case(camel: &str) -> String {
 
 /// The candidate closest to `word`, if it is close enough to be a likely typo.
 pub fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    if let Some(&longer) = candidates
-        .iter()
-        .find(|c| word.len() >= 3 && c.starts_with(word))
-    {
+    if let Some(&longer) = candidates.iter().find(|c| word.len() >= 3 && c.starts_with(word)) {
         return Some(longer);
     }
     candidates
@@ -73,9 +66,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            d[i][j] = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
+            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
             }
@@ -125,10 +116,7 @@ mod tests {
             suggest("upcast", &["name", "version", "upcast_from"]),
             Some("upcast_from")
         );
-        assert_eq!(
-            suggest("snapshot", &["name", "snapshot_every"]),
-            Some("snapshot_every")
-        );
+        assert_eq!(suggest("snapshot", &["name", "snapshot_every"]), Some("snapshot_every"));
         assert_eq!(suggest("colour", &["name"]), None);
     }
 

@@ -31,6 +31,13 @@ pub fn unknown_event(name: &str, known: &'static [&'static str]) -> DecodeError 
     }
 }
 
+/// Fails compilation with `message` when `ok` is false (called in a `const` item).
+pub const fn require(ok: bool, message: &str) {
+    if !ok {
+        panic!("{}", message)
+    }
+}
+
 /// `a == b` in a `const` context.
 pub const fn str_eq(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
@@ -70,6 +77,3 @@ impl<T: Default> AggregateDefault for T {}
 
 /// Fails to compile, at the caller's span, when `T` does not implement `Default`.
 pub const fn assert_aggregate_default<T: AggregateDefault>() {}
-
-/// Fails to compile, at the caller's span, when `E` is not an `Event`.
-pub const fn assert_event<E: Event>() {}

@@ -45,9 +45,7 @@ use crate::error::{DecodeError, EncodeError};
     label = "not an event",
     note = "add `#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]` to `{Self}`"
 )]
-pub trait Event:
-    Serialize + DeserializeOwned + Clone + PartialEq + Debug + Send + Sync + 'static
-{
+pub trait Event: Serialize + DeserializeOwned + Clone + PartialEq + Debug + Send + Sync + 'static {
     /// The stable name stored with the event (default: the type's name).
     const NAME: &'static str;
     /// The schema version stored with the event (default 1).

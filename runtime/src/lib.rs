@@ -76,8 +76,8 @@ pub use macros::*;
 /// The names most programs need: `use factum::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Aggregate, AggregateType, Event, EventEnvelope, EventMeta, EventSet, EventStore,
-        ExecuteError, MemoryStore, Metadata, Repository, handlers,
+        Aggregate, AggregateType, Event, EventEnvelope, EventMeta, EventSet, EventStore, ExecuteError, MemoryStore,
+        Metadata, Repository, handlers,
     };
 }
 

@@ -127,10 +127,7 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
 
     /// Sets the retry policy for concurrency conflicts.
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        assert!(
-            retry.max_attempts >= 1,
-            "RetryPolicy::max_attempts must be at least 1"
-        );
+        assert!(retry.max_attempts >= 1, "RetryPolicy::max_attempts must be at least 1");
         self.retry = retry;
         self
     }
@@ -152,11 +149,7 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
     }
 
     /// Decides `command` against aggregate `id` and stores the events it records.
-    pub async fn execute(
-        &self,
-        id: &str,
-        command: A::Command,
-    ) -> Result<Committed<A::Event>, ExecuteError<A::Error>>
+    pub async fn execute(&self, id: &str, command: A::Command) -> Result<Committed<A::Event>, ExecuteError<A::Error>>
     where
         A::Command: Clone,
     {
@@ -204,11 +197,7 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
                 });
             }
             let new_events = encode(stream, &events)?;
-            match self
-                .store
-                .append(stream, cached.version, &metadata, new_events)
-                .await
-            {
+            match self.store.append(stream, cached.version, &metadata, new_events).await {
                 Ok(appended) => {
                     cached.loaded = false;
                     for event in &events {
@@ -300,15 +289,8 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
     }
 
     /// Reads the events `cached` has not seen yet and applies them.
-    async fn catch_up(
-        &self,
-        stream: StreamRef<'_>,
-        cached: &mut Cached<A>,
-    ) -> Result<(), StoreError> {
-        let tail = self
-            .store
-            .read_stream(stream, cached.version + 1, u64::MAX)
-            .await?;
+    async fn catch_up(&self, stream: StreamRef<'_>, cached: &mut Cached<A>) -> Result<(), StoreError> {
+        let tail = self.store.read_stream(stream, cached.version + 1, u64::MAX).await?;
         cached.loaded = false;
         for recorded in &tail {
             let expected = cached.version + 1;
@@ -341,10 +323,7 @@ impl<A: Aggregate, S: EventStore + std::fmt::Debug> std::fmt::Debug for Reposito
 }
 
 /// Decodes a recorded event of `stream`, naming the stream and version on failure.
-pub(crate) fn decode<E: EventSet>(
-    stream: StreamRef<'_>,
-    recorded: &RecordedEvent,
-) -> Result<E, StoreError> {
+pub(crate) fn decode<E: EventSet>(stream: StreamRef<'_>, recorded: &RecordedEvent) -> Result<E, StoreError> {
     E::decode(
         &recorded.meta.event_name,
         recorded.meta.event_version,

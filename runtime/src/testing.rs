@@ -44,10 +44,7 @@ use std::thread::{self, Thread};
 use crate::aggregate::Aggregate;
 
 /// Starts a scenario: an aggregate that has already recorded `events`, with `services`.
-pub fn given<A: Aggregate>(
-    events: impl IntoIterator<Item = A::Event>,
-    services: A::Services,
-) -> Given<A> {
+pub fn given<A: Aggregate>(events: impl IntoIterator<Item = A::Event>, services: A::Services) -> Given<A> {
     let mut state = A::default();
     let mut history = Vec::new();
     for event in events {

@@ -27,10 +27,7 @@ pub fn derive(input: TokenStream) -> TokenStream {
             data.enum_token,
             "an aggregate's state is a struct; an enum of phases can be a field of it",
         ),
-        Data::Union(data) => cx.error_spanned_by(
-            data.union_token,
-            "an aggregate's state is a struct, not a union",
-        ),
+        Data::Union(data) => cx.error_spanned_by(data.union_token, "an aggregate's state is a struct, not a union"),
     }
 
     let ident = &input.ident;
@@ -38,16 +35,22 @@ pub fn derive(input: TokenStream) -> TokenStream {
         .name
         .unwrap_or_else(|| LitStr::new(&kebab_case(&ident.to_string()), ident.span()));
     let snapshot_every = match attrs.snapshot_every {
-        Some(n) => quote!(::core::option::Option::Some(#n)),
+        Some(n) => {
+            let n = proc_macro2::Literal::u64_unsuffixed(n);
+            quote!(::core::option::Option::Some(#n))
+        }
         None => quote!(::core::option::Option::None),
     };
     // The definition of the state, as tokens: a snapshot written by another shape of the
     // struct carries another fingerprint and is ignored in favour of a replay.
-    let shape = fingerprint(&shape_of(&input));
+    let shape = proc_macro2::Literal::u64_unsuffixed(fingerprint(&shape_of(&input)));
     let default_check = quote_spanned! {ident.span()=>
         const _: () = ::factum::__private::assert_aggregate_default::<#ident>();
     };
     let errors = cx.into_compile_errors();
+    if !input.generics.params.is_empty() {
+        return errors;
+    }
     quote! {
         #errors
         #[automatically_derived]

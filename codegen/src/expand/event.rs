@@ -22,17 +22,18 @@ pub fn derive(input: TokenStream) -> TokenStream {
         );
     }
     if let Data::Union(data) = &input.data {
-        cx.error_spanned_by(
-            data.union_token,
-            "an event is a struct or an enum, not a union",
-        );
+        cx.error_spanned_by(data.union_token, "an event is a struct or an enum, not a union");
     }
 
     let ident = &input.ident;
     let name = attrs
         .name
         .unwrap_or_else(|| LitStr::new(&ident.to_string(), ident.span()));
-    let version = attrs.version.map_or(1, |(v, _)| v);
+    let version_number = attrs.version.map_or(1, |(v, _)| v);
+    let version = proc_macro2::Literal::u32_unsuffixed(version_number);
+    if !input.generics.params.is_empty() {
+        return cx.into_compile_errors();
+    }
     if !cx.is_ok() {
         // Still implement the trait, so that uses of the type as an event do not cascade.
         let errors = cx.into_compile_errors();
@@ -51,26 +52,32 @@ pub fn derive(input: TokenStream) -> TokenStream {
 
     let older = match &attrs.upcast_from {
         Some(old) => {
-            let from = quote_spanned!(old.span()=> <Self as ::core::convert::From<#old>>::from);
+            // Spanned at `Old`, so a missing `From<Old>` is reported once, there.
+            let upcast = quote_spanned! {old.span()=>
+                <#old as ::factum::Event>::decode(version, payload).map(<Self as ::core::convert::From<#old>>::from)
+            };
             let same_name = format!(
                 "`upcast_from = {}`: an event upcasts only from an older version of itself, stored under the same name (`{}`)",
                 quote!(#old),
                 name.value()
             );
             let lower = format!(
-                "`upcast_from = {}`: the older type must have a lower `version` than {version}",
+                "`upcast_from = {}`: the older type must have a lower `version` than {version_number}",
                 quote!(#old)
             );
             let checks = quote_spanned! {old.span()=>
                 const _: () = {
-                    ::core::assert!(::factum::__private::str_eq(<#old as ::factum::Event>::NAME, #name), #same_name);
-                    ::core::assert!(<#old as ::factum::Event>::VERSION < #version, #lower);
+                    ::factum::__private::require(
+                        ::factum::__private::str_eq(<#old as ::factum::Event>::NAME, #name),
+                        #same_name,
+                    );
+                    ::factum::__private::require(<#old as ::factum::Event>::VERSION < #version, #lower);
                 };
             };
             (
                 quote! {
                     else if version < #version {
-                        <#old as ::factum::Event>::decode(version, payload).map(#from)
+                        #upcast
                     }
                 },
                 checks,

@@ -65,10 +65,7 @@ impl MemoryStore {
     fn log(&self) -> MutexGuard<'_, Log> {
         // A panic while holding the lock cannot leave a half-written batch: appends are
         // validated before the first push. So a poisoned lock is still consistent.
-        self.inner
-            .log
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.log.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -94,10 +91,7 @@ impl EventStore for MemoryStore {
         let recorded_at = SystemTime::now();
         let mut log = self.log();
         let log = &mut *log;
-        let key = (
-            stream.aggregate_type.to_owned(),
-            stream.stream_id.to_owned(),
-        );
+        let key = (stream.aggregate_type.to_owned(), stream.stream_id.to_owned());
         let actual = log.streams.get(&key).map_or(0, |s| s.len() as u64);
         if actual != expected {
             return Err(StoreError::Conflict {
@@ -136,17 +130,9 @@ impl EventStore for MemoryStore {
         })
     }
 
-    async fn read_stream(
-        &self,
-        stream: StreamRef<'_>,
-        from: u64,
-        to: u64,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
+    async fn read_stream(&self, stream: StreamRef<'_>, from: u64, to: u64) -> Result<Vec<RecordedEvent>, StoreError> {
         let log = self.log();
-        let key = (
-            stream.aggregate_type.to_owned(),
-            stream.stream_id.to_owned(),
-        );
+        let key = (stream.aggregate_type.to_owned(), stream.stream_id.to_owned());
         let Some(indexes) = log.streams.get(&key) else {
             return Ok(Vec::new());
         };
@@ -164,10 +150,7 @@ impl EventStore for MemoryStore {
 
     async fn stream_version(&self, stream: StreamRef<'_>) -> Result<u64, StoreError> {
         let log = self.log();
-        let key = (
-            stream.aggregate_type.to_owned(),
-            stream.stream_id.to_owned(),
-        );
+        let key = (stream.aggregate_type.to_owned(), stream.stream_id.to_owned());
         Ok(log.streams.get(&key).map_or(0, |s| s.len() as u64))
     }
 
@@ -178,9 +161,7 @@ impl EventStore for MemoryStore {
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let log = self.log();
-        let start = usize::try_from(after)
-            .unwrap_or(usize::MAX)
-            .min(log.events.len());
+        let start = usize::try_from(after).unwrap_or(usize::MAX).min(log.events.len());
         Ok(log.events[start..]
             .iter()
             .filter(|e| filter.matches(&e.meta.aggregate_type, &e.meta.event_name))

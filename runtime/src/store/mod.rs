@@ -57,10 +57,7 @@ fn validate_id(what: &str, id: &str) -> Result<(), StoreError> {
     let reason = if id.is_empty() {
         Some("it is empty".to_owned())
     } else if id.len() > MAX_ID_LEN {
-        Some(format!(
-            "it is {} bytes long; the limit is {MAX_ID_LEN}",
-            id.len()
-        ))
+        Some(format!("it is {} bytes long; the limit is {MAX_ID_LEN}", id.len()))
     } else {
         id.chars()
             .find(|c| c.is_control())
@@ -110,8 +107,7 @@ impl<'a> EventFilter<'a> {
 
     /// True when `event` passes the filter.
     pub fn matches(&self, aggregate_type: &str, name: &str) -> bool {
-        self.names.is_none_or(|names| names.contains(&name))
-            && self.aggregate_type.is_none_or(|t| t == aggregate_type)
+        self.names.is_none_or(|names| names.contains(&name)) && self.aggregate_type.is_none_or(|t| t == aggregate_type)
     }
 }
 
@@ -153,10 +149,7 @@ pub trait EventStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send;
 
     /// The current version of `stream`: 0 if it has no events.
-    fn stream_version(
-        &self,
-        stream: StreamRef<'_>,
-    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    fn stream_version(&self, stream: StreamRef<'_>) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Reads up to `limit` events of all streams with positions after `after`, in position
     /// order, keeping those `filter` lets through.

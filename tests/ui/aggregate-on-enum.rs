@@ -1,0 +1,10 @@
+use factum::prelude::*;
+
+#[derive(Aggregate, Default)]
+pub enum Account {
+    #[default]
+    Closed,
+    Open,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use factum::prelude::*;
+
+#[derive(Aggregate)]
+pub struct Account { balance: u64 }
+
+fn main() {}

@@ -1,0 +1,35 @@
+use factum::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Deposited { pub amount: u64 }
+
+#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Withdrawn { pub amount: u64 }
+
+#[derive(Debug, thiserror::Error)]
+#[error("refused")]
+pub struct Refused;
+
+#[derive(Aggregate, Default)]
+pub struct Account { balance: u64 }
+
+#[derive(Debug, thiserror::Error)]
+#[error("closed")]
+pub struct Closed;
+
+#[handlers]
+impl Account {
+    #[command]
+    pub fn deposit(&self, amount: u64) -> Result<Deposited, Refused> { Ok(Deposited { amount }) }
+
+    #[command]
+    pub fn withdraw(&self, amount: u64) -> Result<Withdrawn, Closed> { Ok(Withdrawn { amount }) }
+
+    #[apply]
+    fn deposited(&mut self, e: &Deposited) { self.balance += e.amount; }
+
+    #[apply]
+    fn withdrawn(&mut self, e: &Withdrawn) { self.balance -= e.amount; }
+}
+fn main() {}

@@ -1,0 +1,24 @@
+use factum::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Deposited { pub amount: u64 }
+
+#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Withdrawn { pub amount: u64 }
+
+#[derive(Debug, thiserror::Error)]
+#[error("refused")]
+pub struct Refused;
+
+#[derive(Aggregate, Default)]
+pub struct Account { balance: u64 }
+
+pub trait Audit { fn deposited(&mut self, e: &Deposited); }
+
+#[handlers]
+impl Audit for Account {
+    #[apply]
+    fn deposited(&mut self, e: &Deposited) { self.balance += e.amount; }
+}
+fn main() {}
