@@ -18,17 +18,30 @@ use crate::store::{EventStore, StreamRef};
 pub struct RetryPolicy {
     /// Attempts in all, the first included (at least 1).
     pub max_attempts: u32,
-    /// Pause before the second attempt; doubled before each later one. Zero: no pause.
+    /// Pause before the third attempt (the second is immediate: the missed events were
+    /// just read), doubled before each later one, and spread at random between half and one
+    /// and a half times that, so that writers that collided do not collide again in
+    /// lockstep. Zero: always retry at once.
     pub backoff: Duration,
 }
 
 impl Default for RetryPolicy {
+    /// Ten attempts, backing off from 1 ms.
     fn default() -> Self {
         RetryPolicy {
             max_attempts: 10,
-            backoff: Duration::ZERO,
+            backoff: Duration::from_millis(1),
         }
     }
+}
+
+/// `base` spread uniformly over `[base/2, 3·base/2)`.
+fn jittered(base: Duration) -> Duration {
+    use std::hash::{BuildHasher, RandomState};
+    // A fresh `RandomState` is randomly keyed: enough spread without a `rand` dependency.
+    let random = RandomState::new().hash_one(std::time::SystemTime::now());
+    let fraction = (random % 1024) as u32;
+    base / 2 + base * fraction / 1024
 }
 
 /// The outcome of a command that was accepted.
@@ -180,7 +193,7 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
             self.catch_up(stream, &mut cached).await?;
         }
         let mut attempts = 0;
-        let mut backoff = self.retry.backoff;
+        let mut backoff = Duration::ZERO;
         loop {
             attempts += 1;
             let events = cached
@@ -221,9 +234,13 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
                     }
                     self.catch_up(stream, &mut cached).await?;
                     if !backoff.is_zero() {
-                        tokio::time::sleep(backoff).await;
-                        backoff = backoff.saturating_mul(2);
+                        tokio::time::sleep(jittered(backoff)).await;
                     }
+                    backoff = if backoff.is_zero() {
+                        self.retry.backoff
+                    } else {
+                        backoff.saturating_mul(2)
+                    };
                 }
                 Err(other) => return Err(other.into()),
             }

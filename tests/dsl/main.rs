@@ -1,0 +1,7 @@
+//! The DSL end to end: generated code, the repository on `MemoryStore`, and the test helpers.
+
+mod domain;
+mod repository;
+mod shapes;
+mod testing;
+mod upcasting;
