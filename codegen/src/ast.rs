@@ -20,6 +20,8 @@ pub struct HandlersImpl {
 }
 
 /// One member of the impl block.
+// Lives only while one macro expands: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Member {
     /// A method, body unparsed.
     Method(Method),

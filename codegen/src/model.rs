@@ -44,7 +44,7 @@ pub struct Command {
 }
 
 pub enum Param {
-    Field { ident: Ident, ty: Type },
+    Field { ident: Ident, ty: Box<Type> },
     Services,
 }
 
@@ -337,7 +337,7 @@ fn command(
         if owned {
             params.push(Param::Field {
                 ident,
-                ty: (*pat_type.ty).clone(),
+                ty: pat_type.ty.clone(),
             });
         }
     }

@@ -114,6 +114,8 @@ fn command_enum(m: &AggregateModel) -> TokenStream {
             ::factum::__private::serde::Deserialize
         )]
         #[serde(crate = "::factum::__private::serde")]
+        // Parameters and events need not be `Eq` (floats are welcome).
+        #[allow(clippy::derive_partial_eq_without_eq)]
         #vis enum #command_enum {
             #(#variants,)*
         }
@@ -161,6 +163,7 @@ fn event_enum(m: &AggregateModel) -> TokenStream {
     quote! {
         #docs
         #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
+        #[allow(clippy::derive_partial_eq_without_eq)]
         #vis enum #event_enum {
             #(#variants,)*
         }
@@ -424,7 +427,7 @@ fn checks(m: &AggregateModel) -> TokenStream {
 
 fn fields(c: &Command) -> impl Iterator<Item = (&syn::Ident, &syn::Type)> {
     c.params.iter().filter_map(|p| match p {
-        Param::Field { ident, ty } => Some((ident, ty)),
+        Param::Field { ident, ty } => Some((ident, &**ty)),
         Param::Services => None,
     })
 }

@@ -1,0 +1,94 @@
+// Expansion of tests/expand/upcast.rs by factum's macros. Generated: do not edit.
+#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[event(name = "Priced")]
+pub struct PricedV1 {
+    pub units: u64,
+}
+#[automatically_derived]
+impl ::factum::Event for PricedV1 {
+    const NAME: &'static str = "Priced";
+    const VERSION: u32 = 1;
+    fn decode(
+        version: u32,
+        payload: &str,
+    ) -> ::core::result::Result<Self, ::factum::DecodeError> {
+        if version == 1 {
+            ::factum::__private::decode_payload::<Self>(version, payload)
+        } else {
+            ::core::result::Result::Err(
+                ::factum::__private::unknown_version::<Self>(version),
+            )
+        }
+    }
+}
+#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[event(name = "Priced", version = 2, upcast_from = PricedV1)]
+pub struct PricedV2 {
+    pub cents: u64,
+}
+#[automatically_derived]
+impl ::factum::Event for PricedV2 {
+    const NAME: &'static str = "Priced";
+    const VERSION: u32 = 2;
+    fn decode(
+        version: u32,
+        payload: &str,
+    ) -> ::core::result::Result<Self, ::factum::DecodeError> {
+        if version == 2 {
+            ::factum::__private::decode_payload::<Self>(version, payload)
+        } else if version < 2 {
+            <PricedV1 as ::factum::Event>::decode(version, payload)
+                .map(<Self as ::core::convert::From<PricedV1>>::from)
+        } else {
+            ::core::result::Result::Err(
+                ::factum::__private::unknown_version::<Self>(version),
+            )
+        }
+    }
+}
+const _: () = {
+    ::factum::__private::require(
+        ::factum::__private::str_eq(<PricedV1 as ::factum::Event>::NAME, "Priced"),
+        "`upcast_from = PricedV1`: an event upcasts only from an older version of itself, stored under the same name (`Priced`)",
+    );
+    ::factum::__private::require(
+        <PricedV1 as ::factum::Event>::VERSION < 2,
+        "`upcast_from = PricedV1`: the older type must have a lower `version` than 2",
+    );
+};
+#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[event(name = "Priced", version = 3, upcast_from = PricedV2)]
+pub struct Priced {
+    pub cents: u64,
+    pub currency: String,
+}
+#[automatically_derived]
+impl ::factum::Event for Priced {
+    const NAME: &'static str = "Priced";
+    const VERSION: u32 = 3;
+    fn decode(
+        version: u32,
+        payload: &str,
+    ) -> ::core::result::Result<Self, ::factum::DecodeError> {
+        if version == 3 {
+            ::factum::__private::decode_payload::<Self>(version, payload)
+        } else if version < 3 {
+            <PricedV2 as ::factum::Event>::decode(version, payload)
+                .map(<Self as ::core::convert::From<PricedV2>>::from)
+        } else {
+            ::core::result::Result::Err(
+                ::factum::__private::unknown_version::<Self>(version),
+            )
+        }
+    }
+}
+const _: () = {
+    ::factum::__private::require(
+        ::factum::__private::str_eq(<PricedV2 as ::factum::Event>::NAME, "Priced"),
+        "`upcast_from = PricedV2`: an event upcasts only from an older version of itself, stored under the same name (`Priced`)",
+    );
+    ::factum::__private::require(
+        <PricedV2 as ::factum::Event>::VERSION < 3,
+        "`upcast_from = PricedV2`: the older type must have a lower `version` than 3",
+    );
+};

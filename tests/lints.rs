@@ -1,0 +1,139 @@
+//! The generated code compiles without a warning under strict lints, so that it never warns
+//! in users' code. `cargo clippy --all-targets -- -D warnings` (run by `.ci/run`) adds
+//! clippy's pedantic and nursery groups on top.
+#![deny(
+    warnings,
+    unused_qualifications,
+    unused_results,
+    unused_import_braces,
+    trivial_casts,
+    trivial_numeric_casts,
+    unsafe_code,
+    rust_2018_idioms,
+    single_use_lifetimes,
+    variant_size_differences,
+    clippy::pedantic,
+    clippy::nursery
+)]
+#![allow(clippy::missing_errors_doc, clippy::unused_async, clippy::missing_const_for_fn)]
+
+use factum::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// A user's own `core` module must not break the generated paths.
+#[allow(dead_code)]
+mod core {}
+
+/// A user's own `factum` module neither.
+#[allow(dead_code)]
+mod factum_shadow {
+    pub mod factum {}
+}
+
+/// An event.
+#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Added {
+    /// How many.
+    pub count: u32,
+}
+
+/// The first schema of `Removed`.
+#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[event(name = "Removed")]
+pub struct RemovedV1 {
+    /// How many.
+    pub count: u16,
+}
+
+/// Another event, evolved once.
+#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[event(name = "Removed", version = 2, upcast_from = RemovedV1)]
+pub struct Removed {
+    /// How many.
+    pub count: u32,
+}
+
+impl From<RemovedV1> for Removed {
+    fn from(old: RemovedV1) -> Self {
+        Self {
+            count: u32::from(old.count),
+        }
+    }
+}
+
+/// The error.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StockError {
+    /// Not enough.
+    #[error("only {0} left")]
+    Short(u32),
+}
+
+/// Services.
+#[derive(Default)]
+pub struct Warehouse {
+    /// The most one command may add.
+    pub limit: u32,
+}
+
+/// The aggregate.
+#[derive(Aggregate, Default, Debug, Clone)]
+#[aggregate(name = "stock", snapshot_every = 100)]
+pub struct Stock {
+    count: u32,
+}
+
+#[handlers]
+impl Stock {
+    /// Adds.
+    #[command]
+    pub async fn add(&self, count: u32, #[services] warehouse: &Warehouse) -> Result<Option<Added>, StockError> {
+        Ok((count > 0).then(|| Added {
+            count: count.min(warehouse.limit),
+        }))
+    }
+
+    /// Removes.
+    #[command]
+    pub fn remove(&self, count: u32) -> Result<Removed, StockError> {
+        if count > self.count {
+            return Err(StockError::Short(self.count));
+        }
+        Ok(Removed { count })
+    }
+
+    /// Moves.
+    #[command(name = "MoveOut")]
+    pub fn move_out(&self) -> Result<(Removed, Added), StockError> {
+        Ok((Removed { count: self.count }, Added { count: 0 }))
+    }
+
+    /// Many at once.
+    #[command]
+    pub fn batch(&self, counts: Vec<u32>) -> Result<Vec<StockEvent>, StockError> {
+        Ok(counts.into_iter().map(|count| Added { count }.into()).collect())
+    }
+
+    const fn added(&mut self, e: &Added) {
+        self.count += e.count;
+    }
+
+    #[apply]
+    fn on_added(&mut self, e: &Added) {
+        self.added(e);
+    }
+
+    #[apply]
+    fn removed(&mut self, e: &Removed) {
+        self.count -= e.count;
+    }
+}
+
+#[test]
+fn generated_code_is_lint_clean_and_works() {
+    let then = factum::testing::given::<Stock>([Added { count: 3 }.into()], Warehouse { limit: 10 })
+        .when(StockCommand::Remove { count: 2 })
+        .then_events([Removed { count: 2 }.into()]);
+    assert!(then.outcome().is_ok());
+    assert_eq!(Removed::decode(1, r#"{"count":4}"#).unwrap(), Removed { count: 4 });
+}
