@@ -119,6 +119,23 @@ pub enum StoreError {
 }
 
 /// Why [`Repository::execute`](crate::Repository::execute) did not commit.
+///
+/// A rejection is the domain speaking (show it to the user); the other variants are
+/// infrastructure (retry later, or alert).
+///
+/// ```
+/// use factum::ExecuteError;
+///
+/// fn status<E: std::fmt::Display>(result: Result<(), ExecuteError<E>>) -> (u16, String) {
+///     match result {
+///         Ok(()) => (200, "ok".into()),
+///         Err(ExecuteError::Rejected(why)) => (422, why.to_string()),
+///         Err(ExecuteError::Conflict { .. }) => (409, "try again".into()),
+///         Err(other) => (500, other.to_string()),
+///     }
+/// }
+/// assert_eq!(status::<&str>(Err(ExecuteError::Rejected("insufficient funds"))), (422, "insufficient funds".into()));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ExecuteError<E> {

@@ -14,6 +14,16 @@ use crate::store::{EventStore, StreamRef};
 /// On a conflict the repository reads the events it missed, applies them, and decides the
 /// command again against the new state; after `max_attempts` it gives up with
 /// [`ExecuteError::Conflict`].
+///
+/// ```
+/// use std::time::Duration;
+/// use factum::RetryPolicy;
+///
+/// // Fail fast: a web request would rather answer 409 than wait.
+/// let policy = RetryPolicy { max_attempts: 3, backoff: Duration::from_millis(5) };
+/// assert_eq!(RetryPolicy::default().max_attempts, 10);
+/// # let _ = policy;
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts in all, the first included (at least 1).

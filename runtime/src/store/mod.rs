@@ -76,6 +76,17 @@ fn validate_id(what: &str, id: &str) -> Result<(), StoreError> {
 }
 
 /// Which events a reader of the global log wants.
+///
+/// ```
+/// use factum::EventFilter;
+///
+/// let names = ["MoneyDeposited", "MoneyWithdrawn"];
+/// let filter = EventFilter::names(&names).of_aggregate("bank-account");
+/// assert!(filter.matches("bank-account", "MoneyDeposited"));
+/// assert!(!filter.matches("bank-account", "AccountOpened"));
+/// assert!(!filter.matches("shop-order", "MoneyDeposited"));
+/// assert!(EventFilter::ALL.matches("anything", "Anything"));
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct EventFilter<'a> {
     /// Only events with one of these stored names; `None` for all.
