@@ -24,7 +24,7 @@ pub struct EventAttrs {
 #[derive(Default)]
 pub struct AggregateAttrs {
     pub name: Option<LitStr>,
-    pub snapshot_every: Option<u64>,
+    pub snapshot_every: Option<(u64, LitInt)>,
 }
 
 /// `#[command]` or `#[command(name = "Variant")]`.
@@ -73,7 +73,7 @@ pub fn aggregate_attrs(cx: &Ctxt, attrs: &[Attribute]) -> AggregateAttrs {
                         "`snapshot_every` must be at least 1; leave it out for no snapshots",
                     );
                 }
-                out.snapshot_every = Some(every);
+                out.snapshot_every = Some((every, lit));
             }
         }
         Ok(())

@@ -1,6 +1,7 @@
 //! What the generated code calls. Not a public API.
 
 pub use serde;
+pub use serde_json;
 
 use crate::error::DecodeError;
 use crate::event::Event;
@@ -36,6 +37,16 @@ pub const fn require(ok: bool, message: &str) {
     if !ok {
         panic!("{}", message)
     }
+}
+
+/// Serializes an aggregate's state for a snapshot.
+pub fn to_snapshot<A: serde::Serialize>(state: &A) -> Option<Result<String, serde_json::Error>> {
+    Some(serde_json::to_string(state))
+}
+
+/// Deserializes an aggregate's state from a snapshot.
+pub fn from_snapshot<A: serde::de::DeserializeOwned>(state: &str) -> Option<Result<A, serde_json::Error>> {
+    Some(serde_json::from_str(state))
 }
 
 /// `a == b` in a `const` context.

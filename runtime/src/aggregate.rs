@@ -21,6 +21,21 @@ pub trait AggregateType {
     /// A fingerprint of the state type's definition, so that a snapshot written by an
     /// older shape of the state is recognised and replaced by a replay.
     const FINGERPRINT: u64 = 0;
+
+    /// The state as a JSON snapshot; `None` when the type takes no snapshots. The derive
+    /// implements it (with serde) when `snapshot_every` is set.
+    fn to_snapshot(&self) -> Option<Result<String, serde_json::Error>> {
+        None
+    }
+
+    /// The state back from a JSON snapshot; `None` when the type takes no snapshots.
+    fn from_snapshot(state: &str) -> Option<Result<Self, serde_json::Error>>
+    where
+        Self: Sized,
+    {
+        let _ = state;
+        None
+    }
 }
 
 /// An event-sourced aggregate: it decides commands (`handle`) and evolves by events (`apply`).

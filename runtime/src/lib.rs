@@ -68,7 +68,7 @@ pub use envelope::{EventEnvelope, EventMeta, Metadata, NewEvent, RecordedEvent};
 pub use error::{DecodeError, EncodeError, ExecuteError, StoreError, StreamName};
 pub use event::{Event, EventSet};
 pub use repository::{Committed, DEFAULT_CACHE_CAPACITY, Loaded, Repository, RetryPolicy};
-pub use store::{Appended, EventFilter, EventStore, MemoryStore, StreamRef};
+pub use store::{Appended, Checkpoint, EventFilter, EventStore, MemoryStore, Snapshot, StreamRef};
 
 mod macros;
 pub use macros::*;

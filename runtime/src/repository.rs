@@ -7,7 +7,7 @@ use crate::cache::{Cache, Cached};
 use crate::envelope::{EventEnvelope, Metadata, NewEvent, RecordedEvent};
 use crate::error::{ExecuteError, StoreError};
 use crate::event::EventSet;
-use crate::store::{EventStore, StreamRef};
+use crate::store::{EventStore, Snapshot, StreamRef};
 
 /// How often a command is tried when its stream moves on between reading and appending.
 ///
@@ -195,12 +195,7 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
         let slot = self.cache.slot(id);
         let mut cached = slot.cached.lock().await;
         if !cached.loaded {
-            *cached = Cached {
-                state: A::default(),
-                version: 0,
-                loaded: false,
-            };
-            self.catch_up(stream, &mut cached).await?;
+            self.restore(stream, &mut cached).await?;
         }
         let mut attempts = 0;
         let mut backoff = Duration::ZERO;
@@ -226,8 +221,10 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
                     for event in &events {
                         cached.state.apply(event);
                     }
+                    let before = cached.version;
                     cached.version = appended.version;
                     cached.loaded = true;
+                    self.maybe_snapshot(stream, before, &cached).await;
                     return Ok(Committed {
                         version: appended.version,
                         events,
@@ -266,14 +263,11 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
         stream.validate()?;
         let slot = self.cache.slot(id);
         let mut cached = slot.cached.lock().await;
-        if !cached.loaded {
-            *cached = Cached {
-                state: A::default(),
-                version: 0,
-                loaded: false,
-            };
+        if cached.loaded {
+            self.catch_up(stream, &mut cached).await?;
+        } else {
+            self.restore(stream, &mut cached).await?;
         }
-        self.catch_up(stream, &mut cached).await?;
         Ok((cached.version > 0).then(|| Loaded {
             state: cached.state.clone(),
             version: cached.version,
@@ -291,7 +285,12 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
             state: A::default(),
             version: 0,
         };
-        for recorded in self.store.read_stream(stream, 1, version).await? {
+        if let Some((state, at)) = self.snapshot(stream).await?
+            && at <= version
+        {
+            loaded = Loaded { state, version: at };
+        }
+        for recorded in self.store.read_stream(stream, loaded.version + 1, version).await? {
             let event = decode::<A::Event>(stream, &recorded)?;
             loaded.state.apply(&event);
             loaded.version = recorded.meta.stream_version;
@@ -313,6 +312,59 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
                 })
             })
             .collect()
+    }
+
+    /// Rebuilds `cached` from nothing: the latest usable snapshot, then the events after it.
+    async fn restore(&self, stream: StreamRef<'_>, cached: &mut Cached<A>) -> Result<(), StoreError> {
+        *cached = Cached {
+            state: A::default(),
+            version: 0,
+            loaded: false,
+        };
+        if let Some((state, version)) = self.snapshot(stream).await? {
+            *cached = Cached {
+                state,
+                version,
+                loaded: false,
+            };
+        }
+        self.catch_up(stream, cached).await
+    }
+
+    /// The stored snapshot of `stream` and its version, if the aggregate takes snapshots and
+    /// the snapshot was written by the current shape of the state. A snapshot of another
+    /// shape, or one that no longer deserializes, is passed over: the stream is replayed.
+    async fn snapshot(&self, stream: StreamRef<'_>) -> Result<Option<(A, u64)>, StoreError> {
+        if A::SNAPSHOT_EVERY.is_none() {
+            return Ok(None);
+        }
+        let Some(snapshot) = self.store.load_snapshot(stream).await? else {
+            return Ok(None);
+        };
+        if snapshot.fingerprint != A::FINGERPRINT {
+            return Ok(None);
+        }
+        Ok(match A::from_snapshot(&snapshot.state) {
+            Some(Ok(state)) => Some((state, snapshot.version)),
+            _ => None,
+        })
+    }
+
+    /// Stores a snapshot when the stream crossed a multiple of `snapshot_every`. The events
+    /// are committed whatever happens here: a snapshot that cannot be written is skipped.
+    async fn maybe_snapshot(&self, stream: StreamRef<'_>, before: u64, cached: &Cached<A>) {
+        let Some(every) = A::SNAPSHOT_EVERY else { return };
+        if before / every == cached.version / every {
+            return;
+        }
+        if let Some(Ok(state)) = cached.state.to_snapshot() {
+            let snapshot = Snapshot {
+                version: cached.version,
+                fingerprint: A::FINGERPRINT,
+                state,
+            };
+            let _ = self.store.save_snapshot(stream, snapshot).await;
+        }
     }
 
     /// Reads the events `cached` has not seen yet and applies them.

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use factum::prelude::*;
-use factum::{Appended, EventFilter, NewEvent, RecordedEvent, RetryPolicy, StoreError, StreamRef};
+use factum::{
+    Appended, Checkpoint, EventFilter, NewEvent, RecordedEvent, RetryPolicy, Snapshot, StoreError, StreamRef,
+};
 
 use crate::domain::*;
 
@@ -68,6 +70,26 @@ impl EventStore for Counting {
 
     async fn wait_for_events(&self, after: u64) -> Result<(), StoreError> {
         self.inner.wait_for_events(after).await
+    }
+
+    async fn save_snapshot(&self, stream: StreamRef<'_>, snapshot: Snapshot) -> Result<(), StoreError> {
+        self.inner.save_snapshot(stream, snapshot).await
+    }
+
+    async fn load_snapshot(&self, stream: StreamRef<'_>) -> Result<Option<Snapshot>, StoreError> {
+        self.inner.load_snapshot(stream).await
+    }
+
+    async fn load_checkpoint(&self, name: &str) -> Result<Option<Checkpoint>, StoreError> {
+        self.inner.load_checkpoint(name).await
+    }
+
+    async fn save_checkpoint(&self, name: &str, checkpoint: Checkpoint) -> Result<(), StoreError> {
+        self.inner.save_checkpoint(name, checkpoint).await
+    }
+
+    async fn delete_checkpoint(&self, name: &str) -> Result<(), StoreError> {
+        self.inner.delete_checkpoint(name).await
     }
 }
 

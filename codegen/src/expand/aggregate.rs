@@ -34,12 +34,25 @@ pub fn derive(input: TokenStream) -> TokenStream {
     let name = attrs
         .name
         .unwrap_or_else(|| LitStr::new(&kebab_case(&ident.to_string()), ident.span()));
-    let snapshot_every = match attrs.snapshot_every {
-        Some(n) => {
-            let n = proc_macro2::Literal::u64_unsuffixed(n);
+    let snapshot_every = match &attrs.snapshot_every {
+        Some((n, _)) => {
+            let n = proc_macro2::Literal::u64_unsuffixed(*n);
             quote!(::core::option::Option::Some(#n))
         }
         None => quote!(::core::option::Option::None),
+    };
+    // Snapshots need serde; the calls are spanned at `snapshot_every = N`, so a state type
+    // without `Serialize`/`Deserialize` is reported there.
+    let snapshot_fns = match &attrs.snapshot_every {
+        Some((_, lit)) => quote_spanned! {lit.span()=>
+            fn to_snapshot(&self) -> ::core::option::Option<::core::result::Result<::std::string::String, ::factum::__private::serde_json::Error>> {
+                ::factum::__private::to_snapshot(self)
+            }
+            fn from_snapshot(state: &str) -> ::core::option::Option<::core::result::Result<Self, ::factum::__private::serde_json::Error>> {
+                ::factum::__private::from_snapshot(state)
+            }
+        },
+        None => TokenStream::new(),
     };
     // The definition of the state, as tokens: a snapshot written by another shape of the
     // struct carries another fingerprint and is ignored in favour of a replay.
@@ -58,6 +71,7 @@ pub fn derive(input: TokenStream) -> TokenStream {
             const NAME: &'static str = #name;
             const SNAPSHOT_EVERY: ::core::option::Option<u64> = #snapshot_every;
             const FINGERPRINT: u64 = #shape;
+            #snapshot_fns
         }
         #default_check
     }

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use tokio::sync::watch;
 
-use super::{Appended, EventFilter, EventStore, StreamRef};
+use super::{Appended, Checkpoint, EventFilter, EventStore, Snapshot, StreamRef};
 use crate::envelope::{EventMeta, Metadata, NewEvent, RecordedEvent};
 use crate::error::StoreError;
 
@@ -54,6 +54,8 @@ struct Log {
     events: Vec<RecordedEvent>,
     /// For each stream, the log index of each of its events, in version order.
     streams: HashMap<(String, String), Vec<usize>>,
+    snapshots: HashMap<(String, String), Snapshot>,
+    checkpoints: HashMap<String, Checkpoint>,
 }
 
 impl MemoryStore {
@@ -178,6 +180,39 @@ impl EventStore for MemoryStore {
         let mut head = self.inner.head.subscribe();
         // The sender lives as long as `self`, so `wait_for` cannot fail while we hold `self`.
         let _ = head.wait_for(|&h| h > after).await;
+        Ok(())
+    }
+
+    async fn save_snapshot(&self, stream: StreamRef<'_>, snapshot: Snapshot) -> Result<(), StoreError> {
+        stream.validate()?;
+        let mut log = self.log();
+        let key = (stream.aggregate_type.to_owned(), stream.stream_id.to_owned());
+        match log.snapshots.get(&key) {
+            Some(stored) if stored.version > snapshot.version => {}
+            _ => {
+                log.snapshots.insert(key, snapshot);
+            }
+        }
+        Ok(())
+    }
+
+    async fn load_snapshot(&self, stream: StreamRef<'_>) -> Result<Option<Snapshot>, StoreError> {
+        let key = (stream.aggregate_type.to_owned(), stream.stream_id.to_owned());
+        Ok(self.log().snapshots.get(&key).cloned())
+    }
+
+    async fn load_checkpoint(&self, name: &str) -> Result<Option<Checkpoint>, StoreError> {
+        Ok(self.log().checkpoints.get(name).cloned())
+    }
+
+    async fn save_checkpoint(&self, name: &str, checkpoint: Checkpoint) -> Result<(), StoreError> {
+        super::validate_id("checkpoint name", name)?;
+        self.log().checkpoints.insert(name.to_owned(), checkpoint);
+        Ok(())
+    }
+
+    async fn delete_checkpoint(&self, name: &str) -> Result<(), StoreError> {
+        self.log().checkpoints.remove(name);
         Ok(())
     }
 }

@@ -53,7 +53,7 @@ impl<'a> StreamRef<'a> {
     }
 }
 
-fn validate_id(what: &str, id: &str) -> Result<(), StoreError> {
+pub(crate) fn validate_id(what: &str, id: &str) -> Result<(), StoreError> {
     let reason = if id.is_empty() {
         Some("it is empty".to_owned())
     } else if id.len() > MAX_ID_LEN {
@@ -133,6 +133,29 @@ pub struct Appended {
     pub recorded_at: std::time::SystemTime,
 }
 
+/// The serialized state of one aggregate at a version, so that loading can skip the events
+/// before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The stream version the state includes.
+    pub version: u64,
+    /// [`AggregateType::FINGERPRINT`](crate::AggregateType::FINGERPRINT) of the state type
+    /// that wrote it; a snapshot with another fingerprint is ignored and the stream replayed.
+    pub fingerprint: u64,
+    /// The state as JSON.
+    pub state: String,
+}
+
+/// A reader's place in the global log together with what it has built so far (a
+/// projection's state), stored as one row so that both move together or not at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The position of the last event the reader has processed.
+    pub position: u64,
+    /// The reader's state as JSON.
+    pub state: String,
+}
+
 /// A store of events: an append-only log of streams with optimistic concurrency.
 ///
 /// Versions count from 1 within a stream (0 means "no events yet"); positions count from 1
@@ -176,4 +199,29 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Waits until the store holds an event with a position after `after`.
     fn wait_for_events(&self, after: u64) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Stores `snapshot` as the latest of `stream`, replacing an older one; a snapshot older
+    /// than the stored one is ignored.
+    fn save_snapshot(
+        &self,
+        stream: StreamRef<'_>,
+        snapshot: Snapshot,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The latest snapshot of `stream`, if any.
+    fn load_snapshot(&self, stream: StreamRef<'_>)
+    -> impl Future<Output = Result<Option<Snapshot>, StoreError>> + Send;
+
+    /// The checkpoint stored under `name`, if any.
+    fn load_checkpoint(&self, name: &str) -> impl Future<Output = Result<Option<Checkpoint>, StoreError>> + Send;
+
+    /// Stores `checkpoint` under `name` in one atomic write (position and state together).
+    fn save_checkpoint(
+        &self,
+        name: &str,
+        checkpoint: Checkpoint,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Removes the checkpoint stored under `name` (for a rebuild from position zero).
+    fn delete_checkpoint(&self, name: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

@@ -1,0 +1,44 @@
+//! One conformance suite, run against every store: each store gets the same tests.
+//!
+//! The PostgreSQL instance runs with `--features postgres` and `FACTUM_POSTGRES_URL` set
+//! (`scripts/test` starts a throwaway server and sets both); without them it is skipped.
+
+mod suite;
+
+/// Instantiates every test of the suite for one store. `$make` is an async expression
+/// that yields a fresh, empty store.
+macro_rules! conformance {
+    ($store:ident, $make:expr) => {
+        mod $store {
+            #[allow(unused_imports)]
+            use super::*;
+
+            macro_rules! case {
+                ($test:ident) => {
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                    async fn $test() {
+                        let Some(store) = $make else { return };
+                        crate::suite::$test(store).await;
+                    }
+                };
+            }
+
+            case!(append_and_read);
+            case!(expected_version_conflicts_write_nothing);
+            case!(eight_writers_on_one_stream);
+            case!(eight_writers_on_many_streams);
+            case!(read_all_order_filters_and_limits);
+            case!(snapshots_and_checkpoints);
+            case!(large_and_unicode_payloads);
+            case!(a_stream_of_100_000_events);
+            case!(typed_upcasting_of_stored_events);
+            case!(waiting_for_new_events);
+            case!(invalid_ids_are_rejected);
+            case!(repository_snapshots_and_shape_changes);
+        }
+    };
+}
+
+use factum::MemoryStore;
+
+conformance!(memory, async { Some(MemoryStore::new()) }.await);

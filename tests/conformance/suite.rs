@@ -1,0 +1,529 @@
+//! The tests every `EventStore` must pass. Each takes a fresh, empty store.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use factum::prelude::*;
+use factum::{Checkpoint, EventFilter, NewEvent, Snapshot, StoreError, StreamRef};
+use serde::{Deserialize, Serialize};
+
+fn event(name: &'static str, payload: impl Into<String>) -> NewEvent {
+    NewEvent {
+        name,
+        version: 1,
+        payload: payload.into(),
+    }
+}
+
+fn numbered(n: u64) -> NewEvent {
+    event("Numbered", format!(r#"{{"n":{n}}}"#))
+}
+
+/// Appends to `stream` whatever its version, retrying on conflicts, as an application would.
+async fn append_retrying<S: EventStore>(store: &S, stream: StreamRef<'_>, events: Vec<NewEvent>) -> u64 {
+    loop {
+        let version = store.stream_version(stream).await.unwrap();
+        match store.append(stream, version, &Metadata::new(), events.clone()).await {
+            Ok(appended) => return appended.version,
+            Err(StoreError::Conflict { .. }) => tokio::task::yield_now().await,
+            Err(other) => panic!("append failed: {other}"),
+        }
+    }
+}
+
+pub async fn append_and_read<S: EventStore>(store: S) {
+    let stream = StreamRef::new("account", "a-1");
+    assert_eq!(store.stream_version(stream).await.unwrap(), 0);
+    assert_eq!(store.head_position().await.unwrap(), 0);
+    let meta = Metadata::new().with_correlation_id("c-1").with("user", "ada");
+    let appended = store
+        .append(
+            stream,
+            0,
+            &meta,
+            vec![
+                event("Opened", r#"{"owner":"Ada"}"#),
+                event("Deposited", r#"{"amount":5}"#),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(appended.version, 2);
+    assert_eq!(appended.positions.len(), 2);
+    assert!(appended.positions[0] < appended.positions[1]);
+    let appended = store
+        .append(stream, 2, &Metadata::new(), vec![event("Deposited", r#"{"amount":7}"#)])
+        .await
+        .unwrap();
+    assert_eq!(appended.version, 3);
+
+    let all = store.read_stream(stream, 1, u64::MAX).await.unwrap();
+    assert_eq!(all.iter().map(|e| e.meta.stream_version).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(all[0].meta.event_name, "Opened");
+    assert_eq!(all[0].meta.event_version, 1);
+    assert_eq!(
+        (all[0].meta.aggregate_type.as_str(), all[0].meta.stream_id.as_str()),
+        ("account", "a-1")
+    );
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&all[1].payload).unwrap(),
+        serde_json::json!({"amount": 5})
+    );
+    assert_eq!(all[0].meta.metadata, meta);
+    assert_eq!(all[1].meta.metadata, meta);
+    assert!(all[2].meta.metadata.is_empty());
+    assert!(all[0].meta.recorded_at <= all[2].meta.recorded_at);
+    let middle = store.read_stream(stream, 2, 2).await.unwrap();
+    assert_eq!(middle.len(), 1);
+    assert_eq!(middle[0].meta.stream_version, 2);
+    assert!(store.read_stream(stream, 4, u64::MAX).await.unwrap().is_empty());
+    assert!(
+        store
+            .read_stream(StreamRef::new("account", "other"), 1, u64::MAX)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .read_stream(StreamRef::new("other-type", "a-1"), 1, u64::MAX)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.stream_version(stream).await.unwrap(), 3);
+    assert_eq!(store.head_position().await.unwrap(), all[2].meta.position);
+    let global = store.read_all(0, EventFilter::ALL, 100).await.unwrap();
+    assert_eq!(global, all);
+}
+
+pub async fn expected_version_conflicts_write_nothing<S: EventStore>(store: S) {
+    let stream = StreamRef::new("account", "a-1");
+    store
+        .append(stream, 0, &Metadata::new(), vec![numbered(1)])
+        .await
+        .unwrap();
+    for expected in [0, 2, 5] {
+        let error = store
+            .append(stream, expected, &Metadata::new(), vec![numbered(2), numbered(3)])
+            .await
+            .unwrap_err();
+        match &error {
+            StoreError::Conflict {
+                stream: name,
+                expected: e,
+                actual,
+            } => {
+                assert_eq!((name.to_string().as_str(), *e, *actual), ("account/a-1", expected, 1));
+            }
+            other => panic!("expected a conflict, got {other}"),
+        }
+        assert_eq!(
+            error.to_string(),
+            format!("stream account/a-1: expected version {expected}, but the stream is at version 1")
+        );
+    }
+    assert_eq!(store.read_stream(stream, 1, u64::MAX).await.unwrap().len(), 1);
+    assert_eq!(store.read_all(0, EventFilter::ALL, 100).await.unwrap().len(), 1);
+}
+
+pub async fn eight_writers_on_one_stream<S: EventStore + Clone>(store: S) {
+    const WRITERS: u64 = 8;
+    const EACH: u64 = 40;
+    let mut tasks = Vec::new();
+    for writer in 0..WRITERS {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let stream = StreamRef::new("counter", "shared");
+            for i in 0..EACH {
+                append_retrying(&store, stream, vec![numbered(writer * 1000 + i)]).await;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let events = store
+        .read_stream(StreamRef::new("counter", "shared"), 1, u64::MAX)
+        .await
+        .unwrap();
+    let versions: Vec<u64> = events.iter().map(|e| e.meta.stream_version).collect();
+    assert_eq!(
+        versions,
+        (1..=WRITERS * EACH).collect::<Vec<_>>(),
+        "no lost or duplicated versions"
+    );
+    let numbers: BTreeSet<String> = events.iter().map(|e| e.payload.clone()).collect();
+    assert_eq!(numbers.len() as u64, WRITERS * EACH, "every append stored exactly once");
+    let positions: Vec<u64> = events.iter().map(|e| e.meta.position).collect();
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "positions grow with versions"
+    );
+}
+
+pub async fn eight_writers_on_many_streams<S: EventStore + Clone>(store: S) {
+    const WRITERS: u64 = 8;
+    const EACH: u64 = 40;
+    let mut tasks = Vec::new();
+    for writer in 0..WRITERS {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..EACH {
+                let id = format!("s-{}", (writer + i) % 16);
+                append_retrying(&store, StreamRef::new("counter", &id), vec![numbered(i), numbered(i)]).await;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let all = store.read_all(0, EventFilter::ALL, usize::MAX).await.unwrap();
+    assert_eq!(all.len() as u64, WRITERS * EACH * 2);
+    assert!(
+        all.windows(2).all(|w| w[0].meta.position < w[1].meta.position),
+        "read_all is in position order"
+    );
+    let mut total = 0;
+    for s in 0..16 {
+        let id = format!("s-{s}");
+        let events = store
+            .read_stream(StreamRef::new("counter", &id), 1, u64::MAX)
+            .await
+            .unwrap();
+        let versions: Vec<u64> = events.iter().map(|e| e.meta.stream_version).collect();
+        assert_eq!(versions, (1..=events.len() as u64).collect::<Vec<_>>(), "stream {id}");
+        total += events.len();
+    }
+    assert_eq!(total, all.len());
+}
+
+pub async fn read_all_order_filters_and_limits<S: EventStore>(store: S) {
+    let a = StreamRef::new("account", "a");
+    let o = StreamRef::new("order", "o");
+    store
+        .append(
+            a,
+            0,
+            &Metadata::new(),
+            vec![event("Opened", "{}"), event("Deposited", "{}")],
+        )
+        .await
+        .unwrap();
+    store
+        .append(o, 0, &Metadata::new(), vec![event("Placed", "{}")])
+        .await
+        .unwrap();
+    store
+        .append(a, 2, &Metadata::new(), vec![event("Deposited", "{}")])
+        .await
+        .unwrap();
+    store
+        .append(o, 1, &Metadata::new(), vec![event("Deposited", "{}")])
+        .await
+        .unwrap();
+
+    let all = store.read_all(0, EventFilter::ALL, 100).await.unwrap();
+    let names: Vec<_> = all
+        .iter()
+        .map(|e| (e.meta.aggregate_type.as_str(), e.meta.event_name.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("account", "Opened"),
+            ("account", "Deposited"),
+            ("order", "Placed"),
+            ("account", "Deposited"),
+            ("order", "Deposited")
+        ]
+    );
+    let deposits = store
+        .read_all(0, EventFilter::names(&["Deposited"]), 100)
+        .await
+        .unwrap();
+    assert_eq!(deposits.len(), 3);
+    let account_deposits = store
+        .read_all(0, EventFilter::names(&["Deposited"]).of_aggregate("account"), 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        account_deposits
+            .iter()
+            .map(|e| e.meta.stream_version)
+            .collect::<Vec<_>>(),
+        [2, 3]
+    );
+    let orders = store
+        .read_all(
+            0,
+            EventFilter {
+                names: None,
+                aggregate_type: Some("order"),
+            },
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(orders.len(), 2);
+    let first_two = store.read_all(0, EventFilter::ALL, 2).await.unwrap();
+    assert_eq!(first_two, all[..2]);
+    let after = store.read_all(all[1].meta.position, EventFilter::ALL, 2).await.unwrap();
+    assert_eq!(after, all[2..4]);
+    let none = store.read_all(0, EventFilter::names(&[]), 100).await.unwrap();
+    assert!(none.is_empty());
+    assert!(
+        store
+            .read_all(all[4].meta.position, EventFilter::ALL, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn snapshots_and_checkpoints<S: EventStore>(store: S) {
+    let stream = StreamRef::new("account", "a-1");
+    assert_eq!(store.load_snapshot(stream).await.unwrap(), None);
+    let snap = |version| Snapshot {
+        version,
+        fingerprint: 42,
+        state: format!(r#"{{"v":{version}}}"#),
+    };
+    store.save_snapshot(stream, snap(10)).await.unwrap();
+    store.save_snapshot(stream, snap(20)).await.unwrap();
+    store.save_snapshot(stream, snap(15)).await.unwrap();
+    assert_eq!(
+        store.load_snapshot(stream).await.unwrap(),
+        Some(snap(20)),
+        "an older snapshot never replaces a newer one"
+    );
+    assert_eq!(
+        store.load_snapshot(StreamRef::new("account", "a-2")).await.unwrap(),
+        None
+    );
+
+    assert_eq!(store.load_checkpoint("balances").await.unwrap(), None);
+    let checkpoint = |position| Checkpoint {
+        position,
+        state: format!(r#"{{"seen":{position}}}"#),
+    };
+    store.save_checkpoint("balances", checkpoint(7)).await.unwrap();
+    store.save_checkpoint("balances", checkpoint(9)).await.unwrap();
+    store.save_checkpoint("other", checkpoint(1)).await.unwrap();
+    assert_eq!(store.load_checkpoint("balances").await.unwrap(), Some(checkpoint(9)));
+    store.delete_checkpoint("balances").await.unwrap();
+    assert_eq!(store.load_checkpoint("balances").await.unwrap(), None);
+    assert_eq!(store.load_checkpoint("other").await.unwrap(), Some(checkpoint(1)));
+}
+
+pub async fn large_and_unicode_payloads<S: EventStore>(store: S) {
+    let text = "žluťoučký kůň, 日本語, emoji 🦀, quotes \" and \\ backslash, nul-free";
+    let big = "x".repeat(2 * 1024 * 1024);
+    let stream = StreamRef::new("dokument", "ščř-🦀-1");
+    let payloads = [
+        serde_json::json!({ "text": text }).to_string(),
+        serde_json::json!({ "blob": big }).to_string(),
+    ];
+    let events = payloads.iter().map(|p| event("Written", p.clone())).collect();
+    store
+        .append(stream, 0, &Metadata::new().with("note", text), events)
+        .await
+        .unwrap();
+    let read = store.read_stream(stream, 1, u64::MAX).await.unwrap();
+    for (recorded, payload) in read.iter().zip(&payloads) {
+        let stored: serde_json::Value = serde_json::from_str(&recorded.payload).unwrap();
+        let original: serde_json::Value = serde_json::from_str(payload).unwrap();
+        assert_eq!(stored, original);
+    }
+    assert_eq!(read[0].meta.stream_id, "ščř-🦀-1");
+    assert_eq!(read[1].meta.metadata.get("note"), Some(text));
+}
+
+pub async fn a_stream_of_100_000_events<S: EventStore + Clone>(store: S) {
+    const LENGTH: u64 = 100_000;
+    let stream = StreamRef::new("counter", "long");
+    for batch in 0..LENGTH / 1000 {
+        let events = (0..1000).map(|i| numbered(batch * 1000 + i)).collect();
+        store
+            .append(stream, batch * 1000, &Metadata::new(), events)
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.stream_version(stream).await.unwrap(), LENGTH);
+    let events = store.read_stream(stream, 1, u64::MAX).await.unwrap();
+    assert_eq!(events.len() as u64, LENGTH);
+    assert!(
+        events
+            .iter()
+            .enumerate()
+            .all(|(i, e)| e.meta.stream_version == i as u64 + 1)
+    );
+    assert_eq!(events[99_999].payload.replace(' ', ""), r#"{"n":99999}"#);
+    let tail = store.read_stream(stream, LENGTH - 9, u64::MAX).await.unwrap();
+    assert_eq!(tail.len(), 10);
+}
+
+// ---- Typed upcasting of events stored at an old version. ----
+
+#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[event(name = "Priced")]
+pub struct PricedV1 {
+    pub units: u64,
+}
+
+#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[event(name = "Priced", version = 2, upcast_from = PricedV1)]
+pub struct Priced {
+    pub cents: u64,
+}
+
+impl From<PricedV1> for Priced {
+    fn from(v1: PricedV1) -> Self {
+        Priced { cents: v1.units * 100 }
+    }
+}
+
+#[derive(Aggregate, Default, Debug, Clone, Serialize, Deserialize)]
+#[aggregate(snapshot_every = 10)]
+pub struct Product {
+    pub cents: u64,
+    pub changes: u64,
+}
+
+#[handlers]
+impl Product {
+    #[command]
+    pub fn price(&self, cents: u64) -> Result<Priced, std::convert::Infallible> {
+        Ok(Priced { cents })
+    }
+
+    #[apply]
+    fn priced(&mut self, e: &Priced) {
+        self.cents = e.cents;
+        self.changes += 1;
+    }
+}
+
+pub async fn typed_upcasting_of_stored_events<S: EventStore>(store: S) {
+    let stream = StreamRef::new("product", "p-1");
+    let v1 = NewEvent {
+        name: "Priced",
+        version: 1,
+        payload: r#"{"units":3}"#.into(),
+    };
+    store.append(stream, 0, &Metadata::new(), vec![v1]).await.unwrap();
+    let products = Repository::<Product, _>::new(store);
+    products
+        .execute("p-1", ProductCommand::Price { cents: 450 })
+        .await
+        .unwrap();
+    let events: Vec<_> = products
+        .events("p-1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.meta.event_version, e.event))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            (1, ProductEvent::Priced(Priced { cents: 300 })),
+            (2, ProductEvent::Priced(Priced { cents: 450 }))
+        ]
+    );
+}
+
+pub async fn waiting_for_new_events<S: EventStore + Clone>(store: S) {
+    let head = store.head_position().await.unwrap();
+    let waiter = {
+        let store = store.clone();
+        tokio::spawn(async move { store.wait_for_events(head).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!waiter.is_finished(), "nothing was appended yet");
+    store
+        .append(StreamRef::new("account", "w"), 0, &Metadata::new(), vec![numbered(1)])
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), waiter)
+        .await
+        .expect("the waiter wakes up")
+        .unwrap()
+        .unwrap();
+    // Waiting for a position already reached returns at once.
+    tokio::time::timeout(Duration::from_secs(10), store.wait_for_events(head))
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+pub async fn invalid_ids_are_rejected<S: EventStore>(store: S) {
+    let long = "y".repeat(256);
+    for (stream, reason) in [
+        (StreamRef::new("account", ""), "it is empty"),
+        (StreamRef::new("", "a"), "it is empty"),
+        (
+            StreamRef::new("account", &long),
+            "it is 256 bytes long; the limit is 255",
+        ),
+        (
+            StreamRef::new("account", "a\u{0}b"),
+            "contains the control character U+0000",
+        ),
+    ] {
+        let error = store
+            .append(stream, 0, &Metadata::new(), vec![numbered(1)])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, StoreError::InvalidInput { reason: r, .. } if r == reason),
+            "{error}"
+        );
+    }
+    assert!(store.read_all(0, EventFilter::ALL, 10).await.unwrap().is_empty());
+}
+
+pub async fn repository_snapshots_and_shape_changes<S: EventStore + Clone>(store: S) {
+    let products = Repository::<Product, _>::new(store.clone());
+    for cents in 1..=25 {
+        products.execute("p-2", ProductCommand::Price { cents }).await.unwrap();
+    }
+    let stream = StreamRef::new("product", "p-2");
+    let snapshot = store
+        .load_snapshot(stream)
+        .await
+        .unwrap()
+        .expect("a snapshot every 10 events");
+    assert_eq!(snapshot.version, 20);
+    assert_eq!(snapshot.fingerprint, <Product as AggregateType>::FINGERPRINT);
+
+    // A fresh repository starts from the snapshot and reads only the tail...
+    let fresh = Repository::<Product, _>::new(store.clone());
+    let loaded = fresh.load("p-2").await.unwrap().unwrap();
+    assert_eq!((loaded.version, loaded.state.cents, loaded.state.changes), (25, 25, 25));
+    let at = fresh.load_at("p-2", 22).await.unwrap().unwrap();
+    assert_eq!((at.version, at.state.cents), (22, 22));
+
+    // ...and a snapshot written by another shape of the state is passed over: full replay.
+    let foreign = Snapshot {
+        version: 25,
+        fingerprint: snapshot.fingerprint ^ 1,
+        state: r#"{"old":"shape"}"#.into(),
+    };
+    store.save_snapshot(stream, foreign).await.unwrap();
+    let replayed = Repository::<Product, _>::new(store.clone())
+        .load("p-2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((replayed.version, replayed.state.changes), (25, 25));
+    // A snapshot that no longer deserializes is passed over too.
+    let broken = Snapshot {
+        version: 26,
+        fingerprint: snapshot.fingerprint,
+        state: "not json".into(),
+    };
+    store.save_snapshot(stream, broken).await.unwrap();
+    let replayed = Repository::<Product, _>::new(store).load("p-2").await.unwrap().unwrap();
+    assert_eq!((replayed.version, replayed.state.changes), (25, 25));
+}
