@@ -39,14 +39,29 @@ pub const fn require(ok: bool, message: &str) {
     }
 }
 
-/// Serializes an aggregate's state for a snapshot.
-pub fn to_snapshot<A: serde::Serialize>(state: &A) -> Option<Result<String, serde_json::Error>> {
-    Some(serde_json::to_string(state))
+/// What a snapshot needs of the state; the bound speaks the DSL when it fails.
+#[diagnostic::on_unimplemented(
+    message = "`snapshot_every` stores `{Self}` as JSON, so it must implement `Serialize` and `Deserialize`",
+    label = "needs `#[derive(Serialize, Deserialize)]` on `{Self}`",
+    note = "add `Serialize, Deserialize` to the derives of `{Self}`, or leave `snapshot_every` out"
+)]
+pub trait SnapshotState: serde::Serialize + serde::de::DeserializeOwned {}
+impl<T: serde::Serialize + serde::de::DeserializeOwned> SnapshotState for T {}
+
+/// The JSON snapshot codec of `A`: one call, so a state without serde is reported once.
+pub const fn snapshot_codec<A: SnapshotState>() -> crate::SnapshotCodec<A> {
+    crate::SnapshotCodec {
+        encode: encode_state::<A>,
+        decode: decode_state::<A>,
+    }
 }
 
-/// Deserializes an aggregate's state from a snapshot.
-pub fn from_snapshot<A: serde::de::DeserializeOwned>(state: &str) -> Option<Result<A, serde_json::Error>> {
-    Some(serde_json::from_str(state))
+fn encode_state<A: SnapshotState>(state: &A) -> Result<String, serde_json::Error> {
+    serde_json::to_string(state)
+}
+
+fn decode_state<A: SnapshotState>(state: &str) -> Result<A, serde_json::Error> {
+    serde_json::from_str(state)
 }
 
 /// `a == b` in a `const` context.

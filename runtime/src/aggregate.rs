@@ -13,7 +13,7 @@ use crate::event::EventSet;
     label = "this type has no `#[derive(Aggregate)]`",
     note = "add `#[derive(Aggregate, Default)]` to the struct `{Self}`"
 )]
-pub trait AggregateType {
+pub trait AggregateType: Sized {
     /// The aggregate type stored with each of its events (`bank-account`).
     const NAME: &'static str;
     /// Take a snapshot every this many events, if set.
@@ -22,19 +22,30 @@ pub trait AggregateType {
     /// older shape of the state is recognised and replaced by a replay.
     const FINGERPRINT: u64 = 0;
 
-    /// The state as a JSON snapshot; `None` when the type takes no snapshots. The derive
-    /// implements it (with serde) when `snapshot_every` is set.
-    fn to_snapshot(&self) -> Option<Result<String, serde_json::Error>> {
-        None
-    }
+    /// How snapshots of the state are written and read: set (with serde) by the derive when
+    /// `snapshot_every` is given, `None` otherwise.
+    const SNAPSHOT: Option<SnapshotCodec<Self>> = None;
+}
 
-    /// The state back from a JSON snapshot; `None` when the type takes no snapshots.
-    fn from_snapshot(state: &str) -> Option<Result<Self, serde_json::Error>>
-    where
-        Self: Sized,
-    {
-        let _ = state;
-        None
+/// Turns an aggregate's state into a JSON snapshot and back.
+pub struct SnapshotCodec<A> {
+    /// State to JSON.
+    pub encode: fn(&A) -> Result<String, serde_json::Error>,
+    /// JSON to state.
+    pub decode: fn(&str) -> Result<A, serde_json::Error>,
+}
+
+impl<A> Clone for SnapshotCodec<A> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<A> Copy for SnapshotCodec<A> {}
+
+impl<A> std::fmt::Debug for SnapshotCodec<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SnapshotCodec(json)")
     }
 }
 

@@ -63,7 +63,7 @@ mod repository;
 pub mod store;
 pub mod testing;
 
-pub use aggregate::{Aggregate, AggregateType};
+pub use aggregate::{Aggregate, AggregateType, SnapshotCodec};
 pub use envelope::{EventEnvelope, EventMeta, Metadata, NewEvent, RecordedEvent};
 pub use error::{DecodeError, EncodeError, ExecuteError, StoreError, StreamName};
 pub use event::{Event, EventSet};

@@ -344,10 +344,10 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
         if snapshot.fingerprint != A::FINGERPRINT {
             return Ok(None);
         }
-        Ok(match A::from_snapshot(&snapshot.state) {
-            Some(Ok(state)) => Some((state, snapshot.version)),
-            _ => None,
-        })
+        let Some(codec) = A::SNAPSHOT else { return Ok(None) };
+        Ok((codec.decode)(&snapshot.state)
+            .ok()
+            .map(|state| (state, snapshot.version)))
     }
 
     /// Stores a snapshot when the stream crossed a multiple of `snapshot_every`. The events
@@ -357,7 +357,8 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
         if before / every == cached.version / every {
             return;
         }
-        if let Some(Ok(state)) = cached.state.to_snapshot() {
+        let Some(codec) = A::SNAPSHOT else { return };
+        if let Ok(state) = (codec.encode)(&cached.state) {
             let snapshot = Snapshot {
                 version: cached.version,
                 fingerprint: A::FINGERPRINT,

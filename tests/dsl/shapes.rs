@@ -142,7 +142,7 @@ fn decoding_an_unknown_name_or_a_bad_payload_names_the_event() {
 
 #[test]
 fn snapshot_policy_and_kebab_case_default_name() {
-    #[derive(Aggregate, Default)]
+    #[derive(Aggregate, Default, serde::Serialize, serde::Deserialize)]
     #[aggregate(snapshot_every = 50)]
     struct ShoppingCart;
     assert_eq!(<ShoppingCart as AggregateType>::NAME, "shopping-cart");

@@ -172,6 +172,9 @@ impl ::factum::AggregateType for BankAccount {
         500,
     );
     const FINGERPRINT: u64 = 3387066165757469429;
+    const SNAPSHOT: ::core::option::Option<::factum::SnapshotCodec<Self>> = ::core::option::Option::Some(
+        ::factum::__private::snapshot_codec::<Self>(),
+    );
 }
 const _: () = ::factum::__private::assert_aggregate_default::<BankAccount>();
 impl BankAccount {

@@ -45,12 +45,8 @@ pub fn derive(input: TokenStream) -> TokenStream {
     // without `Serialize`/`Deserialize` is reported there.
     let snapshot_fns = match &attrs.snapshot_every {
         Some((_, lit)) => quote_spanned! {lit.span()=>
-            fn to_snapshot(&self) -> ::core::option::Option<::core::result::Result<::std::string::String, ::factum::__private::serde_json::Error>> {
-                ::factum::__private::to_snapshot(self)
-            }
-            fn from_snapshot(state: &str) -> ::core::option::Option<::core::result::Result<Self, ::factum::__private::serde_json::Error>> {
-                ::factum::__private::from_snapshot(state)
-            }
+            const SNAPSHOT: ::core::option::Option<::factum::SnapshotCodec<Self>> =
+                ::core::option::Option::Some(::factum::__private::snapshot_codec::<Self>());
         },
         None => TokenStream::new(),
     };
