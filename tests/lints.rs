@@ -77,7 +77,7 @@ pub struct Warehouse {
 }
 
 /// The aggregate.
-#[derive(Aggregate, Default, Debug, Clone)]
+#[derive(Aggregate, Default, Debug, Clone, Serialize, Deserialize)]
 #[aggregate(name = "stock", snapshot_every = 100)]
 pub struct Stock {
     count: u32,
