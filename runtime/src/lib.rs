@@ -69,6 +69,10 @@ pub use error::{DecodeError, EncodeError, ExecuteError, StoreError, StreamName};
 pub use event::{Event, EventSet};
 pub use repository::{Committed, DEFAULT_CACHE_CAPACITY, Loaded, Repository, RetryPolicy};
 pub use store::{Appended, Checkpoint, EventFilter, EventStore, MemoryStore, Snapshot, StreamRef};
+#[cfg(feature = "postgres")]
+pub use store::PostgresStore;
+#[cfg(feature = "sqlite")]
+pub use store::SqliteStore;
 
 mod macros;
 pub use macros::*;

@@ -3,6 +3,9 @@
 //! The PostgreSQL instance runs with `--features postgres` and `FACTUM_POSTGRES_URL` set
 //! (`scripts/test` starts a throwaway server and sets both); without them it is skipped.
 
+#[cfg(feature = "postgres")]
+mod postgres;
+mod sqlite;
 mod suite;
 
 /// Instantiates every test of the suite for one store. `$make` is an async expression
@@ -41,4 +44,7 @@ macro_rules! conformance {
 
 use factum::MemoryStore;
 
-conformance!(memory, async { Some(MemoryStore::new()) }.await);
+conformance!(on_memory, async { Some(MemoryStore::new()) }.await);
+conformance!(on_sqlite, Some(crate::sqlite::fresh_store().await));
+#[cfg(feature = "postgres")]
+conformance!(on_postgres, crate::postgres::fresh_store().await);

@@ -1,10 +1,18 @@
 //! Event stores: where events live. One trait, several backends.
 
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 
 use std::future::Future;
 
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
 
 use crate::envelope::{Metadata, NewEvent, RecordedEvent};
 use crate::error::{StoreError, StreamName};
