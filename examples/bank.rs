@@ -1,9 +1,12 @@
 //! A bank account, event-sourced: open, deposit, withdraw, a rejected overdraft, close.
 //!
-//! Run it with `cargo run --example bank`. `examples/bank-expanded.md` walks through what
-//! the macros write for this file.
+//! Run it with `cargo run --example bank`. The events go to the SQLite file `bank.db` (or
+//! the path given as the first argument, or in `FACTUM_BANK_DB`); run it twice and the
+//! second run finds the first run's account still there. `examples/bank-expanded.md` walks
+//! through what the macros write for this file.
 
 use factum::prelude::*;
+use factum::{EventFilter, SqliteStore};
 use serde::{Deserialize, Serialize};
 
 // ---- Events: facts, stored under a stable name and schema version. ----
@@ -157,12 +160,35 @@ impl BankAccount {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let path = std::env::args()
+        .nth(1)
+        .or_else(|| std::env::var("FACTUM_BANK_DB").ok())
+        .unwrap_or_else(|| "bank.db".to_owned());
+    let store = SqliteStore::open(&path).await?;
+
+    // What earlier runs left in the file.
+    let opened = store
+        .read_all(0, EventFilter::names(&["AccountOpened"]), usize::MAX)
+        .await?;
+    println!(
+        "{path}: {} events from earlier runs, {} accounts",
+        store.head_position().await?,
+        opened.len()
+    );
+    for earlier in &opened {
+        println!(
+            "  found {} (opened at position {})",
+            earlier.meta.stream_id, earlier.meta.position
+        );
+    }
+
     let services = BankServices {
         blocked_owners: vec!["Mallory".to_owned()],
     };
-    let accounts = Repository::<BankAccount, _>::with_services(MemoryStore::new(), services);
+    let accounts = Repository::<BankAccount, _>::with_services(store, services);
 
-    let id = "acc-1";
+    let id = format!("acc-{}", opened.len() + 1);
+    println!("\ncommands on {id}:");
     let commands = [
         BankAccountCommand::Open {
             owner: "Ada".to_owned(),
@@ -180,39 +206,40 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     ];
     for command in commands {
         let shown = format!("{command:?}");
-        match accounts.execute(id, command).await {
+        match accounts.execute(&id, command).await {
             Ok(committed) => println!(
-                "ok       {shown:<60} -> version {}: {:?}",
+                "  ok       {shown:<50} -> version {}: {:?}",
                 committed.version, committed.events
             ),
-            Err(ExecuteError::Rejected(why)) => println!("rejected {shown:<60} -> {why}"),
+            Err(ExecuteError::Rejected(why)) => println!("  rejected {shown:<50} -> {why}"),
             Err(other) => return Err(other.into()),
         }
     }
     let refused = accounts
         .execute(
-            "acc-2",
+            "blocked",
             BankAccountCommand::Open {
                 owner: "Mallory".to_owned(),
             },
         )
         .await;
     println!(
-        "rejected Open {{ owner: \"Mallory\" }} on acc-2 -> {}",
+        "  rejected Open {{ owner: \"Mallory\" }} on another account -> {}",
         refused.unwrap_err()
     );
 
     println!("\nthe stream {}/{id}:", BankAccount::NAME);
-    for envelope in accounts.events(id).await? {
+    for envelope in accounts.events(&id).await? {
         let meta = &envelope.meta;
         println!(
             "  v{} (position {}) {} v{}: {:?}",
             meta.stream_version, meta.position, meta.event_name, meta.event_version, envelope.event
         );
     }
-    let state = accounts.load(id).await?.expect("acc-1 has events");
+    let state = accounts.load(&id).await?.expect("the account has events");
     println!("\nstate at version {}: {:?}", state.version, state.state);
-    let earlier = accounts.load_at(id, 2).await?.expect("acc-1 has two events");
+    let earlier = accounts.load_at(&id, 2).await?.expect("the account has two events");
     println!("state at version 2: {:?}", earlier.state);
+    println!("\nrun it again: the events above are still in {path}");
     Ok(())
 }

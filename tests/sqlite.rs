@@ -1,0 +1,331 @@
+//! What only a file on disk can show: crashes, several processes, and bad stored data.
+//!
+//! The child processes are this test binary itself, started with `--ignored --exact` on a
+//! child entry point below and told what to do through environment variables.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use factum::prelude::*;
+use factum::{EventFilter, NewEvent, SqliteStore, StoreError, StreamRef};
+use serde::{Deserialize, Serialize};
+
+fn fresh_path(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join("factum-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let path = dir.join(format!("{tag}-{}-{nanos}.db", std::process::id()));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    path
+}
+
+fn child(entry: &str, db: &std::path::Path, extra: &[(&str, String)]) -> Command {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command.args(["--ignored", "--exact", entry, "--nocapture", "--test-threads=1"]);
+    command.env("FACTUM_CHILD_DB", db);
+    for (key, value) in extra {
+        command.env(key, value);
+    }
+    command
+}
+
+/// Child: appends batches of three events to rotating streams forever, printing
+/// `acked <stream> <version>` after each append returns `Ok`.
+#[tokio::test]
+#[ignore = "a child process of `a_killed_writer_loses_no_acknowledged_batch`"]
+async fn child_appends_until_killed() {
+    let db = std::env::var("FACTUM_CHILD_DB").expect("run by the parent test");
+    let store = SqliteStore::open(&db).await.unwrap();
+    let mut versions = [0u64; 4];
+    for i in 0.. {
+        let s = i % 4;
+        let id = format!("s{s}");
+        let batch: Vec<NewEvent> = (0..3)
+            .map(|k| NewEvent {
+                name: "Part",
+                version: 1,
+                payload: format!(r#"{{"batch":{i},"part":{k}}}"#),
+            })
+            .collect();
+        let appended = store
+            .append(StreamRef::new("crash", &id), versions[s], &Metadata::new(), batch)
+            .await
+            .unwrap();
+        versions[s] = appended.version;
+        println!("acked {id} {}", appended.version);
+    }
+}
+
+/// A writer killed with SIGKILL mid-stream: after reopening, every acknowledged append is
+/// there, no batch is partly written, and the store takes new appends.
+#[tokio::test]
+async fn a_killed_writer_loses_no_acknowledged_batch() {
+    let db = fresh_path("crash");
+    // Create the schema first, so the child starts appending at once.
+    drop(SqliteStore::open(&db).await.unwrap());
+    let mut writer = child("child_appends_until_killed", &db, &[])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut acked = std::collections::BTreeMap::<String, u64>::new();
+    let mut lines = BufReader::new(writer.stdout.take().unwrap()).lines();
+    while acked.values().sum::<u64>() < 600 {
+        let line = lines.next().expect("the child writes until killed").unwrap();
+        if let Some(rest) = line.strip_prefix("acked ") {
+            let (id, version) = rest.split_once(' ').unwrap();
+            acked.insert(id.to_owned(), version.parse().unwrap());
+        }
+    }
+    writer.kill().unwrap(); // SIGKILL: no destructor, no flush, no rollback runs in the child.
+    writer.wait().unwrap();
+
+    let store = SqliteStore::open(&db).await.unwrap();
+    for (id, &version) in &acked {
+        let stream = StreamRef::new("crash", id);
+        let stored = store.stream_version(stream).await.unwrap();
+        assert!(
+            stored >= version,
+            "{id}: acknowledged version {version}, but only {stored} survived"
+        );
+        assert_eq!(
+            stored % 3,
+            0,
+            "{id}: a batch of three was partly written ({stored} events)"
+        );
+        let events = store.read_stream(stream, 1, u64::MAX).await.unwrap();
+        let versions: Vec<u64> = events.iter().map(|e| e.meta.stream_version).collect();
+        assert_eq!(versions, (1..=stored).collect::<Vec<_>>());
+    }
+    let stream = StreamRef::new("crash", "s0");
+    let version = store.stream_version(stream).await.unwrap();
+    let event = NewEvent {
+        name: "Part",
+        version: 1,
+        payload: "{}".into(),
+    };
+    store
+        .append(stream, version, &Metadata::new(), vec![event])
+        .await
+        .expect("the store takes new appends");
+}
+
+/// Child: appends single events to one shared stream, retrying conflicts.
+#[tokio::test]
+#[ignore = "a child process of `two_processes_share_one_file`"]
+async fn child_appends_to_a_shared_stream() {
+    let db = std::env::var("FACTUM_CHILD_DB").expect("run by the parent test");
+    let tag: String = std::env::var("FACTUM_CHILD_TAG").unwrap();
+    let store = SqliteStore::open(&db).await.unwrap();
+    let stream = StreamRef::new("shared", "one");
+    for i in 0..200 {
+        loop {
+            let version = store.stream_version(stream).await.unwrap();
+            let event = NewEvent {
+                name: "Written",
+                version: 1,
+                payload: format!(r#"{{"by":"{tag}","i":{i}}}"#),
+            };
+            match store.append(stream, version, &Metadata::new(), vec![event]).await {
+                Ok(_) => break,
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(other) => panic!("{other}"),
+            }
+        }
+    }
+}
+
+/// Two processes open one new file at the same moment (both run the migration check) and
+/// append to one stream: nothing is corrupted and no version is handed out twice.
+#[tokio::test]
+async fn two_processes_share_one_file() {
+    let db = fresh_path("shared");
+    let children: Vec<_> = ["a", "b"]
+        .into_iter()
+        .map(|tag| {
+            child(
+                "child_appends_to_a_shared_stream",
+                &db,
+                &[("FACTUM_CHILD_TAG", tag.to_owned())],
+            )
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success(), "a child failed");
+    }
+    let store = SqliteStore::open(&db).await.unwrap();
+    let events = store
+        .read_stream(StreamRef::new("shared", "one"), 1, u64::MAX)
+        .await
+        .unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.meta.stream_version).collect::<Vec<_>>(),
+        (1..=400).collect::<Vec<_>>()
+    );
+    let distinct: std::collections::BTreeSet<&str> = events.iter().map(|e| e.payload.as_str()).collect();
+    assert_eq!(distinct.len(), 400, "every append stored exactly once");
+}
+
+#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Deposited {
+    pub amount: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("never")]
+pub struct Never;
+
+#[derive(Aggregate, Default, Debug, Clone)]
+pub struct Account {
+    balance: u64,
+}
+
+#[handlers]
+impl Account {
+    #[command]
+    pub fn deposit(&self, amount: u64) -> Result<Deposited, Never> {
+        Ok(Deposited { amount })
+    }
+
+    #[apply]
+    fn deposited(&mut self, e: &Deposited) {
+        self.balance += e.amount;
+    }
+}
+
+/// Rows planted behind the store's back: each yields an error naming stream, version and
+/// event; nothing panics; other streams stay readable; nothing is overwritten.
+#[tokio::test]
+async fn bad_stored_data_is_an_error_naming_stream_version_and_event() {
+    let db = fresh_path("bad");
+    let store = SqliteStore::open(&db).await.unwrap();
+    let accounts = Repository::<Account, _>::new(store.clone());
+    for id in ["corrupt", "unknown-name", "unknown-version", "healthy"] {
+        accounts
+            .execute(id, AccountCommand::Deposit { amount: 1 })
+            .await
+            .unwrap();
+    }
+    {
+        let raw = rusqlite::Connection::open(&db).unwrap();
+        let plant = |id: &str, name: &str, version: u32, payload: &str| {
+            raw.execute(
+                "INSERT INTO events (aggregate_type, stream_id, version, name, schema_version, recorded_at, payload)
+                 VALUES ('account', ?1, 2, ?2, ?3, 0, ?4)",
+                rusqlite::params![id, name, version, payload],
+            )
+            .unwrap();
+        };
+        plant("corrupt", "Deposited", 1, "{not json");
+        plant("unknown-name", "Teleported", 1, "{}");
+        plant("unknown-version", "Deposited", 7, r#"{"amount":1}"#);
+    }
+
+    let fresh = Repository::<Account, _>::new(store.clone());
+    let message = |id: &'static str| {
+        let fresh = &fresh;
+        async move { fresh.load(id).await.unwrap_err().to_string() }
+    };
+    let corrupt = message("corrupt").await;
+    assert!(
+        corrupt.starts_with(
+            "stream account/corrupt, version 2: event `Deposited` version 1: the payload does not match the type"
+        ),
+        "{corrupt}"
+    );
+    assert_eq!(
+        message("unknown-name").await,
+        "stream account/unknown-name, version 2: unknown event `Teleported` (this set knows `Deposited`)"
+    );
+    assert_eq!(
+        message("unknown-version").await,
+        "stream account/unknown-version, version 2: event `Deposited` has no type for schema version 7 (the newest is 1)"
+    );
+    let error = fresh
+        .execute("corrupt", AccountCommand::Deposit { amount: 1 })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ExecuteError::Store(StoreError::Decode { version: 2, .. })),
+        "{error}"
+    );
+
+    // The healthy stream is untouched and takes commands; nothing was overwritten.
+    fresh
+        .execute("healthy", AccountCommand::Deposit { amount: 2 })
+        .await
+        .unwrap();
+    assert_eq!(fresh.load("healthy").await.unwrap().unwrap().state.balance, 3);
+    assert_eq!(store.read_all(0, EventFilter::ALL, 100).await.unwrap().len(), 8);
+
+    // Metadata that is not JSON is an error too, naming stream and version.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute(
+            "UPDATE events SET metadata = 'oops' WHERE stream_id = 'healthy' AND version = 1",
+            [],
+        )
+        .unwrap();
+    let error = store
+        .read_stream(StreamRef::new("account", "healthy"), 1, 1)
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("invalid stored metadata of stream account/healthy, version 1:"),
+        "{error}"
+    );
+}
+
+/// A file written by a newer factum (a higher schema version) is refused, not "migrated".
+#[tokio::test]
+async fn a_newer_schema_is_refused_with_a_clear_error() {
+    let db = fresh_path("newer");
+    drop(SqliteStore::open(&db).await.unwrap());
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    let error = SqliteStore::open(&db).await.unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("the file is at schema version 99, newer than this factum knows"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn wait_for_events_sees_another_process() {
+    let db = fresh_path("wait");
+    let store = SqliteStore::open(&db).await.unwrap();
+    let waiter = tokio::spawn({
+        let store = store.clone();
+        async move { store.wait_for_events(0).await }
+    });
+    // Another "process": a second store on the same file, unknown to the first.
+    let other = SqliteStore::open(&db).await.unwrap();
+    let event = NewEvent {
+        name: "Deposited",
+        version: 1,
+        payload: r#"{"amount":1}"#.into(),
+    };
+    other
+        .append(StreamRef::new("account", "x"), 0, &Metadata::new(), vec![event])
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), waiter)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
