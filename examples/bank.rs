@@ -6,6 +6,8 @@
 //! through what the macros write for this file.
 
 use factum::prelude::*;
+use std::sync::Arc;
+
 use factum::{EventFilter, SqliteStore};
 use serde::{Deserialize, Serialize};
 
@@ -158,6 +160,39 @@ impl BankAccount {
     }
 }
 
+// ---- A read model: balances of every account, kept up to date inline. ----
+
+#[derive(Projection, Default, Debug, Clone, Serialize, Deserialize)]
+#[projection(name = "balances")]
+pub struct Balances {
+    pub by_account: std::collections::BTreeMap<String, u64>,
+}
+
+#[handlers]
+impl Balances {
+    #[on(aggregate = "bank-account")]
+    fn deposited(&mut self, e: &MoneyDeposited, meta: &EventMeta) {
+        *self.by_account.entry(meta.stream_id.clone()).or_default() += e.amount;
+    }
+
+    #[on(aggregate = "bank-account")]
+    fn withdrawn(&mut self, e: &MoneyWithdrawn, meta: &EventMeta) {
+        *self.by_account.entry(meta.stream_id.clone()).or_default() -= e.amount;
+    }
+
+    /// The balance of one account, if it ever saw money.
+    #[query]
+    pub fn balance(&self, account: String) -> Option<u64> {
+        self.by_account.get(&account).copied()
+    }
+
+    /// All money in the bank.
+    #[query]
+    pub fn total(&self) -> u64 {
+        self.by_account.values().sum()
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args()
@@ -185,7 +220,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let services = BankServices {
         blocked_owners: vec!["Mallory".to_owned()],
     };
-    let accounts = Repository::<BankAccount, _>::with_services(store, services);
+    let balances = Arc::new(ProjectionRunner::<Balances, _>::start(store.clone()).await?);
+    balances.catch_up().await?;
+    let accounts = Repository::<BankAccount, _>::with_services(store, services).with_inline(balances.clone());
 
     let id = format!("acc-{}", opened.len() + 1);
     println!("\ncommands on {id}:");
@@ -207,10 +244,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for command in commands {
         let shown = format!("{command:?}");
         match accounts.execute(&id, command).await {
-            Ok(committed) => println!(
-                "  ok       {shown:<50} -> version {}: {:?}",
-                committed.version, committed.events
-            ),
+            Ok(committed) => {
+                println!(
+                    "  ok       {shown:<50} -> version {}: {:?}",
+                    committed.version, committed.events
+                );
+                let query = BalancesQuery::Balance { account: id.clone() };
+                println!("           read model: {:?}", balances.ask(query).await);
+            }
             Err(ExecuteError::Rejected(why)) => println!("  rejected {shown:<50} -> {why}"),
             Err(other) => return Err(other.into()),
         }
@@ -240,6 +281,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("\nstate at version {}: {:?}", state.version, state.state);
     let earlier = accounts.load_at(&id, 2).await?.expect("the account has two events");
     println!("state at version 2: {:?}", earlier.state);
+    println!(
+        "money in the bank, by the read model: {:?}",
+        balances.ask(BalancesQuery::Total).await
+    );
     println!("\nrun it again: the events above are still in {path}");
     Ok(())
 }

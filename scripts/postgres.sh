@@ -44,7 +44,7 @@ install_postgres() {
   mkdir -p "${nomain%/*}" && echo "create_main_cluster = false" > "$nomain"
   if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy" && added_policy=1; fi
   { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql; } >&2 || rc=$?
-  rm -f "$nomain"
+  rm -f "$nomain" && rmdir "${nomain%/*}" 2>/dev/null || true
   if [ -n "$added_policy" ]; then rm -f "$policy"; fi
   return "$rc"
 }

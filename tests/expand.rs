@@ -80,7 +80,10 @@ fn expand_items(items: Vec<Item>) -> Vec<Item> {
                     push_tokens(&mut out, factum_codegen::derive_event(tokens.clone()));
                 }
                 if derives.iter().any(|d| d == "Aggregate") {
-                    push_tokens(&mut out, factum_codegen::derive_aggregate(tokens));
+                    push_tokens(&mut out, factum_codegen::derive_aggregate(tokens.clone()));
+                }
+                if derives.iter().any(|d| d == "Projection") {
+                    push_tokens(&mut out, factum_codegen::derive_projection(tokens));
                 }
             }
             other => out.push(other),

@@ -129,8 +129,49 @@ impl Stock {
     }
 }
 
+/// A projection.
+#[derive(Projection, Default, Debug, Clone, Serialize, Deserialize)]
+#[projection(name = "stock-levels")]
+pub struct Levels {
+    total: u64,
+}
+
+#[handlers]
+impl Levels {
+    #[on(aggregate = "stock")]
+    fn added(&mut self, e: &Added, meta: &EventMeta) {
+        if meta.stream_version > 0 {
+            self.total += u64::from(e.count);
+        }
+    }
+
+    #[on]
+    fn removed(&mut self, e: &Removed) -> Result<(), String> {
+        self.total = self.total.checked_sub(u64::from(e.count)).ok_or("negative")?;
+        Ok(())
+    }
+
+    /// The total.
+    #[must_use]
+    #[query]
+    pub const fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// Whether at least `n` are there.
+    #[must_use]
+    #[query]
+    pub const fn at_least(&self, n: u64) -> bool {
+        self.total >= n
+    }
+}
+
 #[test]
 fn generated_code_is_lint_clean_and_works() {
+    let _ = factum::testing::projection::<Levels>()
+        .given("stock", "s-1", Added { count: 2 })
+        .then_answer(LevelsQuery::AtLeast { n: 2 }, LevelsAnswer::AtLeast(true))
+        .then_answer(LevelsQuery::Total, LevelsAnswer::Total(2));
     let then = factum::testing::given::<Stock>([Added { count: 3 }.into()], Warehouse { limit: 10 })
         .when(StockCommand::Remove { count: 2 })
         .then_events([Removed { count: 2 }.into()]);

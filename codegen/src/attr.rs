@@ -33,6 +33,18 @@ pub struct CommandAttrs {
     pub name: Option<Ident>,
 }
 
+/// `#[projection(name = "...")]`.
+#[derive(Default)]
+pub struct ProjectionAttrs {
+    pub name: Option<LitStr>,
+}
+
+/// `#[on]` or `#[on(aggregate = "bank-account")]`.
+#[derive(Default)]
+pub struct OnAttrs {
+    pub aggregate: Option<LitStr>,
+}
+
 /// `#[handlers]` or `#[handlers(vis = "pub(crate)")]`.
 #[derive(Default)]
 pub struct HandlersArgs {
@@ -76,6 +88,25 @@ pub fn aggregate_attrs(cx: &Ctxt, attrs: &[Attribute]) -> AggregateAttrs {
                 out.snapshot_every = Some((every, lit));
             }
         }
+        Ok(())
+    });
+    out
+}
+
+pub fn projection_attrs(cx: &Ctxt, attrs: &[Attribute]) -> ProjectionAttrs {
+    let mut out = ProjectionAttrs::default();
+    for_each_key(cx, attrs, PROJECTION, PROJECTION_KEYS, |_, meta| {
+        out.name = Some(stored_name(cx, meta.value()?.parse()?));
+        Ok(())
+    });
+    out
+}
+
+/// Reads `#[on(..)]` from the attributes of one method.
+pub fn on_attrs(cx: &Ctxt, attrs: &[Attribute]) -> OnAttrs {
+    let mut out = OnAttrs::default();
+    for_each_key(cx, attrs, ON, ON_KEYS, |_, meta| {
+        out.aggregate = Some(stored_name(cx, meta.value()?.parse()?));
         Ok(())
     });
     out

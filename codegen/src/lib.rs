@@ -33,7 +33,12 @@ pub fn derive_aggregate(input: TokenStream) -> TokenStream {
     expand::aggregate::derive(input)
 }
 
-/// `#[handlers]` on an aggregate's impl block: the command and event enums and
+/// `#[derive(Projection)]`: implements `factum::ProjectionType`.
+pub fn derive_projection(input: TokenStream) -> TokenStream {
+    expand::projection::derive(input)
+}
+
+/// `#[handlers]` on an aggregate's or a projection's impl block: the command and event enums and
 /// `impl factum::Aggregate`.
 pub fn handlers(args: TokenStream, input: TokenStream) -> TokenStream {
     expand::handlers::expand(args, input)

@@ -8,6 +8,14 @@ pub const AGGREGATE: &str = "aggregate";
 pub const COMMAND: &str = "command";
 /// `#[apply]` on a method of a `#[handlers]` impl.
 pub const APPLY: &str = "apply";
+/// `#[on]` on a method of a projection's `#[handlers]` impl.
+pub const ON: &str = "on";
+/// `#[query]` on a method of a projection's `#[handlers]` impl.
+pub const QUERY: &str = "query";
+/// `#[projection(...)]` on a projection type.
+pub const PROJECTION: &str = "projection";
+/// `aggregate = "..."` of `#[on]`.
+pub const AGGREGATE_KEY: &str = "aggregate";
 /// `#[services]` on a command parameter.
 pub const SERVICES: &str = "services";
 
@@ -28,7 +36,9 @@ pub const EVENT_KEYS: &[&str] = &[NAME, VERSION, UPCAST_FROM];
 pub const AGGREGATE_KEYS: &[&str] = &[NAME, SNAPSHOT_EVERY];
 /// The keys `#[command(...)]` accepts.
 pub const COMMAND_KEYS: &[&str] = &[NAME];
+/// The keys `#[projection(...)]` accepts.
+pub const PROJECTION_KEYS: &[&str] = &[NAME];
+/// The keys `#[on(...)]` accepts.
+pub const ON_KEYS: &[&str] = &[AGGREGATE_KEY];
 /// The keys `#[handlers(...)]` accepts.
 pub const HANDLERS_KEYS: &[&str] = &[VIS];
-/// The attributes `#[handlers]` reads on methods.
-pub const METHOD_ATTRS: &[&str] = &[COMMAND, APPLY];

@@ -15,6 +15,12 @@ pub fn derive_aggregate(input: TokenStream) -> TokenStream {
     factum_codegen::derive_aggregate(input.into()).into()
 }
 
+/// See `factum::Projection`.
+#[proc_macro_derive(Projection, attributes(projection))]
+pub fn derive_projection(input: TokenStream) -> TokenStream {
+    factum_codegen::derive_projection(input.into()).into()
+}
+
 /// See `factum::handlers`.
 #[proc_macro_attribute]
 pub fn handlers(args: TokenStream, input: TokenStream) -> TokenStream {

@@ -92,6 +92,18 @@ pub const fn contains_name(names: &[&str], name: &str) -> bool {
     false
 }
 
+/// What a projection's state needs: it starts from `Default` and is stored as JSON.
+#[diagnostic::on_unimplemented(
+    message = "the projection `{Self}` must implement `Default`, `Serialize` and `Deserialize`",
+    label = "its state starts from `Default` and is stored as JSON with its checkpoint",
+    note = "add `#[derive(Projection, Default, Serialize, Deserialize)]` to `{Self}`"
+)]
+pub trait ProjectionState: Default + serde::Serialize + serde::de::DeserializeOwned {}
+impl<T: Default + serde::Serialize + serde::de::DeserializeOwned> ProjectionState for T {}
+
+/// Fails to compile, at the caller's span, when `T` cannot be a projection's state.
+pub const fn assert_projection_state<T: ProjectionState>() {}
+
 /// Implemented for every `Default` type; the bound speaks the DSL when it fails.
 #[diagnostic::on_unimplemented(
     message = "the aggregate `{Self}` must implement `Default`",

@@ -154,6 +154,9 @@ pub enum ExecuteError<E> {
     /// The store failed, or held data that could not be decoded.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The events were committed, but an inline projection failed to take them in.
+    #[error("the command was committed, but an inline projection failed: {0}")]
+    Projection(#[source] crate::projection::ProjectionError),
 }
 
 impl<E> ExecuteError<E> {

@@ -59,6 +59,7 @@ mod cache;
 mod envelope;
 mod error;
 mod event;
+pub mod projection;
 mod repository;
 pub mod store;
 pub mod testing;
@@ -67,12 +68,13 @@ pub use aggregate::{Aggregate, AggregateType, SnapshotCodec};
 pub use envelope::{EventEnvelope, EventMeta, Metadata, NewEvent, RecordedEvent};
 pub use error::{DecodeError, EncodeError, ExecuteError, StoreError, StreamName};
 pub use event::{Event, EventSet};
+pub use projection::{ApplyError, InlineProjection, Projection, ProjectionError, ProjectionRunner, ProjectionType};
 pub use repository::{Committed, DEFAULT_CACHE_CAPACITY, Loaded, Repository, RetryPolicy};
-pub use store::{Appended, Checkpoint, EventFilter, EventStore, MemoryStore, Snapshot, StreamRef};
 #[cfg(feature = "postgres")]
 pub use store::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
+pub use store::{Appended, Checkpoint, EventFilter, EventStore, MemoryStore, Snapshot, StreamRef};
 
 mod macros;
 pub use macros::*;
@@ -81,7 +83,7 @@ pub use macros::*;
 pub mod prelude {
     pub use crate::{
         Aggregate, AggregateType, Event, EventEnvelope, EventMeta, EventSet, EventStore, ExecuteError, MemoryStore,
-        Metadata, Repository, handlers,
+        Metadata, Projection, ProjectionRunner, ProjectionType, Repository, handlers,
     };
 }
 

@@ -85,3 +85,27 @@ pub use factum_macros::Aggregate;
 ///   event type has exactly one, and every event a command returns must have one;
 /// - two commands cannot share a variant name, nor two events a stored name.
 pub use factum_macros::handlers;
+
+/// Derives [`ProjectionType`](crate::ProjectionType): the name a projection's checkpoint is
+/// stored under.
+///
+/// ```text
+/// #[projection(name = "balances")]   // optional; default: the kebab-case type name
+/// ```
+///
+/// The struct must implement `Default`, `Serialize` and `Deserialize`: it starts empty, and
+/// its state is stored as JSON together with its position. Its handlers go in an impl block
+/// marked [`#[handlers]`](macro@crate::handlers):
+///
+/// - `#[on]` methods take `(&mut self, &E)` or `(&mut self, &E, &EventMeta)` for an event
+///   type `E` of any aggregate, and return nothing or `Result<(), Error>`;
+///   `#[on(aggregate = "bank-account")]` narrows one to the events of one aggregate type;
+///   each event type has at most one `#[on]`;
+/// - `#[query]` methods take `&self` and owned parameters and return an owned value.
+///
+/// `#[handlers]` then generates `{Projection}Query` (one struct-like variant per query, with
+/// its parameters), `{Projection}Answer` (one variant per query, holding its result), both
+/// serializable, and `impl Projection`: the stored names it subscribes to (stores read only
+/// those), typed decoding with upcasting, dispatch, and `ask`. See
+/// [`ProjectionRunner`](crate::ProjectionRunner) for an example.
+pub use factum_macros::Projection;

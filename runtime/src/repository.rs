@@ -1,5 +1,6 @@
 //! `Repository`: runs commands against aggregates and stores what they decide.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::aggregate::Aggregate;
@@ -7,6 +8,7 @@ use crate::cache::{Cache, Cached};
 use crate::envelope::{EventEnvelope, Metadata, NewEvent, RecordedEvent};
 use crate::error::{ExecuteError, StoreError};
 use crate::event::EventSet;
+use crate::projection::InlineProjection;
 use crate::store::{EventStore, Snapshot, StreamRef};
 
 /// How often a command is tried when its stream moves on between reading and appending.
@@ -122,6 +124,7 @@ pub struct Repository<A: Aggregate, S: EventStore> {
     services: A::Services,
     cache: Cache<A>,
     retry: RetryPolicy,
+    inline: Vec<Arc<dyn InlineProjection>>,
 }
 
 /// How many aggregates a repository keeps cached unless told otherwise.
@@ -145,6 +148,7 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
             services,
             cache: Cache::new(DEFAULT_CACHE_CAPACITY),
             retry: RetryPolicy::default(),
+            inline: Vec::new(),
         }
     }
 
@@ -152,6 +156,13 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         assert!(retry.max_attempts >= 1, "RetryPolicy::max_attempts must be at least 1");
         self.retry = retry;
+        self
+    }
+
+    /// Catches `projection` up after every commit, before `execute` returns, so that a
+    /// caller reads its own writes. The projection should read the same store.
+    pub fn with_inline(mut self, projection: Arc<dyn InlineProjection>) -> Self {
+        self.inline.push(projection);
         self
     }
 
@@ -225,6 +236,10 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
                     cached.version = appended.version;
                     cached.loaded = true;
                     self.maybe_snapshot(stream, before, &cached).await;
+                    drop(cached);
+                    for projection in &self.inline {
+                        projection.catch_up().await.map_err(ExecuteError::Projection)?;
+                    }
                     return Ok(Committed {
                         version: appended.version,
                         events,

@@ -1,4 +1,5 @@
-//! Given / when / then for aggregates: the domain's rules as readable tests.
+//! Given / when / then for aggregates, and given / then for projections: the domain's rules
+//! as readable tests.
 //!
 //! ```
 //! use factum::prelude::*;
@@ -216,5 +217,134 @@ fn block_on<F: Future>(future: F) -> F::Output {
             Poll::Ready(output) => return output,
             Poll::Pending => thread::park(),
         }
+    }
+}
+
+/// Starts a projection scenario: feed it events, then check its state or its answers.
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use factum::prelude::*;
+/// use factum::testing::projection;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+/// pub struct Deposited { pub amount: u64 }
+///
+/// #[derive(Projection, Default, Debug, Clone, Serialize, Deserialize)]
+/// pub struct Balances { by_account: BTreeMap<String, u64> }
+///
+/// #[handlers]
+/// impl Balances {
+///     #[on(aggregate = "account")]
+///     fn deposited(&mut self, e: &Deposited, meta: &EventMeta) {
+///         *self.by_account.entry(meta.stream_id.clone()).or_default() += e.amount;
+///     }
+///
+///     #[query]
+///     pub fn balance(&self, account: String) -> Option<u64> {
+///         self.by_account.get(&account).copied()
+///     }
+/// }
+///
+/// projection::<Balances>()
+///     .given("account", "a-1", Deposited { amount: 5 })
+///     .given("account", "a-1", Deposited { amount: 2 })
+///     .given("shop", "s-1", Deposited { amount: 100 }) // another aggregate: not handled
+///     .then_answer(BalancesQuery::Balance { account: "a-1".into() }, BalancesAnswer::Balance(Some(7)))
+///     .then_state(|b| b.by_account.len() == 1);
+/// ```
+pub fn projection<P: crate::Projection>() -> ProjectionScenario<P> {
+    ProjectionScenario {
+        projection: P::default(),
+        streams: Vec::new(),
+        position: 0,
+    }
+}
+
+/// A projection fed with events, to check. Each check panics with expected and actual.
+pub struct ProjectionScenario<P: crate::Projection> {
+    projection: P,
+    streams: Vec<((String, String), u64)>,
+    position: u64,
+}
+
+impl<P: crate::Projection> ProjectionScenario<P> {
+    /// Feeds `event`, as if stored as the next event of `aggregate_type/stream_id`.
+    #[track_caller]
+    pub fn given<E: crate::Event>(mut self, aggregate_type: &str, stream_id: &str, event: E) -> Self {
+        let key = (aggregate_type.to_owned(), stream_id.to_owned());
+        let version = match self.streams.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => {
+                *v += 1;
+                *v
+            }
+            None => {
+                self.streams.push((key, 1));
+                1
+            }
+        };
+        self.position += 1;
+        let recorded = crate::RecordedEvent {
+            meta: crate::EventMeta {
+                aggregate_type: aggregate_type.to_owned(),
+                stream_id: stream_id.to_owned(),
+                stream_version: version,
+                position: self.position,
+                event_name: E::NAME.to_owned(),
+                event_version: E::VERSION,
+                recorded_at: std::time::SystemTime::now(),
+                metadata: crate::Metadata::default(),
+            },
+            payload: event.encode().unwrap_or_else(|e| panic!("{e}")),
+        };
+        if let Err(error) = self.projection.project(&recorded) {
+            panic!(
+                "projection `{}` failed on event `{}` at position {}: {error}",
+                P::NAME,
+                E::NAME,
+                self.position
+            );
+        }
+        self
+    }
+
+    /// Expects `query` to be answered with `expected`.
+    #[track_caller]
+    pub fn then_answer(self, query: P::Query, expected: P::Answer) -> Self
+    where
+        P::Query: Debug,
+        P::Answer: PartialEq + Debug,
+    {
+        let shown = format!("{query:?}");
+        let actual = self.projection.ask(query);
+        if actual != expected {
+            panic!(
+                "projection `{}`, query {shown}:\nexpected answer:\n{expected:#?}\nactual answer:\n{actual:#?}",
+                P::NAME
+            );
+        }
+        self
+    }
+
+    /// Expects the state to satisfy `check`.
+    #[track_caller]
+    pub fn then_state(self, check: impl FnOnce(&P) -> bool) -> Self
+    where
+        P: Debug,
+    {
+        if !check(&self.projection) {
+            panic!(
+                "projection `{}`: the state fails the check:\n{:#?}",
+                P::NAME,
+                self.projection
+            );
+        }
+        self
+    }
+
+    /// The state built so far.
+    pub fn state(&self) -> &P {
+        &self.projection
     }
 }

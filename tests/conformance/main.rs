@@ -38,6 +38,11 @@ macro_rules! conformance {
             case!(waiting_for_new_events);
             case!(invalid_ids_are_rejected);
             case!(repository_snapshots_and_shape_changes);
+            case!(projection_catch_up_equals_rebuild);
+            case!(projection_stopped_halfway_resumes_without_reapplying);
+            case!(a_failing_handler_stops_the_projection_at_the_event);
+            case!(a_live_projection_equals_a_rebuild);
+            case!(inline_projections_read_their_writes);
         }
     };
 }

@@ -527,3 +527,219 @@ pub async fn repository_snapshots_and_shape_changes<S: EventStore + Clone>(store
     let replayed = Repository::<Product, _>::new(store).load("p-2").await.unwrap().unwrap();
     assert_eq!((replayed.version, replayed.state.changes), (25, 25));
 }
+
+// ---- Projections on this store. ----
+
+#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Deposited {
+    pub amount: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("never")]
+pub struct Never;
+
+#[derive(Aggregate, Default, Debug, Clone)]
+pub struct Teller;
+
+#[handlers]
+impl Teller {
+    #[command]
+    pub fn deposit(&self, amount: u64) -> Result<Deposited, Never> {
+        Ok(Deposited { amount })
+    }
+
+    #[apply]
+    fn deposited(&mut self, _: &Deposited) {}
+}
+
+#[derive(Projection, Default, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[projection(name = "totals")]
+pub struct Totals {
+    pub by_account: std::collections::BTreeMap<String, u64>,
+    pub applied: u64,
+    pub last_position: u64,
+}
+
+#[handlers]
+impl Totals {
+    #[on(aggregate = "teller")]
+    fn deposited(&mut self, e: &Deposited, meta: &EventMeta) -> Result<(), String> {
+        if e.amount == 0 {
+            return Err("a deposit of 0 is poison".to_owned());
+        }
+        assert!(
+            meta.position > self.last_position,
+            "an event applied twice or out of order"
+        );
+        self.last_position = meta.position;
+        *self.by_account.entry(meta.stream_id.clone()).or_default() += e.amount;
+        self.applied += 1;
+        Ok(())
+    }
+
+    #[query]
+    pub fn balance(&self, account: String) -> u64 {
+        self.by_account.get(&account).copied().unwrap_or(0)
+    }
+}
+
+async fn deposits<S: EventStore + Clone>(store: &S, accounts: u64, each: u64) {
+    let tellers = Repository::<Teller, _>::new(store.clone());
+    for i in 0..each {
+        for a in 0..accounts {
+            tellers
+                .execute(&format!("acc-{a}"), TellerCommand::Deposit { amount: i + 1 })
+                .await
+                .unwrap();
+        }
+    }
+}
+
+pub async fn projection_catch_up_equals_rebuild<S: EventStore + Clone>(store: S) {
+    deposits(&store, 20, 15).await;
+    let runner = ProjectionRunner::<Totals, _>::start(store.clone())
+        .await
+        .unwrap()
+        .with_batch_size(64);
+    let head = store.head_position().await.unwrap();
+    assert_eq!(runner.catch_up().await.unwrap(), head);
+    let caught_up = runner.state().await;
+    assert_eq!(caught_up.applied, 300);
+    assert_eq!(
+        runner
+            .ask(TotalsQuery::Balance {
+                account: "acc-3".into()
+            })
+            .await,
+        TotalsAnswer::Balance(120)
+    );
+
+    assert_eq!(runner.rebuild().await.unwrap(), head);
+    assert_eq!(runner.state().await, caught_up, "a rebuild equals the run to the end");
+
+    // A new runner resumes from the stored checkpoint: same state, nothing read again.
+    let resumed = ProjectionRunner::<Totals, _>::start(store.clone()).await.unwrap();
+    assert_eq!(
+        (resumed.position().await, resumed.state().await),
+        (head, caught_up.clone())
+    );
+    assert_eq!(resumed.catch_up().await.unwrap(), head);
+    assert_eq!(resumed.state().await, caught_up);
+}
+
+pub async fn projection_stopped_halfway_resumes_without_reapplying<S: EventStore + Clone>(store: S) {
+    deposits(&store, 10, 10).await;
+    let first = ProjectionRunner::<Totals, _>::start(store.clone())
+        .await
+        .unwrap()
+        .with_batch_size(7);
+    first.catch_up().await.unwrap();
+    drop(first); // the process stops here
+    deposits(&store, 10, 10).await;
+    let second = ProjectionRunner::<Totals, _>::start(store.clone())
+        .await
+        .unwrap()
+        .with_batch_size(7);
+    second.catch_up().await.unwrap();
+
+    let uninterrupted = ProjectionRunner::<Totals, _>::start(store.clone()).await.unwrap();
+    uninterrupted.rebuild().await.unwrap();
+    assert_eq!(second.state().await, uninterrupted.state().await);
+    assert_eq!(second.state().await.applied, 200, "every event applied exactly once");
+}
+
+pub async fn a_failing_handler_stops_the_projection_at_the_event<S: EventStore + Clone>(store: S) {
+    deposits(&store, 3, 4).await;
+    let tellers = Repository::<Teller, _>::new(store.clone());
+    let poison = tellers
+        .execute("acc-1", TellerCommand::Deposit { amount: 0 })
+        .await
+        .unwrap();
+    deposits(&store, 3, 2).await;
+
+    let runner = ProjectionRunner::<Totals, _>::start(store.clone())
+        .await
+        .unwrap()
+        .with_batch_size(5);
+    let error = runner.catch_up().await.unwrap_err();
+    let position = poison.positions[0];
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "projection `totals` stopped at position {position} (stream teller/acc-1, version 5, event `Deposited`): a deposit of 0 is poison"
+        )
+    );
+    let stopped = runner.state().await;
+    assert_eq!(stopped.applied, 12, "everything before the poison, once");
+    assert_eq!(runner.position().await, stopped.last_position);
+    // Restarted, it stops at the same event, without applying anything twice.
+    let restarted = ProjectionRunner::<Totals, _>::start(store.clone()).await.unwrap();
+    assert_eq!(restarted.state().await, stopped);
+    assert!(restarted.catch_up().await.is_err());
+    assert_eq!(restarted.state().await.applied, 12);
+}
+
+/// 10,000 events across 100 accounts from 4 concurrent writers, followed live: the live
+/// projection ends exactly equal to a rebuild.
+pub async fn a_live_projection_equals_a_rebuild<S: EventStore + Clone>(store: S) {
+    let live = std::sync::Arc::new(ProjectionRunner::<Totals, _>::start(store.clone()).await.unwrap());
+    let follower = tokio::spawn({
+        let live = std::sync::Arc::clone(&live);
+        async move { live.run().await }
+    });
+    let mut writers = Vec::new();
+    for w in 0..4u64 {
+        let store = store.clone();
+        writers.push(tokio::spawn(async move {
+            let tellers = Repository::<Teller, _>::new(store);
+            for i in 0..2500u64 {
+                let account = format!("acc-{}", (w * 2500 + i) % 100);
+                tellers
+                    .execute(&account, TellerCommand::Deposit { amount: 1 + i % 7 })
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let head = store.head_position().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(120), live.wait_for(head))
+        .await
+        .expect("the live projection keeps up")
+        .unwrap();
+    assert!(
+        !follower.is_finished(),
+        "the live runner stopped: {:?}",
+        follower.is_finished()
+    );
+    follower.abort();
+
+    let rebuilt = ProjectionRunner::<Totals, _>::start(store.clone()).await.unwrap();
+    rebuilt.rebuild().await.unwrap();
+    let (live_state, rebuilt_state) = (live.state().await, rebuilt.state().await);
+    assert_eq!(live_state.applied, 10_000);
+    assert_eq!(live_state, rebuilt_state);
+}
+
+pub async fn inline_projections_read_their_writes<S: EventStore + Clone>(store: S) {
+    let totals = std::sync::Arc::new(ProjectionRunner::<Totals, _>::start(store.clone()).await.unwrap());
+    let tellers = Repository::<Teller, _>::new(store.clone()).with_inline(totals.clone());
+    for amount in 1..=5 {
+        tellers
+            .execute("acc-9", TellerCommand::Deposit { amount })
+            .await
+            .unwrap();
+        let expected = amount * (amount + 1) / 2;
+        assert_eq!(
+            totals
+                .ask(TotalsQuery::Balance {
+                    account: "acc-9".into()
+                })
+                .await,
+            TotalsAnswer::Balance(expected)
+        );
+    }
+}

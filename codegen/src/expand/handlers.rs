@@ -11,8 +11,9 @@ use super::doc;
 use crate::ast::{HandlersImpl, Member};
 use crate::attr;
 use crate::ctxt::Ctxt;
-use crate::model::{self, AggregateModel, Apply, Command, Output, Param};
-use crate::symbol::{APPLY, COMMAND, SERVICES};
+use crate::model;
+use crate::model::aggregate::{AggregateModel, Apply, Command, Output, Param};
+use crate::symbol::{APPLY, COMMAND, ON, QUERY, SERVICES};
 
 pub fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     let mut item: HandlersImpl = match syn::parse2(input.clone()) {
@@ -24,11 +25,25 @@ pub fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     };
     let cx = Ctxt::new();
     let args = attr::handlers_args(&cx, args);
-    let model = model::aggregate(&cx, &args, &item);
+    let generated = match model::kind(&item) {
+        model::Kind::Projection => {
+            let model = model::projection::projection(&cx, &args, &item);
+            model.map(|model| super::projection::generate(&model, cx.is_ok()))
+        }
+        model::Kind::Aggregate => {
+            let model = model::aggregate::aggregate(&cx, &args, &item);
+            model.map(|model| generate(&model, cx.is_ok()))
+        }
+        model::Kind::Mixed(attr) => {
+            cx.error_spanned_by(
+                attr,
+                "an impl block is an aggregate's (`#[command]`, `#[apply]`) or a projection's (`#[on]`, `#[query]`), not both; split it in two",
+            );
+            None
+        }
+    };
     strip_our_attributes(&mut item);
-    let complete = cx.is_ok();
     let errors = cx.into_compile_errors();
-    let generated = model.map(|model| generate(&model, complete));
     quote! {
         #errors
         #item
@@ -36,15 +51,18 @@ pub fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     }
 }
 
-/// Removes `#[command]`, `#[apply]` and `#[services]`, which only `#[handlers]` understands.
+/// Removes `#[command]`, `#[apply]`, `#[on]`, `#[query]` and `#[services]`, which only
+/// `#[handlers]` understands.
 fn strip_our_attributes(item: &mut HandlersImpl) {
     for member in &mut item.members {
         let Member::Method(method) = member else {
             continue;
         };
-        method
-            .attrs
-            .retain(|a| !(a.path().is_ident(COMMAND) || a.path().is_ident(APPLY) || a.path().is_ident(SERVICES)));
+        method.attrs.retain(|a| {
+            ![COMMAND, APPLY, ON, QUERY, SERVICES]
+                .iter()
+                .any(|word| a.path().is_ident(word))
+        });
         for arg in &mut method.sig.inputs {
             if let FnArg::Typed(pat_type) = arg {
                 pat_type.attrs.retain(|a| !a.path().is_ident(SERVICES));
@@ -173,7 +191,7 @@ fn event_enum(m: &AggregateModel) -> TokenStream {
 
 /// `<Event as ::factum::Event>`, at the user's token, so that a type without
 /// `#[derive(Event)]` is reported once, where the user wrote it.
-fn as_event(ty: &syn::Type) -> TokenStream {
+pub(super) fn as_event(ty: &syn::Type) -> TokenStream {
     quote_spanned!(ty.span()=> <#ty as ::factum::Event>)
 }
 
@@ -396,21 +414,30 @@ fn command_arm(m: &AggregateModel, c: &Command) -> TokenStream {
 
 /// Compile-time check: no two events of the aggregate share a stored name.
 fn checks(m: &AggregateModel) -> TokenStream {
-    if m.applies.len() < 2 {
+    let events: Vec<_> = m
+        .applies
+        .iter()
+        .map(|a| (&a.variant, &a.event_ty, a.cfgs.as_slice()))
+        .collect();
+    unique_names(&m.ident, &events)
+}
+
+/// A `const` block that fails compilation, at the event type, when an event is stored
+/// under the same name as an earlier one of `owner`.
+pub(super) fn unique_names(owner: &syn::Ident, events: &[(&syn::Ident, &syn::Type, &[syn::Attribute])]) -> TokenStream {
+    if events.len() < 2 {
         return TokenStream::new();
     }
-    let ident = &m.ident;
-    let unique_names = m.applies.iter().enumerate().skip(1).map(|(i, a)| {
-        let earlier = m.applies[..i].iter().map(|e| {
-            let (cfgs, event) = (&e.cfgs, as_event(&e.event_ty));
+    let checks = events.iter().enumerate().skip(1).map(|(i, (key, ty, cfgs))| {
+        let earlier = events[..i].iter().map(|(_, ty, cfgs)| {
+            let event = as_event(ty);
             quote!(#(#cfgs)* #event::NAME)
         });
-        let (cfgs, event) = (&a.cfgs, as_event(&a.event_ty));
+        let event = as_event(ty);
         let message = format!(
-            "`{}` is stored under the same name as an earlier event of `{ident}`; give one of them `#[event(name = \"...\")]`",
-            a.variant
+            "`{key}` is stored under the same name as an earlier event of `{owner}`; give one of them `#[event(name = \"...\")]`"
         );
-        quote_spanned! {a.event_ty.span()=>
+        quote_spanned! {ty.span()=>
             #(#cfgs)*
             ::factum::__private::require(
                 !::factum::__private::contains_name(&[#(#earlier),*], #event::NAME),
@@ -420,7 +447,7 @@ fn checks(m: &AggregateModel) -> TokenStream {
     });
     quote! {
         const _: () = {
-            #(#unique_names)*
+            #(#checks)*
         };
     }
 }

@@ -5,11 +5,12 @@
 pub mod aggregate;
 pub mod event;
 pub mod handlers;
+pub mod projection;
 
 use proc_macro2::TokenStream;
 use quote::quote;
 
 /// `#[doc = "..."]` lines for a generated item.
-fn doc(lines: &[String]) -> TokenStream {
+pub(crate) fn doc(lines: &[String]) -> TokenStream {
     lines.iter().map(|line| quote!(#[doc = #line])).collect()
 }

@@ -264,7 +264,7 @@ impl EventStore for SqliteStore {
     }
 
     async fn head_position(&self) -> Result<u64, StoreError> {
-        let head = self.read(|connection| head_of(connection)).await?;
+        let head = self.read(head_of).await?;
         self.inner.head.send_if_modified(|known| {
             let newer = head > *known;
             if newer {

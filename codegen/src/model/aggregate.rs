@@ -4,10 +4,9 @@
 //! still makes it into the model, so the fallback output keeps the user's names defined.
 
 use quote::{ToTokens, format_ident};
-use syn::{
-    Attribute, FnArg, GenericArgument, Ident, Pat, PathArguments, ReceiverKind, ReturnType, Type, TypePath, Visibility,
-};
+use syn::{Attribute, FnArg, Ident, ReceiverKind, ReturnType, Type, TypePath, Visibility};
 
+use super::{Role, cfgs, common_signature_checks, event_key, field, generic_args, result_args, role, visibility_rank};
 use crate::ast::{HandlersImpl, Member, Method};
 use crate::attr::{self, HandlersArgs};
 use crate::ctxt::Ctxt;
@@ -126,7 +125,9 @@ pub fn aggregate(cx: &Ctxt, args: &HandlersArgs, item: &HandlersImpl) -> Option<
             continue;
         };
         match role(cx, method) {
-            Some(Role::Command) => {
+            // A block with both kinds is reported by `kind` and never modelled.
+            Some((Role::On | Role::Query, _)) => {}
+            Some((Role::Command, _)) => {
                 if let Some(command) = command(cx, method, &event_enum, &mut errors, &mut services) {
                     if let Some(first) = commands.iter().find(|c: &&Command| c.variant == command.variant) {
                         cx.error_spanned_by(
@@ -144,7 +145,7 @@ pub fn aggregate(cx: &Ctxt, args: &HandlersArgs, item: &HandlersImpl) -> Option<
                     commands.push(command);
                 }
             }
-            Some(Role::Apply) => {
+            Some((Role::Apply, _)) => {
                 if let Some(apply) = apply(cx, method) {
                     if let Some(first) = applies.iter().find(|a| a.variant == apply.variant) {
                         cx.error_spanned_by(
@@ -211,44 +212,6 @@ pub fn aggregate(cx: &Ctxt, args: &HandlersArgs, item: &HandlersImpl) -> Option<
     })
 }
 
-enum Role {
-    Command,
-    Apply,
-}
-
-/// Which of our attributes a method carries; more than one is an error.
-fn role(cx: &Ctxt, method: &Method) -> Option<Role> {
-    let mut found: Option<(Role, &Attribute)> = None;
-    for attr in &method.attrs {
-        let role = if attr.path().is_ident(COMMAND) {
-            Role::Command
-        } else if attr.path().is_ident(APPLY) {
-            if !matches!(attr.meta, syn::Meta::Path(_)) {
-                cx.error_spanned_by(attr, "`#[apply]` takes no arguments");
-            }
-            Role::Apply
-        } else if attr.path().is_ident(SERVICES) {
-            cx.error_spanned_by(attr, "`#[services]` goes on a parameter of a command, not on a method");
-            continue;
-        } else {
-            continue;
-        };
-        if let Some((_, first)) = &found {
-            cx.error_spanned_by(
-                attr,
-                format!(
-                    "a method is either a `#[command]` or an `#[apply]`; `{}` is already marked `{}`",
-                    method.sig.ident,
-                    first.to_token_stream()
-                ),
-            );
-        } else {
-            found = Some((role, attr));
-        }
-    }
-    found.map(|(role, _)| role)
-}
-
 fn command(
     cx: &Ctxt,
     method: &Method,
@@ -303,42 +266,14 @@ fn command(
         for attr in &pat_type.attrs {
             cx.error_spanned_by(attr, "the only attribute a command parameter takes is `#[services]`");
         }
-        let ident = match &*pat_type.pat {
-            Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() && pat.ident != "_" => pat.ident.clone(),
-            other => {
-                cx.error_spanned_by(
-                    other,
-                    "a command parameter becomes a named field of the command variant: write a plain name, such as `amount: u64`",
-                );
-                continue;
-            }
-        };
-        let owned = match &*pat_type.ty {
-            Type::Reference(reference) => {
-                cx.error_spanned_by(
-                    reference,
-                    format!(
-                        "a command parameter becomes a field of the command enum, so it must be an owned type{}; references are allowed only for the `#[services]` parameter",
-                        owned_hint(&reference.elem)
-                    ),
-                );
-                false
-            }
-            Type::ImplTrait(impl_trait) => {
-                cx.error_spanned_by(
-                    impl_trait,
-                    "a command parameter becomes a field of the command enum: it needs a concrete type, not `impl Trait`",
-                );
-                false
-            }
-            _ => true,
-        };
         // A rejected parameter stays out of the enum, so it adds no errors of its own.
-        if owned {
-            params.push(Param::Field {
-                ident,
-                ty: pat_type.ty.clone(),
-            });
+        if let Some((ident, ty)) = field(
+            cx,
+            pat_type,
+            "command",
+            "; references are allowed only for the `#[services]` parameter",
+        ) {
+            params.push(Param::Field { ident, ty });
         }
     }
 
@@ -455,54 +390,6 @@ fn apply(cx: &Ctxt, method: &Method) -> Option<Apply> {
     })
 }
 
-/// Rules every handler shares: no generics, no `unsafe`, no `extern`.
-fn common_signature_checks(cx: &Ctxt, method: &Method, what: &str) {
-    let sig = &method.sig;
-    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        cx.error_spanned_by(&sig.generics, format!("a {what} cannot be generic"));
-    }
-    if let syn::Safety::Unsafe(token) = &sig.safety {
-        cx.error_spanned_by(token, format!("a {what} cannot be `unsafe`"));
-    }
-    if let Some(abi) = &sig.abi {
-        cx.error_spanned_by(abi, format!("a {what} cannot have an ABI"));
-    }
-    if let Some(variadic) = &sig.variadic {
-        cx.error_spanned_by(variadic, format!("a {what} cannot be variadic"));
-    }
-}
-
-/// Splits `Result<T, E>` (under any path ending in `Result`).
-fn result_args(ty: &Type) -> Option<(&Type, &Type)> {
-    match generic_args(ty, "Result")?.as_slice() {
-        [ok, err] => Some((ok, err)),
-        _ => None,
-    }
-}
-
-/// The type arguments of a path type whose last segment is `name`.
-fn generic_args<'a>(ty: &'a Type, name: &str) -> Option<Vec<&'a Type>> {
-    let Type::Path(TypePath { qself: None, path, .. }) = ty else {
-        return None;
-    };
-    let last = path.segments.last()?;
-    if last.ident != name {
-        return None;
-    }
-    let PathArguments::AngleBracketed(args) = &last.arguments else {
-        return None;
-    };
-    Some(
-        args.args
-            .iter()
-            .filter_map(|arg| match arg {
-                GenericArgument::Type(ty) => Some(ty),
-                _ => None,
-            })
-            .collect(),
-    )
-}
-
 fn output_of(cx: &Ctxt, command: &Ident, ok: &Type, event_enum: &Ident) -> Option<Output> {
     if let Type::Tuple(tuple) = ok {
         if tuple.elems.is_empty() {
@@ -555,19 +442,6 @@ fn output_of(cx: &Ctxt, command: &Ident, ok: &Type, event_enum: &Ident) -> Optio
     None
 }
 
-/// The name that identifies an event type in this block: the last segment of its path.
-fn event_key(ty: &Type) -> Option<Ident> {
-    match ty {
-        Type::Path(TypePath { qself: None, path, .. }) => {
-            let last = path.segments.last()?;
-            last.arguments.is_none().then(|| last.ident.clone())
-        }
-        Type::Paren(inner) => event_key(&inner.elem),
-        Type::Group(inner) => event_key(&inner.elem),
-        _ => None,
-    }
-}
-
 /// The one type all entries agree on; every entry that differs from the first is an error.
 fn one_type(cx: &Ctxt, entries: &[(Type, Ident)], what: &str, rule: &str) -> Option<Type> {
     let (first, first_method) = entries.first()?;
@@ -585,32 +459,4 @@ fn one_type(cx: &Ctxt, entries: &[(Type, Ident)], what: &str, rule: &str) -> Opt
         }
     }
     Some(first.clone())
-}
-
-/// `#[cfg(..)]` and `#[cfg_attr(..)]` of a method, to repeat on what is generated from it.
-fn cfgs(attrs: &[Attribute]) -> Vec<Attribute> {
-    attrs.iter().filter(|a| a.path().is_ident("cfg")).cloned().collect()
-}
-
-/// Ranks visibilities so the widest of the commands can be chosen.
-fn visibility_rank(vis: &Visibility) -> u8 {
-    match vis {
-        Visibility::Inherited => 0,
-        Visibility::Restricted(r) if r.path.is_ident("self") => 0,
-        Visibility::Restricted(r) if r.path.is_ident("crate") => 2,
-        Visibility::Restricted(_) => 1,
-        Visibility::Public(_) => 3,
-    }
-}
-
-/// `&str` → "such as `String`".
-fn owned_hint(elem: &Type) -> String {
-    let text = elem.to_token_stream().to_string();
-    let owned = match text.as_str() {
-        "str" => "String".to_owned(),
-        "Path" => "PathBuf".to_owned(),
-        _ if text.starts_with('[') => "Vec<..>".to_owned(),
-        _ => text,
-    };
-    format!(" (such as `{owned}`)")
 }

@@ -1,0 +1,218 @@
+//! The models of `#[handlers]` impl blocks, built while checking every rule: one module per
+//! kind of block (aggregate, projection), and the rules they share.
+
+pub mod aggregate;
+pub mod projection;
+
+use quote::ToTokens;
+use syn::{Attribute, GenericArgument, Ident, Pat, PatType, PathArguments, Type, TypePath, Visibility};
+
+use crate::ast::{HandlersImpl, Member, Method};
+use crate::ctxt::Ctxt;
+use crate::symbol::*;
+
+/// What a method of a `#[handlers]` block is, by its attribute.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    Command,
+    Apply,
+    On,
+    Query,
+}
+
+/// The kind of a `#[handlers]` block, read from its methods' attribute names.
+pub(crate) enum Kind<'a> {
+    Aggregate,
+    Projection,
+    /// Both kinds of attributes: the first attribute of the second kind seen.
+    Mixed(&'a syn::Attribute),
+}
+
+pub(crate) fn kind(item: &HandlersImpl) -> Kind<'_> {
+    let (mut aggregate, mut projection) = (None, None);
+    for member in &item.members {
+        let Member::Method(method) = member else { continue };
+        for attr in &method.attrs {
+            if attr.path().is_ident(COMMAND) || attr.path().is_ident(APPLY) {
+                if projection.is_some() {
+                    return Kind::Mixed(attr);
+                }
+                aggregate = aggregate.or(Some(attr));
+            } else if attr.path().is_ident(ON) || attr.path().is_ident(QUERY) {
+                if aggregate.is_some() {
+                    return Kind::Mixed(attr);
+                }
+                projection = projection.or(Some(attr));
+            }
+        }
+    }
+    if projection.is_some() {
+        Kind::Projection
+    } else {
+        Kind::Aggregate
+    }
+}
+
+/// Which of our attributes a method carries; more than one is an error.
+pub(crate) fn role<'a>(cx: &Ctxt, method: &'a Method) -> Option<(Role, &'a Attribute)> {
+    let mut found: Option<(Role, &Attribute)> = None;
+    for attr in &method.attrs {
+        let path = attr.path();
+        let role = if path.is_ident(COMMAND) {
+            Role::Command
+        } else if path.is_ident(APPLY) {
+            Role::Apply
+        } else if path.is_ident(ON) {
+            Role::On
+        } else if path.is_ident(QUERY) {
+            Role::Query
+        } else if path.is_ident(SERVICES) {
+            cx.error_spanned_by(attr, "`#[services]` goes on a parameter of a command, not on a method");
+            continue;
+        } else {
+            continue;
+        };
+        if matches!(role, Role::Apply | Role::Query) && !matches!(attr.meta, syn::Meta::Path(_)) {
+            cx.error_spanned_by(attr, format!("`#[{}]` takes no arguments", path.to_token_stream()));
+        }
+        if let Some((_, first)) = &found {
+            cx.error_spanned_by(
+                attr,
+                format!(
+                    "a method has one role: `{}` is already marked `{}`",
+                    method.sig.ident,
+                    first.to_token_stream()
+                ),
+            );
+        } else {
+            found = Some((role, attr));
+        }
+    }
+    found
+}
+
+/// A parameter that becomes a named field of a generated variant (`what` is "command" or
+/// "query"): a plain name and an owned type.
+pub(crate) fn field(cx: &Ctxt, pat_type: &PatType, what: &str, reference_hint: &str) -> Option<(Ident, Box<Type>)> {
+    let ident = match &*pat_type.pat {
+        Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() && pat.ident != "_" => pat.ident.clone(),
+        other => {
+            cx.error_spanned_by(
+                other,
+                format!("a {what} parameter becomes a named field of the {what} variant: write a plain name, such as `amount: u64`"),
+            );
+            return None;
+        }
+    };
+    match &*pat_type.ty {
+        Type::Reference(reference) => {
+            cx.error_spanned_by(
+                reference,
+                format!(
+                    "a {what} parameter becomes a field of the {what} enum, so it must be an owned type{}{reference_hint}",
+                    owned_hint(&reference.elem)
+                ),
+            );
+            None
+        }
+        Type::ImplTrait(impl_trait) => {
+            cx.error_spanned_by(
+                impl_trait,
+                format!(
+                    "a {what} parameter becomes a field of the {what} enum: it needs a concrete type, not `impl Trait`"
+                ),
+            );
+            None
+        }
+        _ => Some((ident, pat_type.ty.clone())),
+    }
+}
+
+/// Rules every handler shares: no generics, no `unsafe`, no `extern`.
+pub(crate) fn common_signature_checks(cx: &Ctxt, method: &Method, what: &str) {
+    let sig = &method.sig;
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        cx.error_spanned_by(&sig.generics, format!("a {what} cannot be generic"));
+    }
+    if let syn::Safety::Unsafe(token) = &sig.safety {
+        cx.error_spanned_by(token, format!("a {what} cannot be `unsafe`"));
+    }
+    if let Some(abi) = &sig.abi {
+        cx.error_spanned_by(abi, format!("a {what} cannot have an ABI"));
+    }
+    if let Some(variadic) = &sig.variadic {
+        cx.error_spanned_by(variadic, format!("a {what} cannot be variadic"));
+    }
+}
+
+/// The type arguments of a path type whose last segment is `name`.
+pub(crate) fn generic_args<'a>(ty: &'a Type, name: &str) -> Option<Vec<&'a Type>> {
+    let Type::Path(TypePath { qself: None, path, .. }) = ty else {
+        return None;
+    };
+    let last = path.segments.last()?;
+    if last.ident != name {
+        return None;
+    }
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    Some(
+        args.args
+            .iter()
+            .filter_map(|arg| match arg {
+                GenericArgument::Type(ty) => Some(ty),
+                _ => None,
+            })
+            .collect(),
+    )
+}
+
+/// The name that identifies an event type in this block: the last segment of its path.
+pub(crate) fn event_key(ty: &Type) -> Option<Ident> {
+    match ty {
+        Type::Path(TypePath { qself: None, path, .. }) => {
+            let last = path.segments.last()?;
+            last.arguments.is_none().then(|| last.ident.clone())
+        }
+        Type::Paren(inner) => event_key(&inner.elem),
+        Type::Group(inner) => event_key(&inner.elem),
+        _ => None,
+    }
+}
+
+/// `#[cfg(..)]` and `#[cfg_attr(..)]` of a method, to repeat on what is generated from it.
+pub(crate) fn cfgs(attrs: &[Attribute]) -> Vec<Attribute> {
+    attrs.iter().filter(|a| a.path().is_ident("cfg")).cloned().collect()
+}
+
+/// Ranks visibilities so the widest of the commands can be chosen.
+pub(crate) fn visibility_rank(vis: &Visibility) -> u8 {
+    match vis {
+        Visibility::Inherited => 0,
+        Visibility::Restricted(r) if r.path.is_ident("self") => 0,
+        Visibility::Restricted(r) if r.path.is_ident("crate") => 2,
+        Visibility::Restricted(_) => 1,
+        Visibility::Public(_) => 3,
+    }
+}
+
+/// `&str` → "such as `String`".
+pub(crate) fn owned_hint(elem: &Type) -> String {
+    let text = elem.to_token_stream().to_string();
+    let owned = match text.as_str() {
+        "str" => "String".to_owned(),
+        "Path" => "PathBuf".to_owned(),
+        _ if text.starts_with('[') => "Vec<..>".to_owned(),
+        _ => text,
+    };
+    format!(" (such as `{owned}`)")
+}
+
+/// Splits `Result<T, E>` (under any path ending in `Result`).
+pub(crate) fn result_args(ty: &Type) -> Option<(&Type, &Type)> {
+    match generic_args(ty, "Result")?.as_slice() {
+        [ok, err] => Some((ok, err)),
+        _ => None,
+    }
+}

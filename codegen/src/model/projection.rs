@@ -1,0 +1,261 @@
+//! The model of a projection's `#[handlers]` impl block: its `#[on]` handlers and its
+//! `#[query]` methods, built while checking every rule.
+
+use quote::format_ident;
+use syn::{FnArg, Ident, LitStr, ReceiverKind, ReturnType, Type, TypePath, Visibility};
+
+use super::{Role, cfgs, common_signature_checks, event_key, field, result_args, role, visibility_rank};
+use crate::ast::{HandlersImpl, Member, Method};
+use crate::attr::{self, HandlersArgs};
+use crate::ctxt::Ctxt;
+use crate::names::pascal_case;
+
+/// A projection as its `#[handlers]` block describes it.
+pub struct ProjectionModel {
+    pub ident: Ident,
+    pub self_ty: Type,
+    pub vis: Visibility,
+    pub query_enum: Ident,
+    pub answer_enum: Ident,
+    pub handlers: Vec<On>,
+    pub queries: Vec<Query>,
+}
+
+/// An `#[on]` method.
+pub struct On {
+    pub method: Ident,
+    pub event_ty: Type,
+    pub key: Ident,
+    /// `#[on(aggregate = "...")]`: only events of this aggregate type.
+    pub aggregate: Option<LitStr>,
+    /// It takes `&EventMeta` as a second parameter.
+    pub with_meta: bool,
+    /// It returns a `Result`.
+    pub fallible: bool,
+    pub cfgs: Vec<syn::Attribute>,
+}
+
+/// A `#[query]` method.
+pub struct Query {
+    pub method: Ident,
+    pub variant: Ident,
+    pub fields: Vec<(Ident, Box<Type>)>,
+    pub output: Type,
+    pub docs: Vec<syn::Attribute>,
+    pub cfgs: Vec<syn::Attribute>,
+}
+
+pub fn projection(cx: &Ctxt, args: &HandlersArgs, item: &HandlersImpl) -> Option<ProjectionModel> {
+    if let Some((path, for_token)) = &item.trait_ {
+        cx.error_spanned_by(
+            quote::quote!(#path #for_token),
+            "`#[handlers]` goes on an inherent impl block (`impl Balances { .. }`), not on a trait impl",
+        );
+    }
+    if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
+        cx.error_spanned_by(&item.generics, "generic projections are not supported by `#[handlers]`");
+        return None;
+    }
+    let ident = match &item.self_ty {
+        Type::Path(TypePath { qself: None, path, .. })
+            if path.segments.last().is_some_and(|s| s.arguments.is_none()) =>
+        {
+            path.segments.last().expect("checked").ident.clone()
+        }
+        other => {
+            cx.error_spanned_by(
+                other,
+                "`#[handlers]` needs the projection's type name here, such as `impl Balances`",
+            );
+            return None;
+        }
+    };
+    let mut handlers: Vec<On> = Vec::new();
+    let mut queries: Vec<Query> = Vec::new();
+    let mut vis = Visibility::Inherited;
+    for member in &item.members {
+        let Member::Method(method) = member else { continue };
+        match role(cx, method) {
+            // A block with both kinds is reported by `kind` and never modelled.
+            Some((Role::Command | Role::Apply, _)) => {}
+            Some((Role::On, _)) => {
+                let Some(on) = on(cx, method) else { continue };
+                if let Some(first) = handlers.iter().find(|h| h.key == on.key) {
+                    cx.error_spanned_by(
+                        &on.event_ty,
+                        format!("`{}` already has an `#[on]` method: `{}`", on.key, first.method),
+                    );
+                    continue;
+                }
+                handlers.push(on);
+            }
+            Some((Role::Query, _)) => {
+                let Some(query) = query(cx, method) else { continue };
+                if let Some(first) = queries.iter().find(|q| q.variant == query.variant) {
+                    cx.error_spanned_by(
+                        &query.method,
+                        format!(
+                            "two queries would be the variant `{}` (`{}` and `{}`)",
+                            query.variant, first.method, query.method
+                        ),
+                    );
+                    continue;
+                }
+                if visibility_rank(&method.vis) > visibility_rank(&vis) {
+                    vis = method.vis.clone();
+                }
+                queries.push(query);
+            }
+            None => {}
+        }
+    }
+    if let Some(explicit) = &args.vis {
+        vis = explicit.clone();
+    }
+    Some(ProjectionModel {
+        query_enum: format_ident!("{}Query", ident, span = ident.span()),
+        answer_enum: format_ident!("{}Answer", ident, span = ident.span()),
+        ident,
+        self_ty: item.self_ty.clone(),
+        vis,
+        handlers,
+        queries,
+    })
+}
+
+fn on(cx: &Ctxt, method: &Method) -> Option<On> {
+    let sig = &method.sig;
+    let name = &sig.ident;
+    let attrs = attr::on_attrs(cx, &method.attrs);
+    common_signature_checks(cx, method, "`#[on]` method");
+    if let Some(asyncness) = &sig.asyncness {
+        cx.error_spanned_by(
+            asyncness,
+            "an `#[on]` method cannot be `async`: it folds an event into the state",
+        );
+    }
+    match sig.receiver().map(|r| (&r.kind, r)) {
+        Some((ReceiverKind::Reference(_, _, Some(_)), _)) => {}
+        Some((_, receiver)) => cx.error_spanned_by(
+            receiver,
+            "an `#[on]` method takes `&mut self`: it changes the read model",
+        ),
+        None => cx.error_spanned_by(
+            name,
+            format!("the `#[on]` method `{name}` needs a `&mut self` receiver"),
+        ),
+    }
+    let fallible = match &sig.output {
+        ReturnType::Default => false,
+        ReturnType::Type(_, ty) => {
+            if !result_args(ty).is_some_and(|(ok, _)| matches!(ok, Type::Tuple(t) if t.elems.is_empty())) {
+                cx.error_spanned_by(
+                    ty,
+                    "an `#[on]` method returns nothing, or `Result<(), E>` to stop the projection",
+                );
+            }
+            true
+        }
+    };
+    let typed: Vec<&syn::PatType> = sig
+        .inputs
+        .iter()
+        .filter_map(|arg| match arg {
+            FnArg::Typed(t) => Some(t),
+            FnArg::Receiver(_) => None,
+        })
+        .collect();
+    let usage = format!(
+        "`fn {name}(&mut self, event: &SomeEvent)` or `fn {name}(&mut self, event: &SomeEvent, meta: &EventMeta)`"
+    );
+    let (event, with_meta) = match typed.as_slice() {
+        [event] => (event, false),
+        [event, meta] => {
+            let is_meta = matches!(&*meta.ty, Type::Reference(r) if r.mutability.is_none() && event_key(&r.elem).is_some_and(|k| k == "EventMeta"));
+            if !is_meta {
+                cx.error_spanned_by(
+                    &meta.ty,
+                    format!("the second parameter of an `#[on]` method is `&EventMeta`: {usage}"),
+                );
+            }
+            (event, true)
+        }
+        _ => {
+            cx.error_spanned_by(name, format!("an `#[on]` method takes one event by reference: {usage}"));
+            return None;
+        }
+    };
+    let event_ty = match &*event.ty {
+        Type::Reference(reference) if reference.mutability.is_none() => &*reference.elem,
+        other => {
+            cx.error_spanned_by(
+                other,
+                "an `#[on]` method takes its event by shared reference, such as `&MoneyDeposited`",
+            );
+            return None;
+        }
+    };
+    let Some(key) = event_key(event_ty) else {
+        cx.error_spanned_by(event_ty, "an event is named by its type path, such as `MoneyDeposited`");
+        return None;
+    };
+    Some(On {
+        method: name.clone(),
+        event_ty: event_ty.clone(),
+        key,
+        aggregate: attrs.aggregate,
+        with_meta,
+        fallible,
+        cfgs: cfgs(&method.attrs),
+    })
+}
+
+fn query(cx: &Ctxt, method: &Method) -> Option<Query> {
+    let sig = &method.sig;
+    let name = &sig.ident;
+    common_signature_checks(cx, method, "query");
+    if let Some(asyncness) = &sig.asyncness {
+        cx.error_spanned_by(asyncness, "a query cannot be `async`: it reads the state in memory");
+    }
+    match sig.receiver().map(|r| (&r.kind, r)) {
+        Some((ReceiverKind::Reference(_, _, None), _)) => {}
+        Some((ReceiverKind::Reference(_, _, Some(_)), receiver)) => cx.error_spanned_by(
+            receiver,
+            "a query takes `&self`: it reads the read model and never changes it",
+        ),
+        Some((_, receiver)) => cx.error_spanned_by(receiver, "a query takes `&self`"),
+        None => cx.error_spanned_by(name, format!("the query `{name}` needs a `&self` receiver")),
+    }
+    let mut fields = Vec::new();
+    for arg in &sig.inputs {
+        let FnArg::Typed(pat_type) = arg else { continue };
+        if let Some(field) = field(cx, pat_type, "query", "") {
+            fields.push(field);
+        }
+    }
+    let output = match &sig.output {
+        ReturnType::Default => syn::parse_quote!(()),
+        ReturnType::Type(_, ty) => {
+            if let Type::Reference(reference) = &**ty {
+                cx.error_spanned_by(
+                    reference,
+                    "a query's answer is sent as a value (it may travel as JSON): return an owned type",
+                );
+            }
+            (**ty).clone()
+        }
+    };
+    Some(Query {
+        method: name.clone(),
+        variant: Ident::new(&pascal_case(&name.to_string()), name.span()),
+        fields,
+        output,
+        docs: method
+            .attrs
+            .iter()
+            .filter(|a| a.path().is_ident("doc"))
+            .cloned()
+            .collect(),
+        cfgs: cfgs(&method.attrs),
+    })
+}

@@ -1,0 +1,413 @@
+//! Projections: read models built from the events of every aggregate, with queries.
+//!
+//! A projection is a struct with `#[derive(Projection)]` and an impl block marked
+//! `#[handlers]` whose `#[on]` methods fold events into it and whose `#[query]` methods
+//! answer questions. A [`ProjectionRunner`] keeps one up to date against a store.
+//!
+//! # Delivery guarantee
+//!
+//! The runner stores the projection's state and its position in the global log together,
+//! in one write ([`EventStore::save_checkpoint`]). After a crash or restart it resumes from
+//! that pair, so every event affects the *stored* state exactly once. Code inside a handler
+//! that reaches outside the state (sending mail, say) may run again for events after the
+//! last checkpoint: for such effects delivery is at least once.
+//!
+//! A handler that returns an error or panics stops the projection with a
+//! [`ProjectionError`] naming the event; the checkpoint then holds everything before that
+//! event, and the next run starts there.
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::envelope::RecordedEvent;
+use crate::error::{DecodeError, StoreError};
+use crate::store::{Checkpoint, EventFilter, EventStore};
+
+/// The identity of a projection: the name its checkpoint is stored under.
+///
+/// `#[derive(Projection)]` implements it from `#[projection(name = "...")]`; the name
+/// defaults to the kebab-case type name.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has `#[handlers]` with `#[on]` or `#[query]` methods but no `#[derive(Projection)]`",
+    label = "this type has no `#[derive(Projection)]`",
+    note = "add `#[derive(Projection, Default, Serialize, Deserialize)]` to the struct `{Self}`"
+)]
+pub trait ProjectionType: Sized {
+    /// The name the projection's checkpoint is stored under.
+    const NAME: &'static str;
+}
+
+/// Why an event could not be applied to a projection.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApplyError {
+    /// The stored event could not be decoded as the type the handler takes.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// The handler returned an error.
+    #[error("{0}")]
+    Handler(Box<dyn std::error::Error + Send + Sync + 'static>),
+}
+
+/// A read model: it subscribes to stored event names, folds events into its state, and
+/// answers queries.
+///
+/// Implemented by `#[handlers]` on an impl block with `#[on]` and `#[query]` methods; see
+/// [`ProjectionRunner`] for an example.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a projection",
+    label = "needs `#[derive(Projection)]` on the struct and `#[handlers]` on an impl block with `#[on]` methods"
+)]
+pub trait Projection: ProjectionType + Default + Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// The questions it answers (`{Projection}Query`).
+    type Query: Send;
+    /// The answers (`{Projection}Answer`).
+    type Answer: Send;
+
+    /// The stored names of the events it handles; stores read only these.
+    const EVENTS: &'static [&'static str];
+
+    /// Applies one stored event (one it does not handle is ignored).
+    fn project(&mut self, event: &RecordedEvent) -> Result<(), ApplyError>;
+
+    /// Answers a query against the current state.
+    fn ask(&self, query: Self::Query) -> Self::Answer;
+}
+
+/// Why a projection stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProjectionError {
+    /// A handler failed (or panicked) on an event, or the event could not be decoded.
+    #[error(
+        "projection `{projection}` stopped at position {position} (stream {aggregate_type}/{stream_id}, version {version}, event `{event}`): {reason}"
+    )]
+    Event {
+        /// The projection's name.
+        projection: &'static str,
+        /// The event's global position.
+        position: u64,
+        /// Its aggregate type.
+        aggregate_type: String,
+        /// Its stream id.
+        stream_id: String,
+        /// Its version in the stream.
+        version: u64,
+        /// Its stored name.
+        event: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The stored state of the projection could not be read or written.
+    #[error("projection `{projection}`: its stored state: {reason}")]
+    State {
+        /// The projection's name.
+        projection: &'static str,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The store failed.
+    #[error("projection `{projection}`: {source}")]
+    Store {
+        /// The projection's name.
+        projection: &'static str,
+        /// The store's error.
+        #[source]
+        source: StoreError,
+    },
+}
+
+struct Progress<P> {
+    projection: P,
+    position: u64,
+}
+
+/// Keeps one projection up to date against a store, with its state and position
+/// checkpointed together.
+///
+/// - [`catch_up`](Self::catch_up): from the stored checkpoint to the end of the log.
+/// - [`run`](Self::run): catch up, then follow new events as they are appended (live).
+/// - [`rebuild`](Self::rebuild): forget the checkpoint and replay from position zero.
+/// - [`wait_for`](Self::wait_for): read-after-write, until a given position is reflected.
+/// - inline: [`Repository::with_inline`](crate::Repository::with_inline) catches the
+///   projection up before `execute` returns.
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use std::sync::Arc;
+/// use factum::prelude::*;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+/// pub struct Deposited { pub amount: u64 }
+///
+/// #[derive(Aggregate, Default, Debug, Clone)]
+/// pub struct Account;
+///
+/// #[handlers]
+/// impl Account {
+///     #[command]
+///     pub fn deposit(&self, amount: u64) -> Result<Deposited, std::convert::Infallible> {
+///         Ok(Deposited { amount })
+///     }
+///     #[apply]
+///     fn deposited(&mut self, _: &Deposited) {}
+/// }
+///
+/// #[derive(Projection, Default, Debug, Clone, Serialize, Deserialize)]
+/// pub struct Balances { by_account: BTreeMap<String, u64> }
+///
+/// #[handlers]
+/// impl Balances {
+///     #[on]
+///     fn deposited(&mut self, e: &Deposited, meta: &EventMeta) {
+///         *self.by_account.entry(meta.stream_id.clone()).or_default() += e.amount;
+///     }
+///
+///     #[query]
+///     pub fn balance(&self, account: String) -> Option<u64> {
+///         self.by_account.get(&account).copied()
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = MemoryStore::new();
+/// let balances = Arc::new(ProjectionRunner::<Balances, _>::start(store.clone()).await?);
+/// let accounts = Repository::<Account, _>::new(store).with_inline(balances.clone());
+/// accounts.execute("acc-1", AccountCommand::Deposit { amount: 5 }).await?;
+/// // Inline: the read model already shows the deposit.
+/// let answer = balances.ask(BalancesQuery::Balance { account: "acc-1".into() }).await;
+/// assert_eq!(answer, BalancesAnswer::Balance(Some(5)));
+/// # Ok(()) }
+/// ```
+pub struct ProjectionRunner<P: Projection, S: EventStore> {
+    store: S,
+    progress: tokio::sync::RwLock<Progress<P>>,
+    batch: usize,
+}
+
+impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
+    /// Loads the projection's checkpoint (or starts empty) without reading any event yet.
+    pub async fn start(store: S) -> Result<Self, ProjectionError> {
+        let progress = Self::stored(&store).await?;
+        Ok(ProjectionRunner {
+            store,
+            progress: tokio::sync::RwLock::new(progress),
+            batch: 1000,
+        })
+    }
+
+    /// Reads at most `events` events a batch (and checkpoints after each batch).
+    pub fn with_batch_size(mut self, events: usize) -> Self {
+        self.batch = events.max(1);
+        self
+    }
+
+    /// The store underneath.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    async fn stored(store: &S) -> Result<Progress<P>, ProjectionError> {
+        let checkpoint = store
+            .load_checkpoint(P::NAME)
+            .await
+            .map_err(|source| store_error::<P>(source))?;
+        match checkpoint {
+            None => Ok(Progress {
+                projection: P::default(),
+                position: 0,
+            }),
+            Some(Checkpoint { position, state }) => {
+                let projection = serde_json::from_str(&state).map_err(|e| ProjectionError::State {
+                    projection: P::NAME,
+                    reason: e.to_string(),
+                })?;
+                Ok(Progress { projection, position })
+            }
+        }
+    }
+
+    /// Applies every event after the projection's position, checkpointing each batch.
+    /// Returns the position reached.
+    pub async fn catch_up(&self) -> Result<u64, ProjectionError> {
+        let mut progress = self.progress.write().await;
+        self.catch_up_locked(&mut progress).await
+    }
+
+    async fn catch_up_locked(&self, progress: &mut Progress<P>) -> Result<u64, ProjectionError> {
+        loop {
+            // Everything up to `head` is committed: once a read comes back short, the
+            // projection has seen every event it subscribes to up to there.
+            let head = self.store.head_position().await.map_err(store_error::<P>)?;
+            let events = self
+                .store
+                .read_all(progress.position, EventFilter::names(P::EVENTS), self.batch)
+                .await
+                .map_err(store_error::<P>)?;
+            let full = events.len() == self.batch;
+            let before = progress.position;
+            for (index, event) in events.iter().enumerate() {
+                if let Err(reason) = apply_one(&mut progress.projection, event) {
+                    // The failing handler may have changed the state half-way: start again
+                    // from the stored checkpoint, apply the events before this one, and
+                    // store that, so the next run begins at the failing event.
+                    *progress = Self::stored(&self.store).await?;
+                    for earlier in &events[..index] {
+                        apply_one(&mut progress.projection, earlier).map_err(|r| event_error::<P>(earlier, r))?;
+                        progress.position = earlier.meta.position;
+                    }
+                    self.checkpoint(progress).await?;
+                    return Err(event_error::<P>(event, reason));
+                }
+                progress.position = event.meta.position;
+            }
+            if !full {
+                progress.position = progress.position.max(head);
+            }
+            if progress.position != before {
+                self.checkpoint(progress).await?;
+            }
+            if !full {
+                return Ok(progress.position);
+            }
+        }
+    }
+
+    async fn checkpoint(&self, progress: &Progress<P>) -> Result<(), ProjectionError> {
+        let state = serde_json::to_string(&progress.projection).map_err(|e| ProjectionError::State {
+            projection: P::NAME,
+            reason: e.to_string(),
+        })?;
+        self.store
+            .save_checkpoint(
+                P::NAME,
+                Checkpoint {
+                    position: progress.position,
+                    state,
+                },
+            )
+            .await
+            .map_err(store_error::<P>)
+    }
+
+    /// Forgets the stored checkpoint and replays every event from position zero.
+    pub async fn rebuild(&self) -> Result<u64, ProjectionError> {
+        let mut progress = self.progress.write().await;
+        self.store.delete_checkpoint(P::NAME).await.map_err(store_error::<P>)?;
+        *progress = Progress {
+            projection: P::default(),
+            position: 0,
+        };
+        self.catch_up_locked(&mut progress).await
+    }
+
+    /// Follows the log: catches up, then waits for new events and applies them, until a
+    /// handler fails or the store does. Spawn it as a task.
+    pub async fn run(&self) -> Result<std::convert::Infallible, ProjectionError> {
+        loop {
+            let position = self.catch_up().await?;
+            self.store.wait_for_events(position).await.map_err(store_error::<P>)?;
+        }
+    }
+
+    /// Returns once the projection reflects every event up to `position` (the position a
+    /// command's [`Committed`](crate::Committed) reports), catching up as needed.
+    pub async fn wait_for(&self, position: u64) -> Result<(), ProjectionError> {
+        loop {
+            if self.position().await >= position {
+                return Ok(());
+            }
+            let reached = self.catch_up().await?;
+            if reached >= position {
+                return Ok(());
+            }
+            self.store.wait_for_events(reached).await.map_err(store_error::<P>)?;
+        }
+    }
+
+    /// The position of the last event the projection reflects.
+    pub async fn position(&self) -> u64 {
+        self.progress.read().await.position
+    }
+
+    /// Answers a query against the current state.
+    pub async fn ask(&self, query: P::Query) -> P::Answer {
+        self.progress.read().await.projection.ask(query)
+    }
+
+    /// Reads the current state.
+    pub async fn read<T>(&self, f: impl FnOnce(&P) -> T) -> T {
+        f(&self.progress.read().await.projection)
+    }
+
+    /// A copy of the current state.
+    pub async fn state(&self) -> P
+    where
+        P: Clone,
+    {
+        self.progress.read().await.projection.clone()
+    }
+}
+
+impl<P: Projection, S: EventStore> Debug for ProjectionRunner<P, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProjectionRunner")
+            .field("projection", &P::NAME)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Applies one event, turning a panic of the handler into an error.
+fn apply_one<P: Projection>(projection: &mut P, event: &RecordedEvent) -> Result<(), String> {
+    match catch_unwind(AssertUnwindSafe(|| projection.project(event))) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a handler panicked".to_owned());
+            Err(format!("the handler panicked: {message}"))
+        }
+    }
+}
+
+fn event_error<P: Projection>(event: &RecordedEvent, reason: String) -> ProjectionError {
+    let meta = &event.meta;
+    ProjectionError::Event {
+        projection: P::NAME,
+        position: meta.position,
+        aggregate_type: meta.aggregate_type.clone(),
+        stream_id: meta.stream_id.clone(),
+        version: meta.stream_version,
+        event: meta.event_name.clone(),
+        reason,
+    }
+}
+
+fn store_error<P: Projection>(source: StoreError) -> ProjectionError {
+    ProjectionError::Store {
+        projection: P::NAME,
+        source,
+    }
+}
+
+/// A projection the repository catches up after each commit (read-your-writes).
+pub trait InlineProjection: Send + Sync {
+    /// Catches the projection up; returns the position reached.
+    fn catch_up(&self) -> Pin<Box<dyn Future<Output = Result<u64, ProjectionError>> + Send + '_>>;
+}
+
+impl<P: Projection, S: EventStore> InlineProjection for ProjectionRunner<P, S> {
+    fn catch_up(&self) -> Pin<Box<dyn Future<Output = Result<u64, ProjectionError>> + Send + '_>> {
+        Box::pin(ProjectionRunner::catch_up(self))
+    }
+}
