@@ -74,7 +74,7 @@ pub use repository::{Committed, DEFAULT_CACHE_CAPACITY, Loaded, Repository, Retr
 pub use store::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
-pub use store::{Appended, Checkpoint, EventFilter, EventStore, MemoryStore, Snapshot, StreamRef};
+pub use store::{Appended, Checkpoint, EventFilter, EventStore, Lease, MemoryStore, Snapshot, StreamRef};
 
 mod macros;
 pub use macros::*;

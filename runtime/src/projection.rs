@@ -317,6 +317,17 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
         }
     }
 
+    /// Like [`run`](Self::run), but first waits for the projection's lease, so that among all
+    /// processes sharing the store only one runs this projection at a time. When the holder
+    /// stops or dies, a waiting process takes over from the stored checkpoint.
+    pub async fn run_exclusive(&self) -> Result<std::convert::Infallible, ProjectionError> {
+        let lease_name = format!("projection:{}", P::NAME);
+        let _lease = self.store.acquire_lease(&lease_name).await.map_err(store_error::<P>)?;
+        // The previous holder may have moved the checkpoint on while we waited.
+        *self.progress.write().await = Self::stored(&self.store).await?;
+        self.run().await
+    }
+
     /// Returns once the projection reflects every event up to `position` (the position a
     /// command's [`Committed`](crate::Committed) reports), catching up as needed.
     pub async fn wait_for(&self, position: u64) -> Result<(), ProjectionError> {

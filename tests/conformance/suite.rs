@@ -743,3 +743,65 @@ pub async fn inline_projections_read_their_writes<S: EventStore + Clone>(store: 
         );
     }
 }
+
+/// Two "processes" run one projection with `run_exclusive`: only one applies events; when it
+/// dies, the other takes over from the checkpoint, and nothing is applied twice.
+pub async fn only_one_process_runs_a_projection_at_a_time<S: EventStore + Clone>(store: S) {
+    let first = std::sync::Arc::new(ProjectionRunner::<Totals, _>::start(store.clone()).await.unwrap());
+    let second = std::sync::Arc::new(ProjectionRunner::<Totals, _>::start(store.clone()).await.unwrap());
+    let spawn =
+        |runner: std::sync::Arc<ProjectionRunner<Totals, S>>| tokio::spawn(async move { runner.run_exclusive().await });
+    let first_task = spawn(first.clone());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let second_task = spawn(second.clone());
+
+    deposits(&store, 10, 10).await;
+    let head = store.head_position().await.unwrap();
+    wait_until_checkpoint(&store, head).await;
+    assert_eq!(
+        first.position().await,
+        head,
+        "the first runner holds the lease and runs"
+    );
+    assert_eq!(second.position().await, 0, "the second runner waits");
+
+    first_task.abort(); // the holder's process dies
+    let _ = first_task.await;
+    deposits(&store, 10, 5).await;
+    let head = store.head_position().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while second.position().await < head {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the second runner takes over");
+    second_task.abort();
+
+    let rebuilt = ProjectionRunner::<Totals, _>::start(store.clone()).await.unwrap();
+    rebuilt.rebuild().await.unwrap();
+    assert_eq!(second.state().await, rebuilt.state().await);
+    assert_eq!(
+        second.state().await.applied,
+        150,
+        "nothing applied twice across the takeover"
+    );
+}
+
+async fn wait_until_checkpoint<S: EventStore>(store: &S, position: u64) {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            if store
+                .load_checkpoint("totals")
+                .await
+                .unwrap()
+                .is_some_and(|c| c.position >= position)
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the projection catches up");
+}

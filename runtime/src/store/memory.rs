@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use tokio::sync::watch;
 
-use super::{Appended, Checkpoint, EventFilter, EventStore, Snapshot, StreamRef};
+use super::{Appended, Checkpoint, EventFilter, EventStore, Lease, Snapshot, StreamRef};
 use crate::envelope::{EventMeta, Metadata, NewEvent, RecordedEvent};
 use crate::error::StoreError;
 
@@ -37,6 +37,8 @@ pub struct MemoryStore {
 struct Inner {
     log: Mutex<Log>,
     head: watch::Sender<u64>,
+    /// One lock per lease name.
+    leases: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Default for Inner {
@@ -44,6 +46,7 @@ impl Default for Inner {
         Inner {
             log: Mutex::default(),
             head: watch::Sender::new(0),
+            leases: Mutex::default(),
         }
     }
 }
@@ -214,5 +217,14 @@ impl EventStore for MemoryStore {
     async fn delete_checkpoint(&self, name: &str) -> Result<(), StoreError> {
         self.log().checkpoints.remove(name);
         Ok(())
+    }
+
+    async fn acquire_lease(&self, name: &str) -> Result<Lease, StoreError> {
+        super::validate_id("lease name", name)?;
+        let lock = {
+            let mut leases = self.inner.leases.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(leases.entry(name.to_owned()).or_default())
+        };
+        Ok(Lease::new(lock.lock_owned().await))
     }
 }

@@ -164,6 +164,25 @@ pub struct Checkpoint {
     pub state: String,
 }
 
+/// Exclusive right to run one named worker (a projection) across every process sharing a
+/// store; released when dropped, or when its process dies.
+pub struct Lease {
+    _held: Box<dyn Send + Sync>,
+}
+
+impl Lease {
+    /// A lease held for as long as `held` lives.
+    pub fn new(held: impl Send + Sync + 'static) -> Self {
+        Lease { _held: Box::new(held) }
+    }
+}
+
+impl std::fmt::Debug for Lease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Lease")
+    }
+}
+
 /// A store of events: an append-only log of streams with optimistic concurrency.
 ///
 /// Versions count from 1 within a stream (0 means "no events yet"); positions count from 1
@@ -232,4 +251,17 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Removes the checkpoint stored under `name` (for a rebuild from position zero).
     fn delete_checkpoint(&self, name: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Waits until this process holds the lease `name`: at most one holder at a time among
+    /// every process sharing the store. Dropping the [`Lease`] releases it; if the holder's
+    /// process dies, the lease passes to a waiting process.
+    fn acquire_lease(&self, name: &str) -> impl Future<Output = Result<Lease, StoreError>> + Send {
+        let name = name.to_owned();
+        async move {
+            Err(StoreError::InvalidInput {
+                what: format!("lease {name:?}"),
+                reason: "this store does not support leases".to_owned(),
+            })
+        }
+    }
 }
