@@ -692,9 +692,14 @@ pub async fn a_live_projection_equals_a_rebuild<S: EventStore + Clone>(store: S)
     for w in 0..4u64 {
         let store = store.clone();
         writers.push(tokio::spawn(async move {
-            let tellers = Repository::<Teller, _>::new(store);
+            // Heavy contention is not what this test is about: allow many retries.
+            let retry = factum::RetryPolicy {
+                max_attempts: 100,
+                backoff: Duration::from_millis(1),
+            };
+            let tellers = Repository::<Teller, _>::new(store).with_retry(retry);
             for i in 0..2500u64 {
-                let account = format!("acc-{}", (w * 2500 + i) % 100);
+                let account = format!("acc-{}", (w * 37 + i) % 100);
                 tellers
                     .execute(&account, TellerCommand::Deposit { amount: 1 + i % 7 })
                     .await

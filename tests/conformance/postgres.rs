@@ -1,0 +1,252 @@
+//! Fresh PostgreSQL stores for the suite, one new schema each, and the tests only
+//! PostgreSQL needs: readers never skip an event, waiters wake across stores, migrations
+//! run once when processes connect together.
+//!
+//! Needs `FACTUM_POSTGRES_URL` (`scripts/postgres.sh start DIR` prints one); without it
+//! every test here passes at once, after saying so.
+
+use std::sync::Once;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use factum::{EventFilter, EventStore, Metadata, NewEvent, PostgresStore, StreamRef};
+
+/// Query connections per store: the tests run in parallel, and the server allows 200.
+const POOL_SIZE: usize = 4;
+
+fn url() -> Option<String> {
+    static SKIPPED: Once = Once::new();
+    match std::env::var("FACTUM_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            SKIPPED.call_once(|| eprintln!("PostgreSQL conformance skipped: FACTUM_POSTGRES_URL is not set"));
+            None
+        }
+    }
+}
+
+/// A schema name no other test, run or process uses.
+fn fresh_schema() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    format!(
+        "t_{}_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed),
+        nanos % 1_000_000_000_000
+    )
+}
+
+async fn connect(url: &str, schema: &str, pool_size: usize) -> PostgresStore {
+    PostgresStore::connect_with(url, schema, pool_size)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to FACTUM_POSTGRES_URL (schema {schema}): {e}"))
+}
+
+/// An empty store in a new schema, or `None` when no server is configured.
+pub async fn fresh_store() -> Option<PostgresStore> {
+    let url = url()?;
+    Some(connect(&url, &fresh_schema(), POOL_SIZE).await)
+}
+
+fn numbered(n: u64) -> NewEvent {
+    NewEvent {
+        name: "Numbered",
+        version: 1,
+        payload: format!(r#"{{"n":{n}}}"#),
+    }
+}
+
+/// The gap problem: with positions from a plain sequence, an append that draws a position
+/// and commits after a later one became visible is skipped by a reader that follows the
+/// log from its last position. Here 8 writers (each its own store, as separate processes
+/// would be) append while a reader follows; its positions must be exactly the log's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reader_following_positions_never_skips_an_event() {
+    let Some(url) = url() else {
+        eprintln!("a_reader_following_positions_never_skips_an_event: skipped");
+        return;
+    };
+    const WRITERS: u64 = 8;
+    const APPENDS: u64 = 120;
+    const STREAMS_PER_WRITER: u64 = 6;
+    let schema = fresh_schema();
+    let reader = connect(&url, &schema, 1).await;
+    let mut writers = Vec::new();
+    for writer in 0..WRITERS {
+        let store = connect(&url, &schema, 1).await;
+        writers.push(tokio::spawn(async move {
+            let mut versions = [0u64; STREAMS_PER_WRITER as usize];
+            let mut written = 0;
+            for i in 0..APPENDS {
+                let slot = (i % STREAMS_PER_WRITER) as usize;
+                let id = format!("w{writer}-s{slot}");
+                // Batches of 1 to 3 events, so that some appends take several positions.
+                let events: Vec<NewEvent> = (0..1 + i % 3).map(|k| numbered(writer * 10_000 + i * 10 + k)).collect();
+                let count = events.len() as u64;
+                let appended = store
+                    .append(StreamRef::new("gap", &id), versions[slot], &Metadata::new(), events)
+                    .await
+                    .unwrap();
+                versions[slot] = appended.version;
+                written += count;
+            }
+            written
+        }));
+    }
+    let follower = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        let mut last = 0;
+        let mut caught_up_after_writers = false;
+        while !caught_up_after_writers {
+            // Read the flag first: an empty read after it means every write was visible.
+            let writers_done = DONE.load(Ordering::Acquire);
+            let batch = reader.read_all(last, EventFilter::ALL, 100).await.unwrap();
+            if batch.is_empty() {
+                caught_up_after_writers = writers_done;
+                tokio::task::yield_now().await;
+            }
+            for event in batch {
+                assert!(event.meta.position > last, "read_all goes forward");
+                last = event.meta.position;
+                seen.push(last);
+            }
+        }
+        (reader, seen)
+    });
+    static DONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let mut written = 0;
+    for writer in writers {
+        written += writer.await.unwrap();
+    }
+    DONE.store(true, Ordering::Release);
+    let (reader, seen) = follower.await.unwrap();
+    let log: Vec<u64> = reader
+        .read_all(0, EventFilter::ALL, usize::MAX)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.meta.position)
+        .collect();
+    assert_eq!(log.len() as u64, written, "every appended event is in the log");
+    assert_eq!(
+        seen.len(),
+        log.len(),
+        "the follower saw as many events as the log holds"
+    );
+    assert_eq!(seen, log, "the follower saw every position, in order, none skipped");
+    assert_eq!(log, (1..=written).collect::<Vec<_>>(), "positions are dense");
+}
+
+/// A waiter on one store wakes when another store (another process) appends to the same
+/// schema, through the notification channel or the periodic re-check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn waiters_wake_on_appends_by_another_store() {
+    let Some(url) = url() else {
+        eprintln!("waiters_wake_on_appends_by_another_store: skipped");
+        return;
+    };
+    let schema = fresh_schema();
+    let waiting = connect(&url, &schema, 1).await;
+    let writing = connect(&url, &schema, 1).await;
+    let waiter = tokio::spawn(async move { waiting.wait_for_events(0).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!waiter.is_finished(), "nothing was appended yet");
+    writing
+        .append(StreamRef::new("account", "a"), 0, &Metadata::new(), vec![numbered(1)])
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), waiter)
+        .await
+        .expect("the waiter wakes up")
+        .unwrap()
+        .unwrap();
+}
+
+/// Processes that start together migrate the schema once, under the advisory lock, and
+/// all end up on the same store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_connects_migrate_once() {
+    let Some(url) = url() else {
+        eprintln!("concurrent_connects_migrate_once: skipped");
+        return;
+    };
+    let schema = fresh_schema();
+    let connects: Vec<_> = (0..6)
+        .map(|_| {
+            let (url, schema) = (url.clone(), schema.clone());
+            tokio::spawn(async move { connect(&url, &schema, 1).await })
+        })
+        .collect();
+    let mut stores = Vec::new();
+    for connecting in connects {
+        stores.push(connecting.await.unwrap());
+    }
+    let stream = StreamRef::new("account", "a");
+    stores[0]
+        .append(stream, 0, &Metadata::new(), vec![numbered(1)])
+        .await
+        .unwrap();
+    for store in &stores {
+        assert_eq!(store.stream_version(stream).await.unwrap(), 1);
+        assert_eq!(store.schema(), schema);
+    }
+    // And once more, on a schema that is already migrated.
+    let again = connect(&url, &schema, 1).await;
+    assert_eq!(again.head_position().await.unwrap(), 1);
+}
+
+/// Schema names that PostgreSQL would truncate or that are empty are refused.
+#[tokio::test]
+async fn bad_schema_names_are_rejected() {
+    let Some(url) = url() else {
+        eprintln!("bad_schema_names_are_rejected: skipped");
+        return;
+    };
+    for schema in [String::new(), "x".repeat(64), "a\nb".to_owned()] {
+        let error = PostgresStore::connect_with(&url, &schema, 1).await.unwrap_err();
+        assert!(matches!(error, factum::StoreError::InvalidInput { .. }), "{error}");
+    }
+    // Quotes and case survive quoting.
+    let odd = format!("Odd \"{}\"", fresh_schema());
+    let store = connect(&url, &odd, 1).await;
+    store
+        .append(StreamRef::new("account", "a"), 0, &Metadata::new(), vec![numbered(1)])
+        .await
+        .unwrap();
+    assert_eq!(store.head_position().await.unwrap(), 1);
+}
+
+/// A lease is held by one store of a schema at a time, passes on when dropped, and does not
+/// reach into other schemas.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn leases_are_exclusive_per_schema() {
+    let Some(url) = url() else {
+        eprintln!("leases_are_exclusive_per_schema: skipped");
+        return;
+    };
+    let schema = fresh_schema();
+    let first = connect(&url, &schema, 1).await;
+    let second = connect(&url, &schema, 1).await;
+    let elsewhere = connect(&url, &fresh_schema(), 1).await;
+    let held = first.acquire_lease("projection:totals").await.unwrap();
+    let waiting = tokio::spawn(async move { second.acquire_lease("projection:totals").await });
+    let _other_name = first.acquire_lease("projection:other").await.unwrap();
+    let _other_schema = tokio::time::timeout(Duration::from_secs(10), elsewhere.acquire_lease("projection:totals"))
+        .await
+        .expect("another schema has its own leases")
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!waiting.is_finished(), "the lease is held");
+    drop(held);
+    tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("the lease passes on when dropped")
+        .unwrap()
+        .unwrap();
+    let error = first.acquire_lease("").await.unwrap_err();
+    assert!(matches!(error, factum::StoreError::InvalidInput { .. }), "{error}");
+}
