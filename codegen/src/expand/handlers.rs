@@ -7,7 +7,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::FnArg;
 use syn::spanned::Spanned;
 
-use super::doc;
+use super::{doc, enum_variant, serde_enum_derives};
 use crate::ast::{HandlersImpl, Member};
 use crate::attr;
 use crate::ctxt::Ctxt;
@@ -114,26 +114,12 @@ fn command_enum(m: &AggregateModel) -> TokenStream {
         } else {
             quote!(#(#docs)*)
         };
-        let fields: Vec<_> = fields(c).collect();
-        if fields.is_empty() {
-            quote!(#docs #(#cfgs)* #variant)
-        } else {
-            let (names, types): (Vec<_>, Vec<_>) = fields.into_iter().unzip();
-            quote!(#docs #(#cfgs)* #variant { #(#names: #types),* })
-        }
+        enum_variant(&docs, cfgs, variant, fields(c))
     });
+    let derives = serde_enum_derives();
     quote! {
         #docs
-        #[derive(
-            ::core::fmt::Debug,
-            ::core::clone::Clone,
-            ::core::cmp::PartialEq,
-            ::factum::__private::serde::Serialize,
-            ::factum::__private::serde::Deserialize
-        )]
-        #[serde(crate = "::factum::__private::serde")]
-        // Parameters and events need not be `Eq` (floats are welcome).
-        #[allow(clippy::derive_partial_eq_without_eq)]
+        #derives
         #vis enum #command_enum {
             #(#variants,)*
         }

@@ -6,8 +6,8 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::{Data, DeriveInput, LitStr};
 
-use super::doc;
 use super::handlers::{as_event, unique_names};
+use super::{doc, enum_variant, serde_enum_derives};
 use crate::attr;
 use crate::ctxt::Ctxt;
 use crate::model::projection::{On, ProjectionModel, Query};
@@ -88,12 +88,7 @@ pub fn generate(m: &ProjectionModel, complete: bool) -> TokenStream {
         } else {
             quote!(#(#docs)*)
         };
-        if fields.is_empty() {
-            quote!(#docs #(#cfgs)* #variant)
-        } else {
-            let (names, types): (Vec<_>, Vec<_>) = fields.iter().map(|(n, t)| (n, t)).unzip();
-            quote!(#docs #(#cfgs)* #variant { #(#names: #types),* })
-        }
+        enum_variant(&docs, cfgs, variant, fields.iter().map(|(n, t)| (n, &**t)))
     });
     let answer_variants = m.queries.iter().map(
         |Query {
@@ -107,17 +102,7 @@ pub fn generate(m: &ProjectionModel, complete: bool) -> TokenStream {
             quote!(#docs #(#cfgs)* #variant(#output))
         },
     );
-    let derives = quote! {
-        #[derive(
-            ::core::fmt::Debug,
-            ::core::clone::Clone,
-            ::core::cmp::PartialEq,
-            ::factum::__private::serde::Serialize,
-            ::factum::__private::serde::Deserialize
-        )]
-        #[serde(crate = "::factum::__private::serde")]
-        #[allow(clippy::derive_partial_eq_without_eq)]
-    };
+    let derives = serde_enum_derives();
 
     let (events, project, ask) = if complete {
         let names = m.handlers.iter().map(|On { event_ty, cfgs, .. }| {

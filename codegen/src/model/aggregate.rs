@@ -4,9 +4,11 @@
 //! still makes it into the model, so the fallback output keeps the user's names defined.
 
 use quote::{ToTokens, format_ident};
-use syn::{Attribute, FnArg, Ident, ReceiverKind, ReturnType, Type, TypePath, Visibility};
+use syn::{Attribute, FnArg, Ident, ReceiverKind, ReturnType, Type, Visibility};
 
-use super::{Role, cfgs, common_signature_checks, event_key, field, generic_args, result_args, role, visibility_rank};
+use super::{
+    Role, block_type, cfgs, common_signature_checks, event_key, field, generic_args, result_args, role, visibility_rank,
+};
 use crate::ast::{HandlersImpl, Member, Method};
 use crate::attr::{self, HandlersArgs};
 use crate::ctxt::Ctxt;
@@ -80,38 +82,7 @@ impl Output {
 
 /// Builds the model, reporting every broken rule to `cx`.
 pub fn aggregate(cx: &Ctxt, args: &HandlersArgs, item: &HandlersImpl) -> Option<AggregateModel> {
-    if let Some(unsafety) = &item.unsafety {
-        cx.error_spanned_by(
-            unsafety,
-            "`#[handlers]` goes on a plain `impl` block, not an `unsafe impl`",
-        );
-    }
-    if let Some((path, for_token)) = &item.trait_ {
-        cx.error_spanned_by(
-            quote::quote!(#path #for_token),
-            "`#[handlers]` goes on an inherent impl block (`impl BankAccount { .. }`), not on a trait impl",
-        );
-    }
-    if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
-        cx.error_spanned_by(&item.generics, "generic aggregates are not supported by `#[handlers]`");
-        return None;
-    }
-    let ident = match &item.self_ty {
-        Type::Path(TypePath { qself: None, path, .. }) => {
-            let last = path.segments.last().expect("a parsed path has a segment");
-            if !last.arguments.is_none() {
-                cx.error_spanned_by(&last.arguments, "generic aggregates are not supported by `#[handlers]`");
-            }
-            last.ident.clone()
-        }
-        other => {
-            cx.error_spanned_by(
-                other,
-                "`#[handlers]` needs the aggregate's type name here, such as `impl BankAccount`",
-            );
-            return None;
-        }
-    };
+    let ident = block_type(cx, item, "aggregate", "BankAccount")?;
     let command_enum = format_ident!("{}Command", ident, span = ident.span());
     let event_enum = format_ident!("{}Event", ident, span = ident.span());
 

@@ -53,6 +53,45 @@ pub(crate) fn kind(item: &HandlersImpl) -> Kind<'_> {
     }
 }
 
+/// The checks every `#[handlers]` block shares: a plain, inherent, non-generic impl of a
+/// named type. Returns that type's name; `kind` is "aggregate" or "projection" and
+/// `example` a type name for the messages.
+pub(crate) fn block_type(cx: &Ctxt, item: &HandlersImpl, kind: &str, example: &str) -> Option<Ident> {
+    if let Some(unsafety) = &item.unsafety {
+        cx.error_spanned_by(
+            unsafety,
+            "`#[handlers]` goes on a plain `impl` block, not an `unsafe impl`",
+        );
+    }
+    if let Some((path, for_token)) = &item.trait_ {
+        cx.error_spanned_by(
+            quote::quote!(#path #for_token),
+            format!("`#[handlers]` goes on an inherent impl block (`impl {example} {{ .. }}`), not on a trait impl"),
+        );
+    }
+    let generic = format!("generic {kind}s are not supported by `#[handlers]`");
+    if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
+        cx.error_spanned_by(&item.generics, generic);
+        return None;
+    }
+    match &item.self_ty {
+        Type::Path(TypePath { qself: None, path, .. }) => {
+            let last = path.segments.last().expect("a parsed path has a segment");
+            if !last.arguments.is_none() {
+                cx.error_spanned_by(&last.arguments, generic);
+            }
+            Some(last.ident.clone())
+        }
+        other => {
+            cx.error_spanned_by(
+                other,
+                format!("`#[handlers]` needs the {kind}'s type name here, such as `impl {example}`"),
+            );
+            None
+        }
+    }
+}
+
 /// Which of our attributes a method carries; more than one is an error.
 pub(crate) fn role<'a>(cx: &Ctxt, method: &'a Method) -> Option<(Role, &'a Attribute)> {
     let mut found: Option<(Role, &Attribute)> = None;

@@ -2,9 +2,9 @@
 //! `#[query]` methods, built while checking every rule.
 
 use quote::format_ident;
-use syn::{FnArg, Ident, LitStr, ReceiverKind, ReturnType, Type, TypePath, Visibility};
+use syn::{FnArg, Ident, LitStr, ReceiverKind, ReturnType, Type, Visibility};
 
-use super::{Role, cfgs, common_signature_checks, event_key, field, result_args, role, visibility_rank};
+use super::{Role, block_type, cfgs, common_signature_checks, event_key, field, result_args, role, visibility_rank};
 use crate::ast::{HandlersImpl, Member, Method};
 use crate::attr::{self, HandlersArgs};
 use crate::ctxt::Ctxt;
@@ -46,30 +46,7 @@ pub struct Query {
 }
 
 pub fn projection(cx: &Ctxt, args: &HandlersArgs, item: &HandlersImpl) -> Option<ProjectionModel> {
-    if let Some((path, for_token)) = &item.trait_ {
-        cx.error_spanned_by(
-            quote::quote!(#path #for_token),
-            "`#[handlers]` goes on an inherent impl block (`impl Balances { .. }`), not on a trait impl",
-        );
-    }
-    if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
-        cx.error_spanned_by(&item.generics, "generic projections are not supported by `#[handlers]`");
-        return None;
-    }
-    let ident = match &item.self_ty {
-        Type::Path(TypePath { qself: None, path, .. })
-            if path.segments.last().is_some_and(|s| s.arguments.is_none()) =>
-        {
-            path.segments.last().expect("checked").ident.clone()
-        }
-        other => {
-            cx.error_spanned_by(
-                other,
-                "`#[handlers]` needs the projection's type name here, such as `impl Balances`",
-            );
-            return None;
-        }
-    };
+    let ident = block_type(cx, item, "projection", "Balances")?;
     let mut handlers: Vec<On> = Vec::new();
     let mut queries: Vec<Query> = Vec::new();
     let mut vis = Visibility::Inherited;
