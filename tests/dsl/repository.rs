@@ -228,7 +228,10 @@ async fn concurrent_writers_on_one_stream_retry_conflicts_and_lose_nothing() {
     for writer in 0..WRITERS {
         // Eight writers in lockstep on one stream starve one another under the default ten
         // attempts on a loaded machine; this test is about what retries do, not how often.
-        let retry = RetryPolicy { max_attempts: 1000, ..RetryPolicy::default() };
+        let retry = RetryPolicy {
+            max_attempts: 1000,
+            ..RetryPolicy::default()
+        };
         let repo = ledgers(store.clone()).with_retry(retry);
         tasks.push(tokio::spawn(async move {
             let mut attempts = 0;
