@@ -91,6 +91,10 @@ impl EventStore for Counting {
     async fn delete_checkpoint(&self, name: &str) -> Result<(), StoreError> {
         self.inner.delete_checkpoint(name).await
     }
+
+    async fn acquire_lease(&self, name: &str) -> Result<factum::Lease, StoreError> {
+        self.inner.acquire_lease(name).await
+    }
 }
 
 fn ledgers<S: EventStore>(store: S) -> Repository<Ledger, S> {

@@ -255,13 +255,5 @@ pub trait EventStore: Send + Sync + 'static {
     /// Waits until this process holds the lease `name`: at most one holder at a time among
     /// every process sharing the store. Dropping the [`Lease`] releases it; if the holder's
     /// process dies, the lease passes to a waiting process.
-    fn acquire_lease(&self, name: &str) -> impl Future<Output = Result<Lease, StoreError>> + Send {
-        let name = name.to_owned();
-        async move {
-            Err(StoreError::InvalidInput {
-                what: format!("lease {name:?}"),
-                reason: "this store does not support leases".to_owned(),
-            })
-        }
-    }
+    fn acquire_lease(&self, name: &str) -> impl Future<Output = Result<Lease, StoreError>> + Send;
 }
