@@ -65,6 +65,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 ///   appending to one file never hand out one version twice.
 /// - Positions come from an `AUTOINCREMENT` key: they only grow, and are never reused.
 /// - Schema migrations run when the file is opened.
+/// - Group commit: appends that arrive while the writer is busy are committed together, in
+///   one transaction and one fsync, each under its own savepoint (a conflict rejects only
+///   its own append).
 /// - Every call runs on Tokio's blocking pool, never on the async executor.
 ///
 /// ```
@@ -92,6 +95,8 @@ struct Inner {
     path: PathBuf,
     /// The one connection that writes: SQLite has one writer at a time anyway.
     writer: Mutex<Connection>,
+    /// Appends waiting for the writer; it commits them together.
+    queue: Mutex<Vec<PendingAppend>>,
     /// Idle reading connections; WAL lets them read while the writer writes.
     readers: Mutex<Vec<Connection>>,
     /// The newest position this process has appended or seen.
@@ -110,6 +115,7 @@ impl SqliteStore {
                 inner: Arc::new(Inner {
                     path,
                     writer: Mutex::new(writer),
+                    queue: Mutex::default(),
                     readers: Mutex::default(),
                     head: watch::Sender::new(head),
                 }),
@@ -169,45 +175,30 @@ impl EventStore for SqliteStore {
         events: Vec<NewEvent>,
     ) -> Result<Appended, StoreError> {
         stream.validate()?;
-        let name = stream.name();
-        let metadata = encode_metadata(metadata);
-        let appended = self
-            .write(move |connection| {
-                let recorded_at = SystemTime::now();
-                let micros = to_micros(recorded_at);
-                let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
-                let actual = current_version(&tx, &name.aggregate_type, &name.stream_id)?;
-                if actual != expected {
-                    return Err(StoreError::Conflict { stream: name, expected, actual });
-                }
-                let mut positions = Vec::with_capacity(events.len());
-                {
-                    let mut insert = tx
-                        .prepare_cached(
-                            "INSERT INTO events (aggregate_type, stream_id, version, name, schema_version, recorded_at, metadata, payload)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                        )
-                        .map_err(backend)?;
-                    for (offset, event) in events.iter().enumerate() {
-                        insert
-                            .execute(params![
-                                name.aggregate_type,
-                                name.stream_id,
-                                to_i64(expected + offset as u64 + 1),
-                                event.name,
-                                event.version,
-                                micros,
-                                metadata,
-                                event.payload,
-                            ])
-                            .map_err(|e| conflict_or_backend(e, &name, expected))?;
-                        positions.push(tx.last_insert_rowid() as u64);
-                    }
-                }
-                tx.commit().map_err(backend)?;
-                Ok(Appended { version: expected + events.len() as u64, positions, recorded_at })
-            })
-            .await?;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let pending = PendingAppend {
+            stream: stream.name(),
+            expected,
+            metadata: encode_metadata(metadata),
+            events,
+            reply,
+        };
+        lock(&self.inner.queue).push(pending);
+        // Group commit: whichever task gets the writer first commits everything queued by
+        // then in one transaction (one fsync), each append under its own savepoint so that
+        // a conflict rejects only that append. A task that finds the queue empty has been
+        // served by another.
+        let inner = Arc::clone(&self.inner);
+        blocking(move || {
+            let mut connection = lock(&inner.writer);
+            let batch = std::mem::take(&mut *lock(&inner.queue));
+            if !batch.is_empty() {
+                commit_batch(&mut connection, batch);
+            }
+            Ok(())
+        })
+        .await?;
+        let appended = answer.await.map_err(|e| StoreError::Backend(Box::new(e)))??;
         if let Some(&last) = appended.positions.last() {
             self.inner.head.send_if_modified(|head| {
                 let newer = last > *head;
@@ -474,6 +465,99 @@ fn lease_owner() -> String {
     use std::hash::{BuildHasher, RandomState};
     let random = RandomState::new().hash_one(SystemTime::now());
     format!("pid{}-{random:016x}", std::process::id())
+}
+
+/// An append waiting for the writer.
+struct PendingAppend {
+    stream: crate::error::StreamName,
+    expected: u64,
+    metadata: Option<String>,
+    events: Vec<NewEvent>,
+    reply: tokio::sync::oneshot::Sender<Result<Appended, StoreError>>,
+}
+
+/// Commits `batch` in one transaction, each append under a savepoint of its own, and answers
+/// every waiting append once the transaction is durable (or failed).
+fn commit_batch(connection: &mut Connection, batch: Vec<PendingAppend>) {
+    let recorded_at = SystemTime::now();
+    let mut outcomes = Vec::with_capacity(batch.len());
+    let committed = (|| {
+        let mut tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for pending in &batch {
+            let savepoint = tx.savepoint()?;
+            let outcome = append_one(&savepoint, pending, recorded_at);
+            if outcome.is_ok() {
+                savepoint.commit()?;
+            } // else: dropping the savepoint rolls this append back, and only this one
+            outcomes.push(outcome);
+        }
+        tx.commit()
+    })();
+    let failure = committed.err().map(|e| e.to_string());
+    for (pending, outcome) in batch
+        .into_iter()
+        .zip(outcomes.into_iter().map(Some).chain(std::iter::repeat_with(|| None)))
+    {
+        let result = match (&failure, outcome) {
+            // Committed, or refused on its own account (a conflict holds either way).
+            (None, Some(outcome)) | (_, Some(outcome @ Err(StoreError::Conflict { .. }))) => outcome,
+            (Some(reason), _) => Err(StoreError::Backend(format!("the transaction failed: {reason}").into())),
+            (None, None) => unreachable!("a committed batch has an outcome for every append"),
+        };
+        let _ = pending.reply.send(result);
+    }
+}
+
+/// One append inside the batch's transaction: check the version, insert the events.
+fn append_one(
+    connection: &Connection,
+    pending: &PendingAppend,
+    recorded_at: SystemTime,
+) -> Result<Appended, StoreError> {
+    let PendingAppend {
+        stream,
+        expected,
+        metadata,
+        events,
+        ..
+    } = pending;
+    let expected = *expected;
+    let actual = current_version(connection, &stream.aggregate_type, &stream.stream_id)?;
+    if actual != expected {
+        return Err(StoreError::Conflict {
+            stream: stream.clone(),
+            expected,
+            actual,
+        });
+    }
+    let micros = to_micros(recorded_at);
+    let mut insert = connection
+        .prepare_cached(
+            "INSERT INTO events (aggregate_type, stream_id, version, name, schema_version, recorded_at, metadata, payload)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .map_err(backend)?;
+    let mut positions = Vec::with_capacity(events.len());
+    for (offset, event) in events.iter().enumerate() {
+        insert
+            .execute(params![
+                stream.aggregate_type,
+                stream.stream_id,
+                to_i64(expected + offset as u64 + 1),
+                event.name,
+                event.version,
+                micros,
+                metadata,
+                event.payload,
+            ])
+            .map_err(|e| conflict_or_backend(e, stream, expected))?;
+        positions.push(connection.last_insert_rowid() as u64);
+    }
+    Ok(Appended {
+        version: expected + events.len() as u64,
+        positions,
+        recorded_at,
+    })
 }
 
 const COLUMNS: &str =
