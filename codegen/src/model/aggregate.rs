@@ -4,10 +4,11 @@
 //! still makes it into the model, so the fallback output keeps the user's names defined.
 
 use quote::{ToTokens, format_ident};
-use syn::{Attribute, FnArg, Ident, ReceiverKind, ReturnType, Type, Visibility};
+use syn::{Attribute, FnArg, Ident, ReturnType, Type, Visibility};
 
 use super::{
-    Role, block_type, cfgs, common_signature_checks, event_key, field, generic_args, result_args, role, visibility_rank,
+    Role, block_type, cfgs, check_receiver, common_signature_checks, event_key, field, generic_args, result_args, role,
+    visibility_rank,
 };
 use crate::ast::{HandlersImpl, Member, Method};
 use crate::attr::{self, HandlersArgs};
@@ -194,15 +195,13 @@ fn command(
     let name = &sig.ident;
     let attrs = attr::command_attrs(cx, &method.attrs);
     common_signature_checks(cx, method, "command");
-    match sig.receiver().map(|r| (&r.kind, r)) {
-        Some((ReceiverKind::Reference(_, _, None), _)) => {}
-        Some((ReceiverKind::Reference(_, _, Some(_)), receiver)) => cx.error_spanned_by(
-            receiver,
-            "a command takes `&self`: it decides, and only events change state (`#[apply]` methods take `&mut self`)",
-        ),
-        Some((_, receiver)) => cx.error_spanned_by(receiver, "a command takes `&self`"),
-        None => cx.error_spanned_by(name, format!("the command `{name}` needs a `&self` receiver")),
-    }
+    check_receiver(
+        cx,
+        method,
+        "the command",
+        false,
+        "a command takes `&self`: it decides, and only events change state (`#[apply]` methods take `&mut self`)",
+    );
 
     let mut params = Vec::new();
     let mut own_services: Option<&syn::PatType> = None;
@@ -303,14 +302,13 @@ fn apply(cx: &Ctxt, method: &Method) -> Option<Apply> {
             "an `#[apply]` method cannot be `async`: it only changes the state",
         );
     }
-    match sig.receiver().map(|r| (&r.kind, r)) {
-        Some((ReceiverKind::Reference(_, _, Some(_)), _)) => {}
-        Some((_, receiver)) => cx.error_spanned_by(receiver, "an `#[apply]` method takes `&mut self`"),
-        None => cx.error_spanned_by(
-            name,
-            format!("the `#[apply]` method `{name}` needs a `&mut self` receiver"),
-        ),
-    }
+    check_receiver(
+        cx,
+        method,
+        "the `#[apply]` method",
+        true,
+        "an `#[apply]` method takes `&mut self`",
+    );
     if let ReturnType::Type(_, ty) = &sig.output {
         cx.error_spanned_by(
             ty,

@@ -92,6 +92,27 @@ pub(crate) fn block_type(cx: &Ctxt, item: &HandlersImpl, kind: &str, example: &s
     }
 }
 
+/// Checks a handler's receiver: `&mut self` when `mutable`, else `&self`. `what` names the
+/// handler ("the command"), `wrong` is the message for any other receiver.
+pub(crate) fn check_receiver(cx: &Ctxt, method: &Method, what: &str, mutable: bool, wrong: &str) {
+    let sig = &method.sig;
+    match sig.receiver() {
+        Some(receiver) => {
+            let fits = matches!(&receiver.kind, syn::ReceiverKind::Reference(_, _, m) if m.is_some() == mutable);
+            if !fits {
+                cx.error_spanned_by(receiver, wrong);
+            }
+        }
+        None => {
+            let wanted = if mutable { "&mut self" } else { "&self" };
+            cx.error_spanned_by(
+                &sig.ident,
+                format!("{what} `{}` needs a `{wanted}` receiver", sig.ident),
+            );
+        }
+    }
+}
+
 /// Which of our attributes a method carries; more than one is an error.
 pub(crate) fn role<'a>(cx: &Ctxt, method: &'a Method) -> Option<(Role, &'a Attribute)> {
     let mut found: Option<(Role, &Attribute)> = None;

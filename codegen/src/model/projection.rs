@@ -2,9 +2,12 @@
 //! `#[query]` methods, built while checking every rule.
 
 use quote::format_ident;
-use syn::{FnArg, Ident, LitStr, ReceiverKind, ReturnType, Type, Visibility};
+use syn::{FnArg, Ident, LitStr, ReturnType, Type, Visibility};
 
-use super::{Role, block_type, cfgs, common_signature_checks, event_key, field, result_args, role, visibility_rank};
+use super::{
+    Role, block_type, cfgs, check_receiver, common_signature_checks, event_key, field, result_args, role,
+    visibility_rank,
+};
 use crate::ast::{HandlersImpl, Member, Method};
 use crate::attr::{self, HandlersArgs};
 use crate::ctxt::Ctxt;
@@ -111,17 +114,13 @@ fn on(cx: &Ctxt, method: &Method) -> Option<On> {
             "an `#[on]` method cannot be `async`: it folds an event into the state",
         );
     }
-    match sig.receiver().map(|r| (&r.kind, r)) {
-        Some((ReceiverKind::Reference(_, _, Some(_)), _)) => {}
-        Some((_, receiver)) => cx.error_spanned_by(
-            receiver,
-            "an `#[on]` method takes `&mut self`: it changes the read model",
-        ),
-        None => cx.error_spanned_by(
-            name,
-            format!("the `#[on]` method `{name}` needs a `&mut self` receiver"),
-        ),
-    }
+    check_receiver(
+        cx,
+        method,
+        "the `#[on]` method",
+        true,
+        "an `#[on]` method takes `&mut self`: it changes the read model",
+    );
     let fallible = match &sig.output {
         ReturnType::Default => false,
         ReturnType::Type(_, ty) => {
@@ -194,15 +193,13 @@ fn query(cx: &Ctxt, method: &Method) -> Option<Query> {
     if let Some(asyncness) = &sig.asyncness {
         cx.error_spanned_by(asyncness, "a query cannot be `async`: it reads the state in memory");
     }
-    match sig.receiver().map(|r| (&r.kind, r)) {
-        Some((ReceiverKind::Reference(_, _, None), _)) => {}
-        Some((ReceiverKind::Reference(_, _, Some(_)), receiver)) => cx.error_spanned_by(
-            receiver,
-            "a query takes `&self`: it reads the read model and never changes it",
-        ),
-        Some((_, receiver)) => cx.error_spanned_by(receiver, "a query takes `&self`"),
-        None => cx.error_spanned_by(name, format!("the query `{name}` needs a `&self` receiver")),
-    }
+    check_receiver(
+        cx,
+        method,
+        "the query",
+        false,
+        "a query takes `&self`: it reads the read model and never changes it",
+    );
     let mut fields = Vec::new();
     for arg in &sig.inputs {
         let FnArg::Typed(pat_type) = arg else { continue };
