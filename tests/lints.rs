@@ -166,6 +166,45 @@ impl Levels {
     }
 }
 
+/// Regression: private commands and event types on a public struct.
+///
+/// The enums used to take the commands' (private) visibility, and the generated
+/// `impl Aggregate` then failed with E0446 (a private type in a public interface).
+pub mod private_handlers {
+    use factum::prelude::*;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+    struct Ticked;
+
+    /// A clock.
+    #[derive(Aggregate, Default, Debug, Clone)]
+    pub struct Clock {
+        ticks: u32,
+    }
+
+    #[handlers]
+    impl Clock {
+        #[command]
+        #[allow(clippy::unused_self, clippy::unnecessary_wraps)]
+        fn tick(&self) -> Result<Ticked, std::convert::Infallible> {
+            Ok(Ticked)
+        }
+
+        #[apply]
+        fn ticked(&mut self, _: &Ticked) {
+            self.ticks += 1;
+        }
+    }
+
+    #[test]
+    fn private_handlers_compile_and_work() {
+        let _ = factum::testing::given::<Clock>([Ticked.into()], ())
+            .when(ClockCommand::Tick)
+            .then_state(|c| c.ticks == 2);
+    }
+}
+
 #[test]
 fn generated_code_is_lint_clean_and_works() {
     let _ = factum::testing::projection::<Levels>()

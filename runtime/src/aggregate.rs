@@ -8,6 +8,21 @@ use crate::event::EventSet;
 ///
 /// `#[derive(Aggregate)]` implements it from `#[aggregate(name = "...", snapshot_every = N)]`.
 /// The name defaults to the kebab-case type name (`BankAccount` is stored as `bank-account`).
+///
+/// ```
+/// use factum::prelude::*;
+///
+/// #[derive(Aggregate, Default)]
+/// struct ShoppingCart;
+///
+/// #[derive(Aggregate, Default, serde::Serialize, serde::Deserialize)]
+/// #[aggregate(name = "account", snapshot_every = 100)]
+/// struct BankAccount { balance: u64 }
+///
+/// assert_eq!(ShoppingCart::NAME, "shopping-cart");
+/// assert_eq!((BankAccount::NAME, BankAccount::SNAPSHOT_EVERY), ("account", Some(100)));
+/// assert!(BankAccount::SNAPSHOT.is_some() && ShoppingCart::SNAPSHOT.is_none());
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has `#[handlers]` with commands or `#[apply]` methods but no `#[derive(Aggregate)]`",
     label = "this type has no `#[derive(Aggregate)]`",

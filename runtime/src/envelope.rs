@@ -88,6 +88,22 @@ pub struct EventMeta {
 
 /// A stored event as it comes out of an [`EventStore`](crate::EventStore): metadata and the
 /// JSON payload, not yet decoded.
+///
+/// ```
+/// use factum::{EventFilter, EventStore, MemoryStore, Metadata, NewEvent, StreamRef};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), factum::StoreError> {
+/// let store = MemoryStore::new();
+/// let event = NewEvent { name: "Opened", version: 1, payload: r#"{"owner":"Ada"}"#.into() };
+/// let metadata = Metadata::new().with_correlation_id("signup-7");
+/// store.append(StreamRef::new("account", "a-1"), 0, &metadata, vec![event]).await?;
+///
+/// let recorded = &store.read_all(0, EventFilter::ALL, 10).await?[0];
+/// assert_eq!((recorded.meta.stream_id.as_str(), recorded.meta.stream_version, recorded.meta.position), ("a-1", 1, 1));
+/// assert_eq!(recorded.meta.metadata.correlation_id.as_deref(), Some("signup-7"));
+/// assert_eq!(recorded.payload, r#"{"owner":"Ada"}"#);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedEvent {
     /// Where and when the event was stored.

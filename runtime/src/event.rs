@@ -68,6 +68,32 @@ pub trait Event: Serialize + DeserializeOwned + Clone + PartialEq + Debug + Send
 ///
 /// It maps each variant to its stored name and schema version, and decodes a stored
 /// `(name, version, payload)` back into a variant.
+///
+/// ```
+/// use factum::prelude::*;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+/// pub struct Switched { pub on: bool }
+///
+/// #[derive(Aggregate, Default)]
+/// pub struct Lamp { on: bool }
+///
+/// #[handlers]
+/// impl Lamp {
+///     #[apply]
+///     fn switched(&mut self, e: &Switched) { self.on = e.on; }
+/// }
+///
+/// # fn main() {
+/// let event: LampEvent = Switched { on: true }.into();
+/// assert_eq!((event.name(), event.version()), ("Switched", 1));
+/// assert_eq!(LampEvent::NAMES, ["Switched"]);
+/// let payload = event.encode().unwrap();
+/// assert_eq!(LampEvent::decode("Switched", 1, &payload).unwrap(), event);
+/// assert!(LampEvent::decode("Exploded", 1, "{}").is_err());
+/// # }
+/// ```
 pub trait EventSet: Clone + PartialEq + Debug + Send + Sync + Sized + 'static {
     /// Stored names of the events in this set, in declaration order.
     const NAMES: &'static [&'static str];

@@ -70,8 +70,9 @@ pub use factum_macros::Aggregate;
 ///   `From<E>` for each, implementing [`EventSet`](crate::EventSet).
 /// - `impl Aggregate for {Aggregate}`: `handle` and `apply` as two plain `match`es.
 ///
-/// The enums take the widest visibility of the `#[command]` methods (`pub fn` commands give
-/// `pub` enums); `#[handlers(vis = "pub(crate)")]` sets it explicitly.
+/// The enums are `pub` (as `pub` as the aggregate can be: the attribute cannot see the
+/// struct, and an enum less visible than it would break the generated `impl`);
+/// `#[handlers(vis = "pub(crate)")]` narrows them.
 ///
 /// Rules, checked at compile time with errors at your own tokens:
 ///

@@ -32,6 +32,19 @@ use crate::store::{Checkpoint, EventFilter, EventStore};
 ///
 /// `#[derive(Projection)]` implements it from `#[projection(name = "...")]`; the name
 /// defaults to the kebab-case type name.
+///
+/// ```
+/// use factum::prelude::*;
+///
+/// #[derive(Projection, Default, serde::Serialize, serde::Deserialize)]
+/// struct OrderList;
+///
+/// #[derive(Projection, Default, serde::Serialize, serde::Deserialize)]
+/// #[projection(name = "balances-v2")]
+/// struct Balances;
+///
+/// assert_eq!((OrderList::NAME, Balances::NAME), ("order-list", "balances-v2"));
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has `#[handlers]` with `#[on]` or `#[query]` methods but no `#[derive(Projection)]`",
     label = "this type has no `#[derive(Projection)]`",

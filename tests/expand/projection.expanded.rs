@@ -38,7 +38,7 @@ impl Balances {
     ::factum::__private::serde::Deserialize
 )]
 #[serde(crate = "::factum::__private::serde")]
-#[allow(clippy::derive_partial_eq_without_eq)]
+#[allow(clippy::derive_partial_eq_without_eq, private_interfaces)]
 pub enum BalancesQuery {
     /// The balance of one account.
     Balance { account: String },
@@ -56,7 +56,7 @@ pub enum BalancesQuery {
     ::factum::__private::serde::Deserialize
 )]
 #[serde(crate = "::factum::__private::serde")]
-#[allow(clippy::derive_partial_eq_without_eq)]
+#[allow(clippy::derive_partial_eq_without_eq, private_interfaces)]
 pub enum BalancesAnswer {
     /// What `Balances::balance` returned.
     Balance(Option<u64>),

@@ -167,7 +167,7 @@ fn event_enum(m: &AggregateModel) -> TokenStream {
     quote! {
         #docs
         #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
-        #[allow(clippy::derive_partial_eq_without_eq)]
+        #[allow(clippy::derive_partial_eq_without_eq, private_interfaces)]
         #vis enum #event_enum {
             #(#variants,)*
         }

@@ -16,7 +16,8 @@ pub(crate) fn doc(lines: &[String]) -> TokenStream {
 }
 
 /// The derives of a generated enum that travels as JSON (commands, queries, answers). Its
-/// payloads need not be `Eq` (floats are welcome), hence the clippy allowance.
+/// payloads need not be `Eq` (floats are welcome), and the enum is `pub` by our choice, not
+/// the user's, so private payload types are no reason to warn: hence the allowances.
 fn serde_enum_derives() -> TokenStream {
     quote! {
         #[derive(
@@ -27,7 +28,7 @@ fn serde_enum_derives() -> TokenStream {
             ::factum::__private::serde::Deserialize
         )]
         #[serde(crate = "::factum::__private::serde")]
-        #[allow(clippy::derive_partial_eq_without_eq)]
+        #[allow(clippy::derive_partial_eq_without_eq, private_interfaces)]
     }
 }
 

@@ -8,7 +8,6 @@ use syn::{Attribute, FnArg, Ident, ReturnType, Type, Visibility};
 
 use super::{
     Role, block_type, cfgs, check_receiver, common_signature_checks, event_key, field, generic_args, result_args, role,
-    visibility_rank,
 };
 use crate::ast::{HandlersImpl, Member, Method};
 use crate::attr::{self, HandlersArgs};
@@ -91,7 +90,6 @@ pub fn aggregate(cx: &Ctxt, args: &HandlersArgs, item: &HandlersImpl) -> Option<
     let mut applies: Vec<Apply> = Vec::new();
     let mut errors: Vec<(Type, Ident)> = Vec::new();
     let mut services: Vec<(Type, Ident)> = Vec::new();
-    let mut vis = Visibility::Inherited;
     for member in &item.members {
         let Member::Method(method) = member else {
             continue;
@@ -110,9 +108,6 @@ pub fn aggregate(cx: &Ctxt, args: &HandlersArgs, item: &HandlersImpl) -> Option<
                             ),
                         );
                         continue;
-                    }
-                    if visibility_rank(&method.vis) > visibility_rank(&vis) {
-                        vis = method.vis.clone();
                     }
                     commands.push(command);
                 }
@@ -168,9 +163,9 @@ pub fn aggregate(cx: &Ctxt, args: &HandlersArgs, item: &HandlersImpl) -> Option<
         "services type",
         "all `#[services]` parameters of an aggregate take one type",
     );
-    if let Some(explicit) = &args.vis {
-        vis = explicit.clone();
-    }
+    // `#[handlers]` cannot see the struct, and an enum less visible than it would be a
+    // private type in the public `impl` (E0446): `pub` unless the user narrows it.
+    let vis = args.vis.clone().unwrap_or_else(|| syn::parse_quote!(pub));
     Some(AggregateModel {
         ident,
         self_ty: item.self_ty.clone(),

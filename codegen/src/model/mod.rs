@@ -5,7 +5,7 @@ pub mod aggregate;
 pub mod projection;
 
 use quote::ToTokens;
-use syn::{Attribute, GenericArgument, Ident, Pat, PatType, PathArguments, Type, TypePath, Visibility};
+use syn::{Attribute, GenericArgument, Ident, Pat, PatType, PathArguments, Type, TypePath};
 
 use crate::ast::{HandlersImpl, Member, Method};
 use crate::ctxt::Ctxt;
@@ -244,17 +244,6 @@ pub(crate) fn event_key(ty: &Type) -> Option<Ident> {
 /// `#[cfg(..)]` and `#[cfg_attr(..)]` of a method, to repeat on what is generated from it.
 pub(crate) fn cfgs(attrs: &[Attribute]) -> Vec<Attribute> {
     attrs.iter().filter(|a| a.path().is_ident("cfg")).cloned().collect()
-}
-
-/// Ranks visibilities so the widest of the commands can be chosen.
-pub(crate) fn visibility_rank(vis: &Visibility) -> u8 {
-    match vis {
-        Visibility::Inherited => 0,
-        Visibility::Restricted(r) if r.path.is_ident("self") => 0,
-        Visibility::Restricted(r) if r.path.is_ident("crate") => 2,
-        Visibility::Restricted(_) => 1,
-        Visibility::Public(_) => 3,
-    }
 }
 
 /// `&str` → "such as `String`".

@@ -4,10 +4,7 @@
 use quote::format_ident;
 use syn::{FnArg, Ident, LitStr, ReturnType, Type, Visibility};
 
-use super::{
-    Role, block_type, cfgs, check_receiver, common_signature_checks, event_key, field, result_args, role,
-    visibility_rank,
-};
+use super::{Role, block_type, cfgs, check_receiver, common_signature_checks, event_key, field, result_args, role};
 use crate::ast::{HandlersImpl, Member, Method};
 use crate::attr::{self, HandlersArgs};
 use crate::ctxt::Ctxt;
@@ -52,7 +49,6 @@ pub fn projection(cx: &Ctxt, args: &HandlersArgs, item: &HandlersImpl) -> Option
     let ident = block_type(cx, item, "projection", "Balances")?;
     let mut handlers: Vec<On> = Vec::new();
     let mut queries: Vec<Query> = Vec::new();
-    let mut vis = Visibility::Inherited;
     for member in &item.members {
         let Member::Method(method) = member else { continue };
         match role(cx, method) {
@@ -81,17 +77,14 @@ pub fn projection(cx: &Ctxt, args: &HandlersArgs, item: &HandlersImpl) -> Option
                     );
                     continue;
                 }
-                if visibility_rank(&method.vis) > visibility_rank(&vis) {
-                    vis = method.vis.clone();
-                }
                 queries.push(query);
             }
             None => {}
         }
     }
-    if let Some(explicit) = &args.vis {
-        vis = explicit.clone();
-    }
+    // `#[handlers]` cannot see the struct, and an enum less visible than it would be a
+    // private type in the public `impl` (E0446): `pub` unless the user narrows it.
+    let vis = args.vis.clone().unwrap_or_else(|| syn::parse_quote!(pub));
     Some(ProjectionModel {
         query_enum: format_ident!("{}Query", ident, span = ident.span()),
         answer_enum: format_ident!("{}Answer", ident, span = ident.span()),

@@ -156,6 +156,20 @@ pub struct Snapshot {
 
 /// A reader's place in the global log together with what it has built so far (a
 /// projection's state), stored as one row so that both move together or not at all.
+///
+/// ```
+/// use factum::{Checkpoint, EventStore, MemoryStore, Snapshot, StreamRef};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), factum::StoreError> {
+/// let store = MemoryStore::new();
+/// store.save_checkpoint("balances", Checkpoint { position: 42, state: "{}".into() }).await?;
+/// assert_eq!(store.load_checkpoint("balances").await?.map(|c| c.position), Some(42));
+///
+/// let stream = StreamRef::new("account", "a-1");
+/// store.save_snapshot(stream, Snapshot { version: 500, fingerprint: 7, state: "{}".into() }).await?;
+/// assert_eq!(store.load_snapshot(stream).await?.map(|s| s.version), Some(500));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checkpoint {
     /// The position of the last event the reader has processed.
