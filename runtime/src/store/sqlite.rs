@@ -191,11 +191,15 @@ impl EventStore for SqliteStore {
         let inner = Arc::clone(&self.inner);
         blocking(move || {
             let mut connection = lock(&inner.writer);
-            let batch = std::mem::take(&mut *lock(&inner.queue));
-            if !batch.is_empty() {
+            // Keep committing while appends keep arriving: those queued during one fsync
+            // go together in the next transaction.
+            loop {
+                let batch = std::mem::take(&mut *lock(&inner.queue));
+                if batch.is_empty() {
+                    return Ok(());
+                }
                 commit_batch(&mut connection, batch);
             }
-            Ok(())
         })
         .await?;
         let appended = answer.await.map_err(|e| StoreError::Backend(Box::new(e)))??;
