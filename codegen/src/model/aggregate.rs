@@ -7,7 +7,8 @@ use quote::{ToTokens, format_ident};
 use syn::{Attribute, FnArg, Ident, ReturnType, Type, Visibility};
 
 use super::{
-    Role, block_type, cfgs, check_receiver, common_signature_checks, event_key, field, generic_args, result_args, role,
+    Role, block_type, cfgs, check_receiver, common_signature_checks, event_key, event_param, field, generic_args,
+    result_args, role, typed_params,
 };
 use crate::ast::{HandlersImpl, Member, Method};
 use crate::attr::{self, HandlersArgs};
@@ -310,14 +311,7 @@ fn apply(cx: &Ctxt, method: &Method) -> Option<Apply> {
             "an `#[apply]` method returns nothing: the event already happened, applying it cannot fail",
         );
     }
-    let typed: Vec<&syn::PatType> = sig
-        .inputs
-        .iter()
-        .filter_map(|arg| match arg {
-            FnArg::Typed(t) => Some(t),
-            FnArg::Receiver(_) => None,
-        })
-        .collect();
+    let typed = typed_params(sig);
     let [event] = typed.as_slice() else {
         let span_of = typed
             .get(1)
@@ -328,27 +322,10 @@ fn apply(cx: &Ctxt, method: &Method) -> Option<Apply> {
         );
         return None;
     };
-    let event_ty = match &*event.ty {
-        Type::Reference(reference) if reference.mutability.is_none() => &*reference.elem,
-        other => {
-            cx.error_spanned_by(
-                other,
-                "an `#[apply]` method takes its event by shared reference, such as `&MoneyDeposited`",
-            );
-            // Still record which event it meant, so commands returning it raise no error.
-            match other {
-                Type::Reference(reference) => &*reference.elem,
-                _ => other,
-            }
-        }
-    };
-    let Some(variant) = event_key(event_ty) else {
-        cx.error_spanned_by(event_ty, "an event is named by its type path, such as `MoneyDeposited`");
-        return None;
-    };
+    let (event_ty, variant) = event_param(cx, event, "an `#[apply]` method")?;
     Some(Apply {
         method: name.clone(),
-        event_ty: event_ty.clone(),
+        event_ty,
         variant,
         cfgs: cfgs(&method.attrs),
     })

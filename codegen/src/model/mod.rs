@@ -113,6 +113,41 @@ pub(crate) fn check_receiver(cx: &Ctxt, method: &Method, what: &str, mutable: bo
     }
 }
 
+/// The typed parameters of a signature (all but the receiver).
+pub(crate) fn typed_params(sig: &syn::Signature) -> Vec<&PatType> {
+    sig.inputs
+        .iter()
+        .filter_map(|arg| match arg {
+            syn::FnArg::Typed(t) => Some(t),
+            syn::FnArg::Receiver(_) => None,
+        })
+        .collect()
+}
+
+/// The event a handler takes (`e: &MoneyDeposited`): its type and its key. A parameter
+/// taken by value is reported, but the event it names is still returned, so that nothing
+/// else in the block is reported about it again.
+pub(crate) fn event_param(cx: &Ctxt, param: &PatType, what: &str) -> Option<(Type, Ident)> {
+    let event_ty = match &*param.ty {
+        Type::Reference(reference) if reference.mutability.is_none() => &*reference.elem,
+        other => {
+            cx.error_spanned_by(
+                other,
+                format!("{what} takes its event by shared reference, such as `&MoneyDeposited`"),
+            );
+            match other {
+                Type::Reference(reference) => &*reference.elem,
+                _ => other,
+            }
+        }
+    };
+    let Some(key) = event_key(event_ty) else {
+        cx.error_spanned_by(event_ty, "an event is named by its type path, such as `MoneyDeposited`");
+        return None;
+    };
+    Some((event_ty.clone(), key))
+}
+
 /// Which of our attributes a method carries; more than one is an error.
 pub(crate) fn role<'a>(cx: &Ctxt, method: &'a Method) -> Option<(Role, &'a Attribute)> {
     let mut found: Option<(Role, &Attribute)> = None;

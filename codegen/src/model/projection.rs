@@ -4,7 +4,10 @@
 use quote::format_ident;
 use syn::{FnArg, Ident, LitStr, ReturnType, Type, Visibility};
 
-use super::{Role, block_type, cfgs, check_receiver, common_signature_checks, event_key, field, result_args, role};
+use super::{
+    Role, block_type, cfgs, check_receiver, common_signature_checks, event_key, event_param, field, result_args, role,
+    typed_params,
+};
 use crate::ast::{HandlersImpl, Member, Method};
 use crate::attr::{self, HandlersArgs};
 use crate::ctxt::Ctxt;
@@ -126,14 +129,7 @@ fn on(cx: &Ctxt, method: &Method) -> Option<On> {
             true
         }
     };
-    let typed: Vec<&syn::PatType> = sig
-        .inputs
-        .iter()
-        .filter_map(|arg| match arg {
-            FnArg::Typed(t) => Some(t),
-            FnArg::Receiver(_) => None,
-        })
-        .collect();
+    let typed = typed_params(sig);
     let usage = format!(
         "`fn {name}(&mut self, event: &SomeEvent)` or `fn {name}(&mut self, event: &SomeEvent, meta: &EventMeta)`"
     );
@@ -154,23 +150,10 @@ fn on(cx: &Ctxt, method: &Method) -> Option<On> {
             return None;
         }
     };
-    let event_ty = match &*event.ty {
-        Type::Reference(reference) if reference.mutability.is_none() => &*reference.elem,
-        other => {
-            cx.error_spanned_by(
-                other,
-                "an `#[on]` method takes its event by shared reference, such as `&MoneyDeposited`",
-            );
-            return None;
-        }
-    };
-    let Some(key) = event_key(event_ty) else {
-        cx.error_spanned_by(event_ty, "an event is named by its type path, such as `MoneyDeposited`");
-        return None;
-    };
+    let (event_ty, key) = event_param(cx, event, "an `#[on]` method")?;
     Some(On {
         method: name.clone(),
-        event_ty: event_ty.clone(),
+        event_ty,
         key,
         aggregate: attrs.aggregate,
         with_meta,
