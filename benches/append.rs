@@ -22,17 +22,9 @@ async fn measure<S: EventStore + Clone>(store: &S, writers: usize, run: usize) -
             let mut version = 0;
             let id = format!("run{run}-writer{w}-{}", std::process::id());
             while start.elapsed() < PER_RUN {
-                let event = NewEvent {
-                    name: "Deposited",
-                    version: 1,
-                    payload: r#"{"amount":1}"#.into(),
-                };
+                let event = NewEvent { name: "Deposited", version: 1, payload: r#"{"amount":1}"#.into() };
                 let stream = StreamRef::new("bench", &id);
-                version = store
-                    .append(stream, version, &Metadata::new(), vec![event])
-                    .await
-                    .unwrap()
-                    .version;
+                version = store.append(stream, version, &Metadata::new(), vec![event]).await.unwrap().version;
                 appended += 1;
             }
             appended

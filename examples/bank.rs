@@ -39,10 +39,7 @@ pub struct MoneyWithdrawn {
 
 impl From<MoneyWithdrawnV1> for MoneyWithdrawn {
     fn from(old: MoneyWithdrawnV1) -> Self {
-        MoneyWithdrawn {
-            amount: old.amount,
-            reason: "unspecified".to_owned(),
-        }
+        MoneyWithdrawn { amount: old.amount, reason: "unspecified".to_owned() }
     }
 }
 
@@ -114,10 +111,7 @@ impl BankAccount {
             return Err(BankError::ZeroAmount);
         }
         if amount > self.balance {
-            return Err(BankError::InsufficientFunds {
-                balance: self.balance,
-                requested: amount,
-            });
+            return Err(BankError::InsufficientFunds { balance: self.balance, requested: amount });
         }
         Ok(MoneyWithdrawn { amount, reason })
     }
@@ -126,13 +120,7 @@ impl BankAccount {
     #[command(name = "CloseAccount")]
     pub fn close(&self) -> Result<(MoneyWithdrawn, AccountClosed), BankError> {
         self.ensure_open()?;
-        Ok((
-            MoneyWithdrawn {
-                amount: self.balance,
-                reason: "closing".to_owned(),
-            },
-            AccountClosed,
-        ))
+        Ok((MoneyWithdrawn { amount: self.balance, reason: "closing".to_owned() }, AccountClosed))
     }
 
     #[apply]
@@ -202,24 +190,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = SqliteStore::open(&path).await?;
 
     // What earlier runs left in the file.
-    let opened = store
-        .read_all(0, EventFilter::names(&["AccountOpened"]), usize::MAX)
-        .await?;
-    println!(
-        "{path}: {} events from earlier runs, {} accounts",
-        store.head_position().await?,
-        opened.len()
-    );
+    let opened = store.read_all(0, EventFilter::names(&["AccountOpened"]), usize::MAX).await?;
+    println!("{path}: {} events from earlier runs, {} accounts", store.head_position().await?, opened.len());
     for earlier in &opened {
-        println!(
-            "  found {} (opened at position {})",
-            earlier.meta.stream_id, earlier.meta.position
-        );
+        println!("  found {} (opened at position {})", earlier.meta.stream_id, earlier.meta.position);
     }
 
-    let services = BankServices {
-        blocked_owners: vec!["Mallory".to_owned()],
-    };
+    let services = BankServices { blocked_owners: vec!["Mallory".to_owned()] };
     let balances = Arc::new(ProjectionRunner::<Balances, _>::start(store.clone()).await?);
     balances.catch_up().await?;
     let accounts = Repository::<BankAccount, _>::with_services(store, services).with_inline(balances.clone());
@@ -227,28 +204,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let id = format!("acc-{}", opened.len() + 1);
     println!("\ncommands on {id}:");
     let commands = [
-        BankAccountCommand::Open {
-            owner: "Ada".to_owned(),
-        },
+        BankAccountCommand::Open { owner: "Ada".to_owned() },
         BankAccountCommand::Deposit { amount: 100 },
-        BankAccountCommand::Withdraw {
-            amount: 30,
-            reason: "groceries".to_owned(),
-        },
-        BankAccountCommand::Withdraw {
-            amount: 500,
-            reason: "a car".to_owned(),
-        },
+        BankAccountCommand::Withdraw { amount: 30, reason: "groceries".to_owned() },
+        BankAccountCommand::Withdraw { amount: 500, reason: "a car".to_owned() },
         BankAccountCommand::CloseAccount,
     ];
     for command in commands {
         let shown = format!("{command:?}");
         match accounts.execute(&id, command).await {
             Ok(committed) => {
-                println!(
-                    "  ok       {shown:<50} -> version {}: {:?}",
-                    committed.version, committed.events
-                );
+                println!("  ok       {shown:<50} -> version {}: {:?}", committed.version, committed.events);
                 let query = BalancesQuery::Balance { account: id.clone() };
                 println!("           read model: {:?}", balances.ask(query).await);
             }
@@ -256,18 +222,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Err(other) => return Err(other.into()),
         }
     }
-    let refused = accounts
-        .execute(
-            "blocked",
-            BankAccountCommand::Open {
-                owner: "Mallory".to_owned(),
-            },
-        )
-        .await;
-    println!(
-        "  rejected Open {{ owner: \"Mallory\" }} on another account -> {}",
-        refused.unwrap_err()
-    );
+    let refused = accounts.execute("blocked", BankAccountCommand::Open { owner: "Mallory".to_owned() }).await;
+    println!("  rejected Open {{ owner: \"Mallory\" }} on another account -> {}", refused.unwrap_err());
 
     println!("\nthe stream {}/{id}:", BankAccount::NAME);
     for envelope in accounts.events(&id).await? {
@@ -281,10 +237,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("\nstate at version {}: {:?}", state.version, state.state);
     let earlier = accounts.load_at(&id, 2).await?.expect("the account has two events");
     println!("state at version 2: {:?}", earlier.state);
-    println!(
-        "money in the bank, by the read model: {:?}",
-        balances.ask(BalancesQuery::Total).await
-    );
+    println!("money in the bank, by the read model: {:?}", balances.ask(BalancesQuery::Total).await);
     println!("\nrun it again: the events above are still in {path}");
     Ok(())
 }

@@ -52,10 +52,7 @@ fn expand_file(path: &Path) -> String {
     let source = std::fs::read_to_string(path).unwrap();
     let mut file = syn::parse_file(&source).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     file.items = expand_items(std::mem::take(&mut file.items));
-    let header = format!(
-        "// Expansion of {} by factum's macros. Generated: do not edit.\n",
-        path.display()
-    );
+    let header = format!("// Expansion of {} by factum's macros. Generated: do not edit.\n", path.display());
     header + &prettyplease::unparse(&file)
 }
 

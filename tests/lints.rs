@@ -55,9 +55,7 @@ pub struct Removed {
 
 impl From<RemovedV1> for Removed {
     fn from(old: RemovedV1) -> Self {
-        Self {
-            count: u32::from(old.count),
-        }
+        Self { count: u32::from(old.count) }
     }
 }
 
@@ -88,9 +86,7 @@ impl Stock {
     /// Adds.
     #[command]
     pub async fn add(&self, count: u32, #[services] warehouse: &Warehouse) -> Result<Option<Added>, StockError> {
-        Ok((count > 0).then(|| Added {
-            count: count.min(warehouse.limit),
-        }))
+        Ok((count > 0).then(|| Added { count: count.min(warehouse.limit) }))
     }
 
     /// Removes.
@@ -199,9 +195,8 @@ pub mod private_handlers {
 
     #[test]
     fn private_handlers_compile_and_work() {
-        let _ = factum::testing::given::<Clock>([Ticked.into()], ())
-            .when(ClockCommand::Tick)
-            .then_state(|c| c.ticks == 2);
+        let _ =
+            factum::testing::given::<Clock>([Ticked.into()], ()).when(ClockCommand::Tick).then_state(|c| c.ticks == 2);
     }
 }
 

@@ -14,10 +14,7 @@ use serde::{Deserialize, Serialize};
 fn fresh_path(tag: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join("factum-tests");
     std::fs::create_dir_all(&dir).unwrap();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
     let path = dir.join(format!("{tag}-{}-{nanos}.db", std::process::id()));
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
@@ -47,16 +44,9 @@ async fn child_appends_until_killed() {
         let s = i % 4;
         let id = format!("s{s}");
         let batch: Vec<NewEvent> = (0..3)
-            .map(|k| NewEvent {
-                name: "Part",
-                version: 1,
-                payload: format!(r#"{{"batch":{i},"part":{k}}}"#),
-            })
+            .map(|k| NewEvent { name: "Part", version: 1, payload: format!(r#"{{"batch":{i},"part":{k}}}"#) })
             .collect();
-        let appended = store
-            .append(StreamRef::new("crash", &id), versions[s], &Metadata::new(), batch)
-            .await
-            .unwrap();
+        let appended = store.append(StreamRef::new("crash", &id), versions[s], &Metadata::new(), batch).await.unwrap();
         versions[s] = appended.version;
         println!("acked {id} {}", appended.version);
     }
@@ -69,10 +59,7 @@ async fn a_killed_writer_loses_no_acknowledged_batch() {
     let db = fresh_path("crash");
     // Create the schema first, so the child starts appending at once.
     drop(SqliteStore::open(&db).await.unwrap());
-    let mut writer = child("child_appends_until_killed", &db, &[])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut writer = child("child_appends_until_killed", &db, &[]).stdout(Stdio::piped()).spawn().unwrap();
     let mut acked = std::collections::BTreeMap::<String, u64>::new();
     let mut lines = BufReader::new(writer.stdout.take().unwrap()).lines();
     while acked.values().sum::<u64>() < 600 {
@@ -89,30 +76,16 @@ async fn a_killed_writer_loses_no_acknowledged_batch() {
     for (id, &version) in &acked {
         let stream = StreamRef::new("crash", id);
         let stored = store.stream_version(stream).await.unwrap();
-        assert!(
-            stored >= version,
-            "{id}: acknowledged version {version}, but only {stored} survived"
-        );
-        assert_eq!(
-            stored % 3,
-            0,
-            "{id}: a batch of three was partly written ({stored} events)"
-        );
+        assert!(stored >= version, "{id}: acknowledged version {version}, but only {stored} survived");
+        assert_eq!(stored % 3, 0, "{id}: a batch of three was partly written ({stored} events)");
         let events = store.read_stream(stream, 1, u64::MAX).await.unwrap();
         let versions: Vec<u64> = events.iter().map(|e| e.meta.stream_version).collect();
         assert_eq!(versions, (1..=stored).collect::<Vec<_>>());
     }
     let stream = StreamRef::new("crash", "s0");
     let version = store.stream_version(stream).await.unwrap();
-    let event = NewEvent {
-        name: "Part",
-        version: 1,
-        payload: "{}".into(),
-    };
-    store
-        .append(stream, version, &Metadata::new(), vec![event])
-        .await
-        .expect("the store takes new appends");
+    let event = NewEvent { name: "Part", version: 1, payload: "{}".into() };
+    store.append(stream, version, &Metadata::new(), vec![event]).await.expect("the store takes new appends");
 }
 
 /// Child: appends single events to one shared stream, retrying conflicts.
@@ -126,11 +99,7 @@ async fn child_appends_to_a_shared_stream() {
     for i in 0..200 {
         loop {
             let version = store.stream_version(stream).await.unwrap();
-            let event = NewEvent {
-                name: "Written",
-                version: 1,
-                payload: format!(r#"{{"by":"{tag}","i":{i}}}"#),
-            };
+            let event = NewEvent { name: "Written", version: 1, payload: format!(r#"{{"by":"{tag}","i":{i}}}"#) };
             match store.append(stream, version, &Metadata::new(), vec![event]).await {
                 Ok(_) => break,
                 Err(StoreError::Conflict { .. }) => continue,
@@ -148,28 +117,18 @@ async fn two_processes_share_one_file() {
     let children: Vec<_> = ["a", "b"]
         .into_iter()
         .map(|tag| {
-            child(
-                "child_appends_to_a_shared_stream",
-                &db,
-                &[("FACTUM_CHILD_TAG", tag.to_owned())],
-            )
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap()
+            child("child_appends_to_a_shared_stream", &db, &[("FACTUM_CHILD_TAG", tag.to_owned())])
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap()
         })
         .collect();
     for mut c in children {
         assert!(c.wait().unwrap().success(), "a child failed");
     }
     let store = SqliteStore::open(&db).await.unwrap();
-    let events = store
-        .read_stream(StreamRef::new("shared", "one"), 1, u64::MAX)
-        .await
-        .unwrap();
-    assert_eq!(
-        events.iter().map(|e| e.meta.stream_version).collect::<Vec<_>>(),
-        (1..=400).collect::<Vec<_>>()
-    );
+    let events = store.read_stream(StreamRef::new("shared", "one"), 1, u64::MAX).await.unwrap();
+    assert_eq!(events.iter().map(|e| e.meta.stream_version).collect::<Vec<_>>(), (1..=400).collect::<Vec<_>>());
     let distinct: std::collections::BTreeSet<&str> = events.iter().map(|e| e.payload.as_str()).collect();
     assert_eq!(distinct.len(), 400, "every append stored exactly once");
 }
@@ -209,10 +168,7 @@ async fn bad_stored_data_is_an_error_naming_stream_version_and_event() {
     let store = SqliteStore::open(&db).await.unwrap();
     let accounts = Repository::<Account, _>::new(store.clone());
     for id in ["corrupt", "unknown-name", "unknown-version", "healthy"] {
-        accounts
-            .execute(id, AccountCommand::Deposit { amount: 1 })
-            .await
-            .unwrap();
+        accounts.execute(id, AccountCommand::Deposit { amount: 1 }).await.unwrap();
     }
     {
         let raw = rusqlite::Connection::open(&db).unwrap();
@@ -249,41 +205,21 @@ async fn bad_stored_data_is_an_error_naming_stream_version_and_event() {
         message("unknown-version").await,
         "stream account/unknown-version, version 2: event `Deposited` has no type for schema version 7 (the newest is 1)"
     );
-    let error = fresh
-        .execute("corrupt", AccountCommand::Deposit { amount: 1 })
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(error, ExecuteError::Store(StoreError::Decode { version: 2, .. })),
-        "{error}"
-    );
+    let error = fresh.execute("corrupt", AccountCommand::Deposit { amount: 1 }).await.unwrap_err();
+    assert!(matches!(error, ExecuteError::Store(StoreError::Decode { version: 2, .. })), "{error}");
 
     // The healthy stream is untouched and takes commands; nothing was overwritten.
-    fresh
-        .execute("healthy", AccountCommand::Deposit { amount: 2 })
-        .await
-        .unwrap();
+    fresh.execute("healthy", AccountCommand::Deposit { amount: 2 }).await.unwrap();
     assert_eq!(fresh.load("healthy").await.unwrap().unwrap().state.balance, 3);
     assert_eq!(store.read_all(0, EventFilter::ALL, 100).await.unwrap().len(), 8);
 
     // Metadata that is not JSON is an error too, naming stream and version.
     rusqlite::Connection::open(&db)
         .unwrap()
-        .execute(
-            "UPDATE events SET metadata = 'oops' WHERE stream_id = 'healthy' AND version = 1",
-            [],
-        )
+        .execute("UPDATE events SET metadata = 'oops' WHERE stream_id = 'healthy' AND version = 1", [])
         .unwrap();
-    let error = store
-        .read_stream(StreamRef::new("account", "healthy"), 1, 1)
-        .await
-        .unwrap_err();
-    assert!(
-        error
-            .to_string()
-            .starts_with("invalid stored metadata of stream account/healthy, version 1:"),
-        "{error}"
-    );
+    let error = store.read_stream(StreamRef::new("account", "healthy"), 1, 1).await.unwrap_err();
+    assert!(error.to_string().starts_with("invalid stored metadata of stream account/healthy, version 1:"), "{error}");
 }
 
 /// A file written by a newer factum (a higher schema version) is refused, not "migrated".
@@ -291,17 +227,9 @@ async fn bad_stored_data_is_an_error_naming_stream_version_and_event() {
 async fn a_newer_schema_is_refused_with_a_clear_error() {
     let db = fresh_path("newer");
     drop(SqliteStore::open(&db).await.unwrap());
-    rusqlite::Connection::open(&db)
-        .unwrap()
-        .pragma_update(None, "user_version", 99)
-        .unwrap();
+    rusqlite::Connection::open(&db).unwrap().pragma_update(None, "user_version", 99).unwrap();
     let error = SqliteStore::open(&db).await.unwrap_err();
-    assert!(
-        error
-            .to_string()
-            .contains("the file is at schema version 99, newer than this factum knows"),
-        "{error}"
-    );
+    assert!(error.to_string().contains("the file is at schema version 99, newer than this factum knows"), "{error}");
 }
 
 #[tokio::test]
@@ -314,18 +242,7 @@ async fn wait_for_events_sees_another_process() {
     });
     // Another "process": a second store on the same file, unknown to the first.
     let other = SqliteStore::open(&db).await.unwrap();
-    let event = NewEvent {
-        name: "Deposited",
-        version: 1,
-        payload: r#"{"amount":1}"#.into(),
-    };
-    other
-        .append(StreamRef::new("account", "x"), 0, &Metadata::new(), vec![event])
-        .await
-        .unwrap();
-    tokio::time::timeout(Duration::from_secs(10), waiter)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let event = NewEvent { name: "Deposited", version: 1, payload: r#"{"amount":1}"#.into() };
+    other.append(StreamRef::new("account", "x"), 0, &Metadata::new(), vec![event]).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), waiter).await.unwrap().unwrap().unwrap();
 }

@@ -65,17 +65,7 @@ impl Parse for HandlersImpl {
         while !content.is_empty() {
             members.push(content.parse()?);
         }
-        Ok(HandlersImpl {
-            attrs,
-            unsafety,
-            impl_token,
-            generics,
-            trait_,
-            self_ty,
-            brace_token,
-            inner_attrs,
-            members,
-        })
+        Ok(HandlersImpl { attrs, unsafety, impl_token, generics, trait_, self_ty, brace_token, inner_attrs, members })
     }
 }
 
@@ -100,13 +90,7 @@ fn parse_method(input: ParseStream) -> syn::Result<Method> {
     if body.delimiter() != proc_macro2::Delimiter::Brace {
         return Err(syn::Error::new(body.span(), "expected a method body"));
     }
-    Ok(Method {
-        attrs,
-        vis,
-        defaultness,
-        sig,
-        body,
-    })
+    Ok(Method { attrs, vis, defaultness, sig, body })
 }
 
 impl ToTokens for HandlersImpl {

@@ -80,10 +80,7 @@ pub fn aggregate_attrs(cx: &Ctxt, attrs: &[Attribute]) -> AggregateAttrs {
                 let lit: LitInt = meta.value()?.parse()?;
                 let every: u64 = lit.base10_parse()?;
                 if every == 0 {
-                    cx.error_spanned_by(
-                        &lit,
-                        "`snapshot_every` must be at least 1; leave it out for no snapshots",
-                    );
+                    cx.error_spanned_by(&lit, "`snapshot_every` must be at least 1; leave it out for no snapshots");
                 }
                 out.snapshot_every = Some((every, lit));
             }
@@ -119,10 +116,7 @@ pub fn command_attrs(cx: &Ctxt, attrs: &[Attribute]) -> CommandAttrs {
         let lit: LitStr = meta.value()?.parse()?;
         match lit.parse::<Ident>() {
             Ok(ident) => out.name = Some(ident),
-            Err(_) => cx.error_spanned_by(
-                &lit,
-                "a command name becomes an enum variant: it must be a Rust identifier",
-            ),
+            Err(_) => cx.error_spanned_by(&lit, "a command name becomes an enum variant: it must be a Rust identifier"),
         }
         Ok(())
     });
@@ -187,11 +181,7 @@ fn key_of(
             }
         }
         None => {
-            let shown = if key.is_empty() {
-                quote::ToTokens::to_token_stream(&meta.path).to_string()
-            } else {
-                key
-            };
+            let shown = if key.is_empty() { quote::ToTokens::to_token_stream(&meta.path).to_string() } else { key };
             let hint = match suggest(&shown, keys) {
                 Some(close) => format!("; did you mean `{close}`?"),
                 None => format!("; expected {}", one_of(keys)),

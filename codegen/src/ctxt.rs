@@ -20,9 +20,7 @@ impl Ctxt {
 
     /// Reports `message` at the span of `tokens`.
     pub fn error_spanned_by(&self, tokens: impl ToTokens, message: impl Display) {
-        self.errors
-            .borrow_mut()
-            .push(syn::Error::new_spanned(tokens.into_token_stream(), message));
+        self.errors.borrow_mut().push(syn::Error::new_spanned(tokens.into_token_stream(), message));
     }
 
     /// Reports an error syn produced.
@@ -37,10 +35,6 @@ impl Ctxt {
 
     /// Every error as `compile_error!` invocations at their spans, in the order reported.
     pub fn into_compile_errors(self) -> TokenStream {
-        self.errors
-            .into_inner()
-            .iter()
-            .map(syn::Error::to_compile_error)
-            .collect()
+        self.errors.into_inner().iter().map(syn::Error::to_compile_error).collect()
     }
 }

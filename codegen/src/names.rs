@@ -88,9 +88,7 @@ pub fn one_of(keys: &[&str]) -> String {
 /// FNV-1a, 64 bits: a stable fingerprint of a type's definition (no randomness, no std
 /// hasher whose output may change between releases).
 pub fn fingerprint(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    })
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
 }
 
 #[cfg(test)]
@@ -112,10 +110,7 @@ mod tests {
     fn suggests_close_keys_only() {
         assert_eq!(suggest("nmae", &["name", "version"]), Some("name"));
         assert_eq!(suggest("verison", &["name", "version"]), Some("version"));
-        assert_eq!(
-            suggest("upcast", &["name", "version", "upcast_from"]),
-            Some("upcast_from")
-        );
+        assert_eq!(suggest("upcast", &["name", "version", "upcast_from"]), Some("upcast_from"));
         assert_eq!(suggest("snapshot", &["name", "snapshot_every"]), Some("snapshot_every"));
         assert_eq!(suggest("colour", &["name"]), None);
     }

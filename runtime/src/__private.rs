@@ -8,28 +8,17 @@ use crate::event::Event;
 
 /// Decodes the payload of `E` at its own schema version.
 pub fn decode_payload<E: Event>(version: u32, payload: &str) -> Result<E, DecodeError> {
-    serde_json::from_str(payload).map_err(|source| DecodeError::Payload {
-        name: E::NAME,
-        version,
-        source,
-    })
+    serde_json::from_str(payload).map_err(|source| DecodeError::Payload { name: E::NAME, version, source })
 }
 
 /// The error for a schema version newer than `E` or older than its upcast chain.
 pub fn unknown_version<E: Event>(version: u32) -> DecodeError {
-    DecodeError::UnknownVersion {
-        name: E::NAME,
-        version,
-        newest: E::VERSION,
-    }
+    DecodeError::UnknownVersion { name: E::NAME, version, newest: E::VERSION }
 }
 
 /// The error for a stored name that no event of a set has.
 pub fn unknown_event(name: &str, known: &'static [&'static str]) -> DecodeError {
-    DecodeError::UnknownEvent {
-        name: name.to_owned(),
-        known,
-    }
+    DecodeError::UnknownEvent { name: name.to_owned(), known }
 }
 
 /// Fails compilation with `message` when `ok` is false (called in a `const` item).
@@ -50,10 +39,7 @@ impl<T: serde::Serialize + serde::de::DeserializeOwned> SnapshotState for T {}
 
 /// The JSON snapshot codec of `A`: one call, so a state without serde is reported once.
 pub const fn snapshot_codec<A: SnapshotState>() -> crate::SnapshotCodec<A> {
-    crate::SnapshotCodec {
-        encode: encode_state::<A>,
-        decode: decode_state::<A>,
-    }
+    crate::SnapshotCodec { encode: encode_state::<A>, decode: decode_state::<A> }
 }
 
 fn encode_state<A: SnapshotState>(state: &A) -> Result<String, serde_json::Error> {

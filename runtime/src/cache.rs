@@ -26,11 +26,7 @@ pub(crate) struct Cache<A> {
 
 impl<A: Default> Cache<A> {
     pub(crate) fn new(capacity: usize) -> Self {
-        Cache {
-            slots: Mutex::default(),
-            capacity,
-            clock: AtomicU64::new(0),
-        }
+        Cache { slots: Mutex::default(), capacity, clock: AtomicU64::new(0) }
     }
 
     /// The slot of `id`, created empty (not loaded) if it is not cached.
@@ -42,11 +38,7 @@ impl<A: Default> Cache<A> {
             return Arc::clone(slot);
         }
         let slot = Arc::new(Slot {
-            cached: tokio::sync::Mutex::new(Cached {
-                state: A::default(),
-                version: 0,
-                loaded: false,
-            }),
+            cached: tokio::sync::Mutex::new(Cached { state: A::default(), version: 0, loaded: false }),
             last_used: AtomicU64::new(now),
         });
         if self.capacity > 0 {
@@ -93,16 +85,8 @@ mod tests {
             cache.slot("hot");
         }
         assert!(cache.len() <= 16, "{} slots cached", cache.len());
-        assert_eq!(
-            cache.slot("hot").cached.try_lock().unwrap().state,
-            42,
-            "the hot slot was evicted"
-        );
-        assert_eq!(
-            cache.slot("cold").cached.try_lock().unwrap().state,
-            0,
-            "the cold slot was kept"
-        );
+        assert_eq!(cache.slot("hot").cached.try_lock().unwrap().state, 42, "the hot slot was evicted");
+        assert_eq!(cache.slot("cold").cached.try_lock().unwrap().state, 0, "the cold slot was kept");
     }
 
     #[test]

@@ -56,10 +56,7 @@ pub trait Event: Serialize + DeserializeOwned + Clone + PartialEq + Debug + Send
 
     /// Encodes the event as the JSON payload stored for it.
     fn encode(&self) -> Result<String, EncodeError> {
-        serde_json::to_string(self).map_err(|source| EncodeError {
-            event: Self::NAME,
-            source,
-        })
+        serde_json::to_string(self).map_err(|source| EncodeError { event: Self::NAME, source })
     }
 }
 

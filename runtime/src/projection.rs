@@ -209,11 +209,7 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
     /// Loads the projection's checkpoint (or starts empty) without reading any event yet.
     pub async fn start(store: S) -> Result<Self, ProjectionError> {
         let progress = Self::stored(&store).await?;
-        Ok(ProjectionRunner {
-            store,
-            progress: tokio::sync::RwLock::new(progress),
-            batch: 1000,
-        })
+        Ok(ProjectionRunner { store, progress: tokio::sync::RwLock::new(progress), batch: 1000 })
     }
 
     /// Reads at most `events` events a batch (and checkpoints after each batch).
@@ -228,20 +224,12 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
     }
 
     async fn stored(store: &S) -> Result<Progress<P>, ProjectionError> {
-        let checkpoint = store
-            .load_checkpoint(P::NAME)
-            .await
-            .map_err(|source| store_error::<P>(source))?;
+        let checkpoint = store.load_checkpoint(P::NAME).await.map_err(|source| store_error::<P>(source))?;
         match checkpoint {
-            None => Ok(Progress {
-                projection: P::default(),
-                position: 0,
-            }),
+            None => Ok(Progress { projection: P::default(), position: 0 }),
             Some(Checkpoint { position, state }) => {
-                let projection = serde_json::from_str(&state).map_err(|e| ProjectionError::State {
-                    projection: P::NAME,
-                    reason: e.to_string(),
-                })?;
+                let projection = serde_json::from_str(&state)
+                    .map_err(|e| ProjectionError::State { projection: P::NAME, reason: e.to_string() })?;
                 Ok(Progress { projection, position })
             }
         }
@@ -294,18 +282,10 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
     }
 
     async fn checkpoint(&self, progress: &Progress<P>) -> Result<(), ProjectionError> {
-        let state = serde_json::to_string(&progress.projection).map_err(|e| ProjectionError::State {
-            projection: P::NAME,
-            reason: e.to_string(),
-        })?;
+        let state = serde_json::to_string(&progress.projection)
+            .map_err(|e| ProjectionError::State { projection: P::NAME, reason: e.to_string() })?;
         self.store
-            .save_checkpoint(
-                P::NAME,
-                Checkpoint {
-                    position: progress.position,
-                    state,
-                },
-            )
+            .save_checkpoint(P::NAME, Checkpoint { position: progress.position, state })
             .await
             .map_err(store_error::<P>)
     }
@@ -314,10 +294,7 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
     pub async fn rebuild(&self) -> Result<u64, ProjectionError> {
         let mut progress = self.progress.write().await;
         self.store.delete_checkpoint(P::NAME).await.map_err(store_error::<P>)?;
-        *progress = Progress {
-            projection: P::default(),
-            position: 0,
-        };
+        *progress = Progress { projection: P::default(), position: 0 };
         self.catch_up_locked(&mut progress).await
     }
 
@@ -382,9 +359,7 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
 
 impl<P: Projection, S: EventStore> Debug for ProjectionRunner<P, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProjectionRunner")
-            .field("projection", &P::NAME)
-            .finish_non_exhaustive()
+        f.debug_struct("ProjectionRunner").field("projection", &P::NAME).finish_non_exhaustive()
     }
 }
 
@@ -418,10 +393,7 @@ fn event_error<P: Projection>(event: &RecordedEvent, reason: String) -> Projecti
 }
 
 fn store_error<P: Projection>(source: StoreError) -> ProjectionError {
-    ProjectionError::Store {
-        projection: P::NAME,
-        source,
-    }
+    ProjectionError::Store { projection: P::NAME, source }
 }
 
 /// A projection the repository catches up after each commit (read-your-writes).

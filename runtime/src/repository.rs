@@ -40,10 +40,7 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     /// Ten attempts, backing off from 1 ms.
     fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 10,
-            backoff: Duration::from_millis(1),
-        }
+        RetryPolicy { max_attempts: 10, backoff: Duration::from_millis(1) }
     }
 }
 
@@ -212,18 +209,9 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
         let mut backoff = Duration::ZERO;
         loop {
             attempts += 1;
-            let events = cached
-                .state
-                .handle(command.clone(), &self.services)
-                .await
-                .map_err(ExecuteError::Rejected)?;
+            let events = cached.state.handle(command.clone(), &self.services).await.map_err(ExecuteError::Rejected)?;
             if events.is_empty() {
-                return Ok(Committed {
-                    version: cached.version,
-                    events,
-                    positions: Vec::new(),
-                    attempts,
-                });
+                return Ok(Committed { version: cached.version, events, positions: Vec::new(), attempts });
             }
             let new_events = encode(stream, &events)?;
             match self.store.append(stream, cached.version, &metadata, new_events).await {
@@ -249,20 +237,13 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
                 }
                 Err(conflict @ StoreError::Conflict { .. }) => {
                     if attempts >= self.retry.max_attempts {
-                        return Err(ExecuteError::Conflict {
-                            attempts,
-                            source: conflict,
-                        });
+                        return Err(ExecuteError::Conflict { attempts, source: conflict });
                     }
                     self.catch_up(stream, &mut cached).await?;
                     if !backoff.is_zero() {
                         tokio::time::sleep(jittered(backoff)).await;
                     }
-                    backoff = if backoff.is_zero() {
-                        self.retry.backoff
-                    } else {
-                        backoff.saturating_mul(2)
-                    };
+                    backoff = if backoff.is_zero() { self.retry.backoff } else { backoff.saturating_mul(2) };
                 }
                 Err(other) => return Err(other.into()),
             }
@@ -283,10 +264,7 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
         } else {
             self.restore(stream, &mut cached).await?;
         }
-        Ok((cached.version > 0).then(|| Loaded {
-            state: cached.state.clone(),
-            version: cached.version,
-        }))
+        Ok((cached.version > 0).then(|| Loaded { state: cached.state.clone(), version: cached.version }))
     }
 
     /// The state of aggregate `id` as it was right after event `version` (a temporal query).
@@ -296,10 +274,7 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
     pub async fn load_at(&self, id: &str, version: u64) -> Result<Option<Loaded<A>>, StoreError> {
         let stream = StreamRef::new(A::NAME, id);
         stream.validate()?;
-        let mut loaded = Loaded {
-            state: A::default(),
-            version: 0,
-        };
+        let mut loaded = Loaded { state: A::default(), version: 0 };
         if let Some((state, at)) = self.snapshot(stream).await?
             && at <= version
         {
@@ -320,28 +295,15 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
         let recorded = self.store.read_stream(stream, 1, u64::MAX).await?;
         recorded
             .into_iter()
-            .map(|r| {
-                Ok(EventEnvelope {
-                    event: decode::<A::Event>(stream, &r)?,
-                    meta: r.meta,
-                })
-            })
+            .map(|r| Ok(EventEnvelope { event: decode::<A::Event>(stream, &r)?, meta: r.meta }))
             .collect()
     }
 
     /// Rebuilds `cached` from nothing: the latest usable snapshot, then the events after it.
     async fn restore(&self, stream: StreamRef<'_>, cached: &mut Cached<A>) -> Result<(), StoreError> {
-        *cached = Cached {
-            state: A::default(),
-            version: 0,
-            loaded: false,
-        };
+        *cached = Cached { state: A::default(), version: 0, loaded: false };
         if let Some((state, version)) = self.snapshot(stream).await? {
-            *cached = Cached {
-                state,
-                version,
-                loaded: false,
-            };
+            *cached = Cached { state, version, loaded: false };
         }
         self.catch_up(stream, cached).await
     }
@@ -360,9 +322,7 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
             return Ok(None);
         }
         let Some(codec) = A::SNAPSHOT else { return Ok(None) };
-        Ok((codec.decode)(&snapshot.state)
-            .ok()
-            .map(|state| (state, snapshot.version)))
+        Ok((codec.decode)(&snapshot.state).ok().map(|state| (state, snapshot.version)))
     }
 
     /// Stores a snapshot when the stream crossed a multiple of `snapshot_every`. The events
@@ -374,11 +334,7 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
         }
         let Some(codec) = A::SNAPSHOT else { return };
         if let Ok(state) = (codec.encode)(&cached.state) {
-            let snapshot = Snapshot {
-                version: cached.version,
-                fingerprint: A::FINGERPRINT,
-                state,
-            };
+            let snapshot = Snapshot { version: cached.version, fingerprint: A::FINGERPRINT, state };
             let _ = self.store.save_snapshot(stream, snapshot).await;
         }
     }
@@ -419,31 +375,16 @@ impl<A: Aggregate, S: EventStore + std::fmt::Debug> std::fmt::Debug for Reposito
 
 /// Decodes a recorded event of `stream`, naming the stream and version on failure.
 pub(crate) fn decode<E: EventSet>(stream: StreamRef<'_>, recorded: &RecordedEvent) -> Result<E, StoreError> {
-    E::decode(
-        &recorded.meta.event_name,
-        recorded.meta.event_version,
-        &recorded.payload,
-    )
-    .map_err(|source| StoreError::Decode {
-        stream: stream.name(),
-        version: recorded.meta.stream_version,
-        source,
-    })
+    E::decode(&recorded.meta.event_name, recorded.meta.event_version, &recorded.payload)
+        .map_err(|source| StoreError::Decode { stream: stream.name(), version: recorded.meta.stream_version, source })
 }
 
 fn encode<E: EventSet>(stream: StreamRef<'_>, events: &[E]) -> Result<Vec<NewEvent>, StoreError> {
     events
         .iter()
         .map(|event| {
-            let payload = event.encode().map_err(|source| StoreError::Encode {
-                stream: stream.name(),
-                source,
-            })?;
-            Ok(NewEvent {
-                name: event.name(),
-                version: event.version(),
-                payload,
-            })
+            let payload = event.encode().map_err(|source| StoreError::Encode { stream: stream.name(), source })?;
+            Ok(NewEvent { name: event.name(), version: event.version(), payload })
         })
         .collect()
 }

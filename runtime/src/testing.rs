@@ -52,11 +52,7 @@ pub fn given<A: Aggregate>(events: impl IntoIterator<Item = A::Event>, services:
         state.apply(&event);
         history.push(event);
     }
-    Given {
-        state,
-        services,
-        history,
-    }
+    Given { state, services, history }
 }
 
 /// An aggregate built from past events, waiting for a command.
@@ -73,21 +69,13 @@ impl<A: Aggregate> Given<A> {
     /// [`when_async`](Self::when_async) from a `#[tokio::test]` instead.
     pub fn when(self, command: A::Command) -> Then<A> {
         let outcome = block_on(self.state.handle(command, &self.services));
-        Then {
-            state: self.state,
-            history: self.history,
-            outcome,
-        }
+        Then { state: self.state, history: self.history, outcome }
     }
 
     /// Decides `command` on the caller's executor.
     pub async fn when_async(self, command: A::Command) -> Then<A> {
         let outcome = self.state.handle(command, &self.services).await;
-        Then {
-            state: self.state,
-            history: self.history,
-            outcome,
-        }
+        Then { state: self.state, history: self.history, outcome }
     }
 
     /// The state built from the given events.
@@ -160,10 +148,9 @@ impl<A: Aggregate> Then<A> {
                     self.headline("was rejected with an unexpected error")
                 )
             }
-            Ok(events) => panic!(
-                "{}\nactual events:\n{events:#?}",
-                self.headline("was accepted, but an error was expected")
-            ),
+            Ok(events) => {
+                panic!("{}\nactual events:\n{events:#?}", self.headline("was accepted, but an error was expected"))
+            }
         }
         self
     }
@@ -179,10 +166,7 @@ impl<A: Aggregate> Then<A> {
             events.iter().for_each(|e| state.apply(e));
         }
         if !check(&state) {
-            panic!(
-                "{}\nstate afterwards:\n{state:#?}",
-                self.headline("left a state the check rejects")
-            );
+            panic!("{}\nstate afterwards:\n{state:#?}", self.headline("left a state the check rejects"));
         }
         self
     }
@@ -193,11 +177,7 @@ impl<A: Aggregate> Then<A> {
     }
 
     fn headline(&self, what: &str) -> String {
-        format!(
-            "the command {what} (aggregate `{}`, given {} events)",
-            A::NAME,
-            self.history.len()
-        )
+        format!("the command {what} (aggregate `{}`, given {} events)", A::NAME, self.history.len())
     }
 }
 
@@ -255,11 +235,7 @@ fn block_on<F: Future>(future: F) -> F::Output {
 ///     .then_state(|b| b.by_account.len() == 1);
 /// ```
 pub fn projection<P: crate::Projection>() -> ProjectionScenario<P> {
-    ProjectionScenario {
-        projection: P::default(),
-        streams: Vec::new(),
-        position: 0,
-    }
+    ProjectionScenario { projection: P::default(), streams: Vec::new(), position: 0 }
 }
 
 /// A projection fed with events, to check. Each check panics with expected and actual.
@@ -299,12 +275,7 @@ impl<P: crate::Projection> ProjectionScenario<P> {
             payload: event.encode().unwrap_or_else(|e| panic!("{e}")),
         };
         if let Err(error) = self.projection.project(&recorded) {
-            panic!(
-                "projection `{}` failed on event `{}` at position {}: {error}",
-                P::NAME,
-                E::NAME,
-                self.position
-            );
+            panic!("projection `{}` failed on event `{}` at position {}: {error}", P::NAME, E::NAME, self.position);
         }
         self
     }
@@ -334,11 +305,7 @@ impl<P: crate::Projection> ProjectionScenario<P> {
         P: Debug,
     {
         if !check(&self.projection) {
-            panic!(
-                "projection `{}`: the state fails the check:\n{:#?}",
-                P::NAME,
-                self.projection
-            );
+            panic!("projection `{}`: the state fails the check:\n{:#?}", P::NAME, self.projection);
         }
         self
     }

@@ -28,16 +28,8 @@ fn url() -> Option<String> {
 /// A schema name no other test, run or process uses.
 fn fresh_schema() -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
-    format!(
-        "t_{}_{}_{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed),
-        nanos % 1_000_000_000_000
-    )
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
+    format!("t_{}_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed), nanos % 1_000_000_000_000)
 }
 
 async fn connect(url: &str, schema: &str, pool_size: usize) -> PostgresStore {
@@ -53,11 +45,7 @@ pub async fn fresh_store() -> Option<PostgresStore> {
 }
 
 fn numbered(n: u64) -> NewEvent {
-    NewEvent {
-        name: "Numbered",
-        version: 1,
-        payload: format!(r#"{{"n":{n}}}"#),
-    }
+    NewEvent { name: "Numbered", version: 1, payload: format!(r#"{{"n":{n}}}"#) }
 }
 
 /// The gap problem: with positions from a plain sequence, an append that draws a position
@@ -87,10 +75,8 @@ async fn a_reader_following_positions_never_skips_an_event() {
                 // Batches of 1 to 3 events, so that some appends take several positions.
                 let events: Vec<NewEvent> = (0..1 + i % 3).map(|k| numbered(writer * 10_000 + i * 10 + k)).collect();
                 let count = events.len() as u64;
-                let appended = store
-                    .append(StreamRef::new("gap", &id), versions[slot], &Metadata::new(), events)
-                    .await
-                    .unwrap();
+                let appended =
+                    store.append(StreamRef::new("gap", &id), versions[slot], &Metadata::new(), events).await.unwrap();
                 versions[slot] = appended.version;
                 written += count;
             }
@@ -124,19 +110,10 @@ async fn a_reader_following_positions_never_skips_an_event() {
     }
     DONE.store(true, Ordering::Release);
     let (reader, seen) = follower.await.unwrap();
-    let log: Vec<u64> = reader
-        .read_all(0, EventFilter::ALL, usize::MAX)
-        .await
-        .unwrap()
-        .iter()
-        .map(|e| e.meta.position)
-        .collect();
+    let log: Vec<u64> =
+        reader.read_all(0, EventFilter::ALL, usize::MAX).await.unwrap().iter().map(|e| e.meta.position).collect();
     assert_eq!(log.len() as u64, written, "every appended event is in the log");
-    assert_eq!(
-        seen.len(),
-        log.len(),
-        "the follower saw as many events as the log holds"
-    );
+    assert_eq!(seen.len(), log.len(), "the follower saw as many events as the log holds");
     assert_eq!(seen, log, "the follower saw every position, in order, none skipped");
     assert_eq!(log, (1..=written).collect::<Vec<_>>(), "positions are dense");
 }
@@ -155,15 +132,8 @@ async fn waiters_wake_on_appends_by_another_store() {
     let waiter = tokio::spawn(async move { waiting.wait_for_events(0).await });
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(!waiter.is_finished(), "nothing was appended yet");
-    writing
-        .append(StreamRef::new("account", "a"), 0, &Metadata::new(), vec![numbered(1)])
-        .await
-        .unwrap();
-    tokio::time::timeout(Duration::from_secs(10), waiter)
-        .await
-        .expect("the waiter wakes up")
-        .unwrap()
-        .unwrap();
+    writing.append(StreamRef::new("account", "a"), 0, &Metadata::new(), vec![numbered(1)]).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), waiter).await.expect("the waiter wakes up").unwrap().unwrap();
 }
 
 /// Processes that start together migrate the schema once, under the advisory lock, and
@@ -186,10 +156,7 @@ async fn concurrent_connects_migrate_once() {
         stores.push(connecting.await.unwrap());
     }
     let stream = StreamRef::new("account", "a");
-    stores[0]
-        .append(stream, 0, &Metadata::new(), vec![numbered(1)])
-        .await
-        .unwrap();
+    stores[0].append(stream, 0, &Metadata::new(), vec![numbered(1)]).await.unwrap();
     for store in &stores {
         assert_eq!(store.stream_version(stream).await.unwrap(), 1);
         assert_eq!(store.schema(), schema);
@@ -213,10 +180,7 @@ async fn bad_schema_names_are_rejected() {
     // Quotes and case survive quoting.
     let odd = format!("Odd \"{}\"", fresh_schema());
     let store = connect(&url, &odd, 1).await;
-    store
-        .append(StreamRef::new("account", "a"), 0, &Metadata::new(), vec![numbered(1)])
-        .await
-        .unwrap();
+    store.append(StreamRef::new("account", "a"), 0, &Metadata::new(), vec![numbered(1)]).await.unwrap();
     assert_eq!(store.head_position().await.unwrap(), 1);
 }
 

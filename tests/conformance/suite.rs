@@ -8,11 +8,7 @@ use factum::{Checkpoint, EventFilter, NewEvent, Snapshot, StoreError, StreamRef}
 use serde::{Deserialize, Serialize};
 
 fn event(name: &'static str, payload: impl Into<String>) -> NewEvent {
-    NewEvent {
-        name,
-        version: 1,
-        payload: payload.into(),
-    }
+    NewEvent { name, version: 1, payload: payload.into() }
 }
 
 fn numbered(n: u64) -> NewEvent {
@@ -37,38 +33,22 @@ pub async fn append_and_read<S: EventStore>(store: S) {
     assert_eq!(store.head_position().await.unwrap(), 0);
     let meta = Metadata::new().with_correlation_id("c-1").with("user", "ada");
     let appended = store
-        .append(
-            stream,
-            0,
-            &meta,
-            vec![
-                event("Opened", r#"{"owner":"Ada"}"#),
-                event("Deposited", r#"{"amount":5}"#),
-            ],
-        )
+        .append(stream, 0, &meta, vec![event("Opened", r#"{"owner":"Ada"}"#), event("Deposited", r#"{"amount":5}"#)])
         .await
         .unwrap();
     assert_eq!(appended.version, 2);
     assert_eq!(appended.positions.len(), 2);
     assert!(appended.positions[0] < appended.positions[1]);
-    let appended = store
-        .append(stream, 2, &Metadata::new(), vec![event("Deposited", r#"{"amount":7}"#)])
-        .await
-        .unwrap();
+    let appended =
+        store.append(stream, 2, &Metadata::new(), vec![event("Deposited", r#"{"amount":7}"#)]).await.unwrap();
     assert_eq!(appended.version, 3);
 
     let all = store.read_stream(stream, 1, u64::MAX).await.unwrap();
     assert_eq!(all.iter().map(|e| e.meta.stream_version).collect::<Vec<_>>(), [1, 2, 3]);
     assert_eq!(all[0].meta.event_name, "Opened");
     assert_eq!(all[0].meta.event_version, 1);
-    assert_eq!(
-        (all[0].meta.aggregate_type.as_str(), all[0].meta.stream_id.as_str()),
-        ("account", "a-1")
-    );
-    assert_eq!(
-        serde_json::from_str::<serde_json::Value>(&all[1].payload).unwrap(),
-        serde_json::json!({"amount": 5})
-    );
+    assert_eq!((all[0].meta.aggregate_type.as_str(), all[0].meta.stream_id.as_str()), ("account", "a-1"));
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&all[1].payload).unwrap(), serde_json::json!({"amount": 5}));
     assert_eq!(all[0].meta.metadata, meta);
     assert_eq!(all[1].meta.metadata, meta);
     assert!(all[2].meta.metadata.is_empty());
@@ -77,20 +57,8 @@ pub async fn append_and_read<S: EventStore>(store: S) {
     assert_eq!(middle.len(), 1);
     assert_eq!(middle[0].meta.stream_version, 2);
     assert!(store.read_stream(stream, 4, u64::MAX).await.unwrap().is_empty());
-    assert!(
-        store
-            .read_stream(StreamRef::new("account", "other"), 1, u64::MAX)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(
-        store
-            .read_stream(StreamRef::new("other-type", "a-1"), 1, u64::MAX)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(store.read_stream(StreamRef::new("account", "other"), 1, u64::MAX).await.unwrap().is_empty());
+    assert!(store.read_stream(StreamRef::new("other-type", "a-1"), 1, u64::MAX).await.unwrap().is_empty());
     assert_eq!(store.stream_version(stream).await.unwrap(), 3);
     assert_eq!(store.head_position().await.unwrap(), all[2].meta.position);
     let global = store.read_all(0, EventFilter::ALL, 100).await.unwrap();
@@ -99,21 +67,11 @@ pub async fn append_and_read<S: EventStore>(store: S) {
 
 pub async fn expected_version_conflicts_write_nothing<S: EventStore>(store: S) {
     let stream = StreamRef::new("account", "a-1");
-    store
-        .append(stream, 0, &Metadata::new(), vec![numbered(1)])
-        .await
-        .unwrap();
+    store.append(stream, 0, &Metadata::new(), vec![numbered(1)]).await.unwrap();
     for expected in [0, 2, 5] {
-        let error = store
-            .append(stream, expected, &Metadata::new(), vec![numbered(2), numbered(3)])
-            .await
-            .unwrap_err();
+        let error = store.append(stream, expected, &Metadata::new(), vec![numbered(2), numbered(3)]).await.unwrap_err();
         match &error {
-            StoreError::Conflict {
-                stream: name,
-                expected: e,
-                actual,
-            } => {
+            StoreError::Conflict { stream: name, expected: e, actual } => {
                 assert_eq!((name.to_string().as_str(), *e, *actual), ("account/a-1", expected, 1));
             }
             other => panic!("expected a conflict, got {other}"),
@@ -143,23 +101,13 @@ pub async fn eight_writers_on_one_stream<S: EventStore + Clone>(store: S) {
     for task in tasks {
         task.await.unwrap();
     }
-    let events = store
-        .read_stream(StreamRef::new("counter", "shared"), 1, u64::MAX)
-        .await
-        .unwrap();
+    let events = store.read_stream(StreamRef::new("counter", "shared"), 1, u64::MAX).await.unwrap();
     let versions: Vec<u64> = events.iter().map(|e| e.meta.stream_version).collect();
-    assert_eq!(
-        versions,
-        (1..=WRITERS * EACH).collect::<Vec<_>>(),
-        "no lost or duplicated versions"
-    );
+    assert_eq!(versions, (1..=WRITERS * EACH).collect::<Vec<_>>(), "no lost or duplicated versions");
     let numbers: BTreeSet<String> = events.iter().map(|e| e.payload.clone()).collect();
     assert_eq!(numbers.len() as u64, WRITERS * EACH, "every append stored exactly once");
     let positions: Vec<u64> = events.iter().map(|e| e.meta.position).collect();
-    assert!(
-        positions.windows(2).all(|w| w[0] < w[1]),
-        "positions grow with versions"
-    );
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "positions grow with versions");
 }
 
 pub async fn eight_writers_on_many_streams<S: EventStore + Clone>(store: S) {
@@ -180,17 +128,11 @@ pub async fn eight_writers_on_many_streams<S: EventStore + Clone>(store: S) {
     }
     let all = store.read_all(0, EventFilter::ALL, usize::MAX).await.unwrap();
     assert_eq!(all.len() as u64, WRITERS * EACH * 2);
-    assert!(
-        all.windows(2).all(|w| w[0].meta.position < w[1].meta.position),
-        "read_all is in position order"
-    );
+    assert!(all.windows(2).all(|w| w[0].meta.position < w[1].meta.position), "read_all is in position order");
     let mut total = 0;
     for s in 0..16 {
         let id = format!("s-{s}");
-        let events = store
-            .read_stream(StreamRef::new("counter", &id), 1, u64::MAX)
-            .await
-            .unwrap();
+        let events = store.read_stream(StreamRef::new("counter", &id), 1, u64::MAX).await.unwrap();
         let versions: Vec<u64> = events.iter().map(|e| e.meta.stream_version).collect();
         assert_eq!(versions, (1..=events.len() as u64).collect::<Vec<_>>(), "stream {id}");
         total += events.len();
@@ -201,33 +143,13 @@ pub async fn eight_writers_on_many_streams<S: EventStore + Clone>(store: S) {
 pub async fn read_all_order_filters_and_limits<S: EventStore>(store: S) {
     let a = StreamRef::new("account", "a");
     let o = StreamRef::new("order", "o");
-    store
-        .append(
-            a,
-            0,
-            &Metadata::new(),
-            vec![event("Opened", "{}"), event("Deposited", "{}")],
-        )
-        .await
-        .unwrap();
-    store
-        .append(o, 0, &Metadata::new(), vec![event("Placed", "{}")])
-        .await
-        .unwrap();
-    store
-        .append(a, 2, &Metadata::new(), vec![event("Deposited", "{}")])
-        .await
-        .unwrap();
-    store
-        .append(o, 1, &Metadata::new(), vec![event("Deposited", "{}")])
-        .await
-        .unwrap();
+    store.append(a, 0, &Metadata::new(), vec![event("Opened", "{}"), event("Deposited", "{}")]).await.unwrap();
+    store.append(o, 0, &Metadata::new(), vec![event("Placed", "{}")]).await.unwrap();
+    store.append(a, 2, &Metadata::new(), vec![event("Deposited", "{}")]).await.unwrap();
+    store.append(o, 1, &Metadata::new(), vec![event("Deposited", "{}")]).await.unwrap();
 
     let all = store.read_all(0, EventFilter::ALL, 100).await.unwrap();
-    let names: Vec<_> = all
-        .iter()
-        .map(|e| (e.meta.aggregate_type.as_str(), e.meta.event_name.as_str()))
-        .collect();
+    let names: Vec<_> = all.iter().map(|e| (e.meta.aggregate_type.as_str(), e.meta.event_name.as_str())).collect();
     assert_eq!(
         names,
         [
@@ -238,33 +160,12 @@ pub async fn read_all_order_filters_and_limits<S: EventStore>(store: S) {
             ("order", "Deposited")
         ]
     );
-    let deposits = store
-        .read_all(0, EventFilter::names(&["Deposited"]), 100)
-        .await
-        .unwrap();
+    let deposits = store.read_all(0, EventFilter::names(&["Deposited"]), 100).await.unwrap();
     assert_eq!(deposits.len(), 3);
-    let account_deposits = store
-        .read_all(0, EventFilter::names(&["Deposited"]).of_aggregate("account"), 100)
-        .await
-        .unwrap();
-    assert_eq!(
-        account_deposits
-            .iter()
-            .map(|e| e.meta.stream_version)
-            .collect::<Vec<_>>(),
-        [2, 3]
-    );
-    let orders = store
-        .read_all(
-            0,
-            EventFilter {
-                names: None,
-                aggregate_type: Some("order"),
-            },
-            100,
-        )
-        .await
-        .unwrap();
+    let account_deposits =
+        store.read_all(0, EventFilter::names(&["Deposited"]).of_aggregate("account"), 100).await.unwrap();
+    assert_eq!(account_deposits.iter().map(|e| e.meta.stream_version).collect::<Vec<_>>(), [2, 3]);
+    let orders = store.read_all(0, EventFilter { names: None, aggregate_type: Some("order") }, 100).await.unwrap();
     assert_eq!(orders.len(), 2);
     let first_two = store.read_all(0, EventFilter::ALL, 2).await.unwrap();
     assert_eq!(first_two, all[..2]);
@@ -272,23 +173,13 @@ pub async fn read_all_order_filters_and_limits<S: EventStore>(store: S) {
     assert_eq!(after, all[2..4]);
     let none = store.read_all(0, EventFilter::names(&[]), 100).await.unwrap();
     assert!(none.is_empty());
-    assert!(
-        store
-            .read_all(all[4].meta.position, EventFilter::ALL, 100)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(store.read_all(all[4].meta.position, EventFilter::ALL, 100).await.unwrap().is_empty());
 }
 
 pub async fn snapshots_and_checkpoints<S: EventStore>(store: S) {
     let stream = StreamRef::new("account", "a-1");
     assert_eq!(store.load_snapshot(stream).await.unwrap(), None);
-    let snap = |version| Snapshot {
-        version,
-        fingerprint: 42,
-        state: format!(r#"{{"v":{version}}}"#),
-    };
+    let snap = |version| Snapshot { version, fingerprint: 42, state: format!(r#"{{"v":{version}}}"#) };
     store.save_snapshot(stream, snap(10)).await.unwrap();
     store.save_snapshot(stream, snap(20)).await.unwrap();
     store.save_snapshot(stream, snap(15)).await.unwrap();
@@ -297,16 +188,10 @@ pub async fn snapshots_and_checkpoints<S: EventStore>(store: S) {
         Some(snap(20)),
         "an older snapshot never replaces a newer one"
     );
-    assert_eq!(
-        store.load_snapshot(StreamRef::new("account", "a-2")).await.unwrap(),
-        None
-    );
+    assert_eq!(store.load_snapshot(StreamRef::new("account", "a-2")).await.unwrap(), None);
 
     assert_eq!(store.load_checkpoint("balances").await.unwrap(), None);
-    let checkpoint = |position| Checkpoint {
-        position,
-        state: format!(r#"{{"seen":{position}}}"#),
-    };
+    let checkpoint = |position| Checkpoint { position, state: format!(r#"{{"seen":{position}}}"#) };
     store.save_checkpoint("balances", checkpoint(7)).await.unwrap();
     store.save_checkpoint("balances", checkpoint(9)).await.unwrap();
     store.save_checkpoint("other", checkpoint(1)).await.unwrap();
@@ -320,15 +205,9 @@ pub async fn large_and_unicode_payloads<S: EventStore>(store: S) {
     let text = "žluťoučký kůň, 日本語, emoji 🦀, quotes \" and \\ backslash, nul-free";
     let big = "x".repeat(2 * 1024 * 1024);
     let stream = StreamRef::new("dokument", "ščř-🦀-1");
-    let payloads = [
-        serde_json::json!({ "text": text }).to_string(),
-        serde_json::json!({ "blob": big }).to_string(),
-    ];
+    let payloads = [serde_json::json!({ "text": text }).to_string(), serde_json::json!({ "blob": big }).to_string()];
     let events = payloads.iter().map(|p| event("Written", p.clone())).collect();
-    store
-        .append(stream, 0, &Metadata::new().with("note", text), events)
-        .await
-        .unwrap();
+    store.append(stream, 0, &Metadata::new().with("note", text), events).await.unwrap();
     let read = store.read_stream(stream, 1, u64::MAX).await.unwrap();
     for (recorded, payload) in read.iter().zip(&payloads) {
         let stored: serde_json::Value = serde_json::from_str(&recorded.payload).unwrap();
@@ -344,20 +223,12 @@ pub async fn a_stream_of_100_000_events<S: EventStore + Clone>(store: S) {
     let stream = StreamRef::new("counter", "long");
     for batch in 0..LENGTH / 1000 {
         let events = (0..1000).map(|i| numbered(batch * 1000 + i)).collect();
-        store
-            .append(stream, batch * 1000, &Metadata::new(), events)
-            .await
-            .unwrap();
+        store.append(stream, batch * 1000, &Metadata::new(), events).await.unwrap();
     }
     assert_eq!(store.stream_version(stream).await.unwrap(), LENGTH);
     let events = store.read_stream(stream, 1, u64::MAX).await.unwrap();
     assert_eq!(events.len() as u64, LENGTH);
-    assert!(
-        events
-            .iter()
-            .enumerate()
-            .all(|(i, e)| e.meta.stream_version == i as u64 + 1)
-    );
+    assert!(events.iter().enumerate().all(|(i, e)| e.meta.stream_version == i as u64 + 1));
     assert_eq!(events[99_999].payload.replace(' ', ""), r#"{"n":99999}"#);
     let tail = store.read_stream(stream, LENGTH - 9, u64::MAX).await.unwrap();
     assert_eq!(tail.len(), 10);
@@ -406,30 +277,15 @@ impl Product {
 
 pub async fn typed_upcasting_of_stored_events<S: EventStore>(store: S) {
     let stream = StreamRef::new("product", "p-1");
-    let v1 = NewEvent {
-        name: "Priced",
-        version: 1,
-        payload: r#"{"units":3}"#.into(),
-    };
+    let v1 = NewEvent { name: "Priced", version: 1, payload: r#"{"units":3}"#.into() };
     store.append(stream, 0, &Metadata::new(), vec![v1]).await.unwrap();
     let products = Repository::<Product, _>::new(store);
-    products
-        .execute("p-1", ProductCommand::Price { cents: 450 })
-        .await
-        .unwrap();
-    let events: Vec<_> = products
-        .events("p-1")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| (e.meta.event_version, e.event))
-        .collect();
+    products.execute("p-1", ProductCommand::Price { cents: 450 }).await.unwrap();
+    let events: Vec<_> =
+        products.events("p-1").await.unwrap().into_iter().map(|e| (e.meta.event_version, e.event)).collect();
     assert_eq!(
         events,
-        [
-            (1, ProductEvent::Priced(Priced { cents: 300 })),
-            (2, ProductEvent::Priced(Priced { cents: 450 }))
-        ]
+        [(1, ProductEvent::Priced(Priced { cents: 300 })), (2, ProductEvent::Priced(Priced { cents: 450 }))]
     );
 }
 
@@ -441,20 +297,10 @@ pub async fn waiting_for_new_events<S: EventStore + Clone>(store: S) {
     };
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(!waiter.is_finished(), "nothing was appended yet");
-    store
-        .append(StreamRef::new("account", "w"), 0, &Metadata::new(), vec![numbered(1)])
-        .await
-        .unwrap();
-    tokio::time::timeout(Duration::from_secs(10), waiter)
-        .await
-        .expect("the waiter wakes up")
-        .unwrap()
-        .unwrap();
+    store.append(StreamRef::new("account", "w"), 0, &Metadata::new(), vec![numbered(1)]).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), waiter).await.expect("the waiter wakes up").unwrap().unwrap();
     // Waiting for a position already reached returns at once.
-    tokio::time::timeout(Duration::from_secs(10), store.wait_for_events(head))
-        .await
-        .unwrap()
-        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), store.wait_for_events(head)).await.unwrap().unwrap();
 }
 
 pub async fn invalid_ids_are_rejected<S: EventStore>(store: S) {
@@ -462,23 +308,11 @@ pub async fn invalid_ids_are_rejected<S: EventStore>(store: S) {
     for (stream, reason) in [
         (StreamRef::new("account", ""), "it is empty"),
         (StreamRef::new("", "a"), "it is empty"),
-        (
-            StreamRef::new("account", &long),
-            "it is 256 bytes long; the limit is 255",
-        ),
-        (
-            StreamRef::new("account", "a\u{0}b"),
-            "contains the control character U+0000",
-        ),
+        (StreamRef::new("account", &long), "it is 256 bytes long; the limit is 255"),
+        (StreamRef::new("account", "a\u{0}b"), "contains the control character U+0000"),
     ] {
-        let error = store
-            .append(stream, 0, &Metadata::new(), vec![numbered(1)])
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(&error, StoreError::InvalidInput { reason: r, .. } if r == reason),
-            "{error}"
-        );
+        let error = store.append(stream, 0, &Metadata::new(), vec![numbered(1)]).await.unwrap_err();
+        assert!(matches!(&error, StoreError::InvalidInput { reason: r, .. } if r == reason), "{error}");
     }
     assert!(store.read_all(0, EventFilter::ALL, 10).await.unwrap().is_empty());
 }
@@ -489,11 +323,7 @@ pub async fn repository_snapshots_and_shape_changes<S: EventStore + Clone>(store
         products.execute("p-2", ProductCommand::Price { cents }).await.unwrap();
     }
     let stream = StreamRef::new("product", "p-2");
-    let snapshot = store
-        .load_snapshot(stream)
-        .await
-        .unwrap()
-        .expect("a snapshot every 10 events");
+    let snapshot = store.load_snapshot(stream).await.unwrap().expect("a snapshot every 10 events");
     assert_eq!(snapshot.version, 20);
     assert_eq!(snapshot.fingerprint, <Product as AggregateType>::FINGERPRINT);
 
@@ -505,24 +335,12 @@ pub async fn repository_snapshots_and_shape_changes<S: EventStore + Clone>(store
     assert_eq!((at.version, at.state.cents), (22, 22));
 
     // ...and a snapshot written by another shape of the state is passed over: full replay.
-    let foreign = Snapshot {
-        version: 25,
-        fingerprint: snapshot.fingerprint ^ 1,
-        state: r#"{"old":"shape"}"#.into(),
-    };
+    let foreign = Snapshot { version: 25, fingerprint: snapshot.fingerprint ^ 1, state: r#"{"old":"shape"}"#.into() };
     store.save_snapshot(stream, foreign).await.unwrap();
-    let replayed = Repository::<Product, _>::new(store.clone())
-        .load("p-2")
-        .await
-        .unwrap()
-        .unwrap();
+    let replayed = Repository::<Product, _>::new(store.clone()).load("p-2").await.unwrap().unwrap();
     assert_eq!((replayed.version, replayed.state.changes), (25, 25));
     // A snapshot that no longer deserializes is passed over too.
-    let broken = Snapshot {
-        version: 26,
-        fingerprint: snapshot.fingerprint,
-        state: "not json".into(),
-    };
+    let broken = Snapshot { version: 26, fingerprint: snapshot.fingerprint, state: "not json".into() };
     store.save_snapshot(stream, broken).await.unwrap();
     let replayed = Repository::<Product, _>::new(store).load("p-2").await.unwrap().unwrap();
     assert_eq!((replayed.version, replayed.state.changes), (25, 25));
@@ -568,10 +386,7 @@ impl Totals {
         if e.amount == 0 {
             return Err("a deposit of 0 is poison".to_owned());
         }
-        assert!(
-            meta.position > self.last_position,
-            "an event applied twice or out of order"
-        );
+        assert!(meta.position > self.last_position, "an event applied twice or out of order");
         self.last_position = meta.position;
         *self.by_account.entry(meta.stream_id.clone()).or_default() += e.amount;
         self.applied += 1;
@@ -588,59 +403,37 @@ async fn deposits<S: EventStore + Clone>(store: &S, accounts: u64, each: u64) {
     let tellers = Repository::<Teller, _>::new(store.clone());
     for i in 0..each {
         for a in 0..accounts {
-            tellers
-                .execute(&format!("acc-{a}"), TellerCommand::Deposit { amount: i + 1 })
-                .await
-                .unwrap();
+            tellers.execute(&format!("acc-{a}"), TellerCommand::Deposit { amount: i + 1 }).await.unwrap();
         }
     }
 }
 
 pub async fn projection_catch_up_equals_rebuild<S: EventStore + Clone>(store: S) {
     deposits(&store, 20, 15).await;
-    let runner = ProjectionRunner::<Totals, _>::start(store.clone())
-        .await
-        .unwrap()
-        .with_batch_size(64);
+    let runner = ProjectionRunner::<Totals, _>::start(store.clone()).await.unwrap().with_batch_size(64);
     let head = store.head_position().await.unwrap();
     assert_eq!(runner.catch_up().await.unwrap(), head);
     let caught_up = runner.state().await;
     assert_eq!(caught_up.applied, 300);
-    assert_eq!(
-        runner
-            .ask(TotalsQuery::Balance {
-                account: "acc-3".into()
-            })
-            .await,
-        TotalsAnswer::Balance(120)
-    );
+    assert_eq!(runner.ask(TotalsQuery::Balance { account: "acc-3".into() }).await, TotalsAnswer::Balance(120));
 
     assert_eq!(runner.rebuild().await.unwrap(), head);
     assert_eq!(runner.state().await, caught_up, "a rebuild equals the run to the end");
 
     // A new runner resumes from the stored checkpoint: same state, nothing read again.
     let resumed = ProjectionRunner::<Totals, _>::start(store.clone()).await.unwrap();
-    assert_eq!(
-        (resumed.position().await, resumed.state().await),
-        (head, caught_up.clone())
-    );
+    assert_eq!((resumed.position().await, resumed.state().await), (head, caught_up.clone()));
     assert_eq!(resumed.catch_up().await.unwrap(), head);
     assert_eq!(resumed.state().await, caught_up);
 }
 
 pub async fn projection_stopped_halfway_resumes_without_reapplying<S: EventStore + Clone>(store: S) {
     deposits(&store, 10, 10).await;
-    let first = ProjectionRunner::<Totals, _>::start(store.clone())
-        .await
-        .unwrap()
-        .with_batch_size(7);
+    let first = ProjectionRunner::<Totals, _>::start(store.clone()).await.unwrap().with_batch_size(7);
     first.catch_up().await.unwrap();
     drop(first); // the process stops here
     deposits(&store, 10, 10).await;
-    let second = ProjectionRunner::<Totals, _>::start(store.clone())
-        .await
-        .unwrap()
-        .with_batch_size(7);
+    let second = ProjectionRunner::<Totals, _>::start(store.clone()).await.unwrap().with_batch_size(7);
     second.catch_up().await.unwrap();
 
     let uninterrupted = ProjectionRunner::<Totals, _>::start(store.clone()).await.unwrap();
@@ -652,16 +445,10 @@ pub async fn projection_stopped_halfway_resumes_without_reapplying<S: EventStore
 pub async fn a_failing_handler_stops_the_projection_at_the_event<S: EventStore + Clone>(store: S) {
     deposits(&store, 3, 4).await;
     let tellers = Repository::<Teller, _>::new(store.clone());
-    let poison = tellers
-        .execute("acc-1", TellerCommand::Deposit { amount: 0 })
-        .await
-        .unwrap();
+    let poison = tellers.execute("acc-1", TellerCommand::Deposit { amount: 0 }).await.unwrap();
     deposits(&store, 3, 2).await;
 
-    let runner = ProjectionRunner::<Totals, _>::start(store.clone())
-        .await
-        .unwrap()
-        .with_batch_size(5);
+    let runner = ProjectionRunner::<Totals, _>::start(store.clone()).await.unwrap().with_batch_size(5);
     let error = runner.catch_up().await.unwrap_err();
     let position = poison.positions[0];
     assert_eq!(
@@ -693,17 +480,11 @@ pub async fn a_live_projection_equals_a_rebuild<S: EventStore + Clone>(store: S)
         let store = store.clone();
         writers.push(tokio::spawn(async move {
             // Heavy contention is not what this test is about: allow many retries.
-            let retry = factum::RetryPolicy {
-                max_attempts: 100,
-                backoff: Duration::from_millis(1),
-            };
+            let retry = factum::RetryPolicy { max_attempts: 100, backoff: Duration::from_millis(1) };
             let tellers = Repository::<Teller, _>::new(store).with_retry(retry);
             for i in 0..2500u64 {
                 let account = format!("acc-{}", (w * 37 + i) % 100);
-                tellers
-                    .execute(&account, TellerCommand::Deposit { amount: 1 + i % 7 })
-                    .await
-                    .unwrap();
+                tellers.execute(&account, TellerCommand::Deposit { amount: 1 + i % 7 }).await.unwrap();
             }
         }));
     }
@@ -715,11 +496,7 @@ pub async fn a_live_projection_equals_a_rebuild<S: EventStore + Clone>(store: S)
         .await
         .expect("the live projection keeps up")
         .unwrap();
-    assert!(
-        !follower.is_finished(),
-        "the live runner stopped: {:?}",
-        follower.is_finished()
-    );
+    assert!(!follower.is_finished(), "the live runner stopped: {:?}", follower.is_finished());
     follower.abort();
 
     let rebuilt = ProjectionRunner::<Totals, _>::start(store.clone()).await.unwrap();
@@ -733,19 +510,9 @@ pub async fn inline_projections_read_their_writes<S: EventStore + Clone>(store: 
     let totals = std::sync::Arc::new(ProjectionRunner::<Totals, _>::start(store.clone()).await.unwrap());
     let tellers = Repository::<Teller, _>::new(store.clone()).with_inline(totals.clone());
     for amount in 1..=5 {
-        tellers
-            .execute("acc-9", TellerCommand::Deposit { amount })
-            .await
-            .unwrap();
+        tellers.execute("acc-9", TellerCommand::Deposit { amount }).await.unwrap();
         let expected = amount * (amount + 1) / 2;
-        assert_eq!(
-            totals
-                .ask(TotalsQuery::Balance {
-                    account: "acc-9".into()
-                })
-                .await,
-            TotalsAnswer::Balance(expected)
-        );
+        assert_eq!(totals.ask(TotalsQuery::Balance { account: "acc-9".into() }).await, TotalsAnswer::Balance(expected));
     }
 }
 
@@ -789,22 +556,13 @@ pub async fn only_one_process_runs_a_projection_at_a_time<S: EventStore + Clone>
     let rebuilt = ProjectionRunner::<Totals, _>::start(store.clone()).await.unwrap();
     rebuilt.rebuild().await.unwrap();
     assert_eq!(second.state().await, rebuilt.state().await);
-    assert_eq!(
-        second.state().await.applied,
-        150,
-        "nothing applied twice across the takeover"
-    );
+    assert_eq!(second.state().await.applied, 150, "nothing applied twice across the takeover");
 }
 
 async fn wait_until_checkpoint<S: EventStore>(store: &S, position: u64) {
     tokio::time::timeout(Duration::from_secs(60), async {
         loop {
-            if store
-                .load_checkpoint("totals")
-                .await
-                .unwrap()
-                .is_some_and(|c| c.position >= position)
-            {
+            if store.load_checkpoint("totals").await.unwrap().is_some_and(|c| c.position >= position) {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;

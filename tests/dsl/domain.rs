@@ -79,10 +79,7 @@ impl Ledger {
         let _ = memo;
         let requested = amount + policy.fee;
         if requested > self.balance {
-            return Err(LedgerError::Insufficient {
-                balance: self.balance,
-                requested,
-            });
+            return Err(LedgerError::Insufficient { balance: self.balance, requested });
         }
         Ok((Debited { amount }, Debited { amount: policy.fee }))
     }

@@ -23,10 +23,7 @@ struct Counting {
 
 impl Counting {
     fn reads(&self) -> (u64, u64) {
-        (
-            self.stream_reads.load(Ordering::SeqCst),
-            self.events_read.load(Ordering::SeqCst),
-        )
+        (self.stream_reads.load(Ordering::SeqCst), self.events_read.load(Ordering::SeqCst))
     }
 }
 
@@ -108,10 +105,7 @@ async fn a_stream_without_events_is_absent_not_default() {
     assert!(repo.load_at("nobody", 3).await.unwrap().is_none());
     assert!(repo.events("nobody").await.unwrap().is_empty());
     // A command that records nothing leaves the stream absent.
-    let committed = repo
-        .execute("l-1", LedgerCommand::CreditEach { amounts: vec![] })
-        .await
-        .unwrap();
+    let committed = repo.execute("l-1", LedgerCommand::CreditEach { amounts: vec![] }).await.unwrap();
     assert_eq!((committed.version, committed.events.len()), (0, 0));
     assert!(repo.load("l-1").await.unwrap().is_none());
 }
@@ -119,41 +113,21 @@ async fn a_stream_without_events_is_absent_not_default() {
 #[tokio::test]
 async fn execute_then_load_and_events_with_metadata() {
     let repo = ledgers(MemoryStore::new());
-    repo.execute("l-1", LedgerCommand::Open { owner: "Ada".into() })
-        .await
-        .unwrap();
-    let metadata = Metadata::new()
-        .with_correlation_id("corr-1")
-        .with_causation_id("cmd-7")
-        .with("user", "ada");
-    let committed = repo
-        .execute_with(
-            "l-1",
-            LedgerCommand::CreditEach { amounts: vec![5, 6] },
-            metadata.clone(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        (committed.version, committed.positions.as_slice(), committed.attempts),
-        (3, &[2, 3][..], 1)
-    );
+    repo.execute("l-1", LedgerCommand::Open { owner: "Ada".into() }).await.unwrap();
+    let metadata = Metadata::new().with_correlation_id("corr-1").with_causation_id("cmd-7").with("user", "ada");
+    let committed =
+        repo.execute_with("l-1", LedgerCommand::CreditEach { amounts: vec![5, 6] }, metadata.clone()).await.unwrap();
+    assert_eq!((committed.version, committed.positions.as_slice(), committed.attempts), (3, &[2, 3][..], 1));
 
     let loaded = repo.load("l-1").await.unwrap().unwrap();
-    assert_eq!(
-        (loaded.version, loaded.state.balance, loaded.state.owner.as_deref()),
-        (3, 11, Some("Ada"))
-    );
+    assert_eq!((loaded.version, loaded.state.balance, loaded.state.owner.as_deref()), (3, 11, Some("Ada")));
 
     let events = repo.events("l-1").await.unwrap();
     assert_eq!(events.len(), 3);
     assert!(events[0].meta.metadata.is_empty());
     for (i, envelope) in events.iter().enumerate() {
         assert_eq!(envelope.meta.stream_version, i as u64 + 1);
-        assert_eq!(
-            (envelope.meta.aggregate_type.as_str(), envelope.meta.stream_id.as_str()),
-            ("ledger", "l-1")
-        );
+        assert_eq!((envelope.meta.aggregate_type.as_str(), envelope.meta.stream_id.as_str()), ("ledger", "l-1"));
     }
     assert_eq!(events[2].meta.metadata, metadata);
     assert_eq!(events[2].meta.event_name, "Credited");
@@ -164,19 +138,10 @@ async fn execute_then_load_and_events_with_metadata() {
 async fn rejected_commands_store_nothing() {
     let repo = ledgers(MemoryStore::new());
     repo.execute("l-1", LedgerCommand::Freeze).await.unwrap();
-    let error = repo
-        .execute("l-1", LedgerCommand::Credit { amount: 1 })
-        .await
-        .unwrap_err();
+    let error = repo.execute("l-1", LedgerCommand::Credit { amount: 1 }).await.unwrap_err();
     assert_eq!(error.rejection(), Some(&LedgerError::Frozen));
     assert_eq!(error.to_string(), "command rejected: the ledger is frozen");
-    assert_eq!(
-        repo.store()
-            .stream_version(StreamRef::new("ledger", "l-1"))
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(repo.store().stream_version(StreamRef::new("ledger", "l-1")).await.unwrap(), 1);
 }
 
 #[tokio::test]
@@ -187,22 +152,13 @@ async fn load_at_replays_up_to_a_version() {
     }
     let at = |v| {
         let repo = &repo;
-        async move {
-            repo.load_at("l-1", v)
-                .await
-                .unwrap()
-                .map(|l| (l.version, l.state.balance))
-        }
+        async move { repo.load_at("l-1", v).await.unwrap().map(|l| (l.version, l.state.balance)) }
     };
     assert_eq!(at(0).await, None);
     assert_eq!(at(1).await, Some((1, 1)));
     assert_eq!(at(3).await, Some((3, 6)));
     assert_eq!(at(5).await, Some((5, 15)));
-    assert_eq!(
-        at(99).await,
-        Some((5, 15)),
-        "past the end: the current state and its version"
-    );
+    assert_eq!(at(99).await, Some((5, 15)), "past the end: the current state and its version");
 }
 
 #[tokio::test]
@@ -212,10 +168,7 @@ async fn invalid_stream_ids_are_rejected_with_the_reason() {
     assert_eq!(error.to_string(), r#"invalid stream id "": it is empty"#);
     let long = "x".repeat(300);
     let error = repo.load(&long).await.unwrap_err();
-    assert!(
-        error.to_string().contains("it is 300 bytes long; the limit is 255"),
-        "{error}"
-    );
+    assert!(error.to_string().contains("it is 300 bytes long; the limit is 255"), "{error}");
 }
 
 /// Eight repositories (eight "processes") on one store and one stream: every command lands
@@ -224,28 +177,18 @@ async fn invalid_stream_ids_are_rejected_with_the_reason() {
 async fn concurrent_writers_on_one_stream_retry_conflicts_and_lose_nothing() {
     const WRITERS: u64 = 8;
     const COMMANDS: u64 = 25;
-    let store = Counting {
-        yield_before_append: true,
-        ..Counting::default()
-    };
+    let store = Counting { yield_before_append: true, ..Counting::default() };
     let mut tasks = Vec::new();
     for writer in 0..WRITERS {
         // Eight writers in lockstep on one stream starve one another under the default ten
         // attempts on a loaded machine; this test is about what retries do, not how often.
-        let retry = RetryPolicy {
-            max_attempts: 1000,
-            ..RetryPolicy::default()
-        };
+        let retry = RetryPolicy { max_attempts: 1000, ..RetryPolicy::default() };
         let repo = ledgers(store.clone()).with_retry(retry);
         tasks.push(tokio::spawn(async move {
             let mut attempts = 0;
             for i in 0..COMMANDS {
                 let amount = writer * 1000 + i;
-                attempts += repo
-                    .execute("hot", LedgerCommand::Credit { amount })
-                    .await
-                    .unwrap()
-                    .attempts;
+                attempts += repo.execute("hot", LedgerCommand::Credit { amount }).await.unwrap().attempts;
             }
             attempts
         }));
@@ -254,10 +197,7 @@ async fn concurrent_writers_on_one_stream_retry_conflicts_and_lose_nothing() {
     for task in tasks {
         attempts += task.await.unwrap();
     }
-    assert!(
-        u64::from(attempts) > WRITERS * COMMANDS,
-        "the writers never met a conflict: {attempts} attempts"
-    );
+    assert!(u64::from(attempts) > WRITERS * COMMANDS, "the writers never met a conflict: {attempts} attempts");
 
     let events = ledgers(store.clone()).events("hot").await.unwrap();
     let versions: Vec<u64> = events.iter().map(|e| e.meta.stream_version).collect();
@@ -269,9 +209,7 @@ async fn concurrent_writers_on_one_stream_retry_conflicts_and_lose_nothing() {
             other => panic!("unexpected {other:?}"),
         })
         .collect();
-    let expected: BTreeSet<u64> = (0..WRITERS)
-        .flat_map(|w| (0..COMMANDS).map(move |i| w * 1000 + i))
-        .collect();
+    let expected: BTreeSet<u64> = (0..WRITERS).flat_map(|w| (0..COMMANDS).map(move |i| w * 1000 + i)).collect();
     assert_eq!(amounts, expected, "every command recorded exactly once");
 }
 
@@ -284,10 +222,7 @@ async fn concurrent_tasks_on_one_repository_are_serialized_per_aggregate() {
         let repo = Arc::clone(&repo);
         tasks.push(tokio::spawn(async move {
             for _ in 0..50 {
-                let committed = repo
-                    .execute("shared", LedgerCommand::Credit { amount: 1 })
-                    .await
-                    .unwrap();
+                let committed = repo.execute("shared", LedgerCommand::Credit { amount: 1 }).await.unwrap();
                 assert_eq!(committed.attempts, 1);
             }
         }));
@@ -303,30 +238,18 @@ async fn concurrent_tasks_on_one_repository_are_serialized_per_aggregate() {
 async fn a_stale_cache_catches_up_or_gives_up_by_policy() {
     let store = MemoryStore::new();
     let patient = ledgers(store.clone());
-    let impatient = ledgers(store.clone()).with_retry(RetryPolicy {
-        max_attempts: 1,
-        ..RetryPolicy::default()
-    });
+    let impatient = ledgers(store.clone()).with_retry(RetryPolicy { max_attempts: 1, ..RetryPolicy::default() });
     let other = ledgers(store.clone());
-    patient
-        .execute("l-1", LedgerCommand::Credit { amount: 1 })
-        .await
-        .unwrap();
+    patient.execute("l-1", LedgerCommand::Credit { amount: 1 }).await.unwrap();
     impatient.load("l-1").await.unwrap();
     other.execute("l-1", LedgerCommand::Credit { amount: 2 }).await.unwrap();
 
     // The cached state of `patient` is at version 1; the stream is at 2.
-    let committed = patient
-        .execute("l-1", LedgerCommand::Credit { amount: 3 })
-        .await
-        .unwrap();
+    let committed = patient.execute("l-1", LedgerCommand::Credit { amount: 3 }).await.unwrap();
     assert_eq!((committed.version, committed.attempts), (3, 2));
     assert_eq!(patient.load("l-1").await.unwrap().unwrap().state.balance, 6);
 
-    let error = impatient
-        .execute("l-1", LedgerCommand::Credit { amount: 4 })
-        .await
-        .unwrap_err();
+    let error = impatient.execute("l-1", LedgerCommand::Credit { amount: 4 }).await.unwrap_err();
     assert!(matches!(error, ExecuteError::Conflict { attempts: 1, .. }), "{error:?}");
     assert_eq!(
         error.to_string(),
@@ -341,18 +264,10 @@ async fn hot_aggregates_are_cached_and_do_not_replay_their_stream() {
     const LENGTH: u64 = 100_000;
     let store = Counting::default();
     let stream = StreamRef::new("ledger", "long");
-    let credit = NewEvent {
-        name: "Credited",
-        version: 1,
-        payload: r#"{"amount":1}"#.into(),
-    };
+    let credit = NewEvent { name: "Credited", version: 1, payload: r#"{"amount":1}"#.into() };
     for batch in 0..(LENGTH / 1000) {
         let events = vec![credit.clone(); 1000];
-        store
-            .inner
-            .append(stream, batch * 1000, &Metadata::new(), events)
-            .await
-            .unwrap();
+        store.inner.append(stream, batch * 1000, &Metadata::new(), events).await.unwrap();
     }
 
     let repo = ledgers(store.clone());
@@ -365,21 +280,11 @@ async fn hot_aggregates_are_cached_and_do_not_replay_their_stream() {
     assert_eq!(store.reads(), (1, LENGTH), "later commands read nothing");
     let loaded = repo.load("long").await.unwrap().unwrap();
     assert_eq!((loaded.version, loaded.state.balance), (LENGTH + 101, LENGTH + 101));
-    assert_eq!(
-        store.reads(),
-        (2, LENGTH),
-        "load only asks for the tail, which is empty"
-    );
+    assert_eq!(store.reads(), (2, LENGTH), "load only asks for the tail, which is empty");
 
     // With the cache off, every command replays the whole stream.
     let uncached = ledgers(store.clone()).with_cache_capacity(0);
-    uncached
-        .execute("long", LedgerCommand::Credit { amount: 1 })
-        .await
-        .unwrap();
-    uncached
-        .execute("long", LedgerCommand::Credit { amount: 1 })
-        .await
-        .unwrap();
+    uncached.execute("long", LedgerCommand::Credit { amount: 1 }).await.unwrap();
+    uncached.execute("long", LedgerCommand::Credit { amount: 1 }).await.unwrap();
     assert_eq!(store.reads().1, LENGTH + (LENGTH + 101) + (LENGTH + 102));
 }

@@ -6,10 +6,7 @@ use factum::testing::given;
 use crate::domain::*;
 
 fn policy() -> Policy {
-    Policy {
-        refused: vec!["Mallory".into()],
-        fee: 1,
-    }
+    Policy { refused: vec!["Mallory".into()], fee: 1 }
 }
 
 #[test]
@@ -22,36 +19,25 @@ fn one_event() {
 #[test]
 fn a_tuple_of_events_in_order_with_services_between_parameters() {
     given::<Ledger>([Credited { amount: 10 }.into()], policy())
-        .when(LedgerCommand::DebitWithFee {
-            amount: 4,
-            memo: "rent".into(),
-        })
+        .when(LedgerCommand::DebitWithFee { amount: 4, memo: "rent".into() })
         .then_events([Debited { amount: 4 }.into(), Debited { amount: 1 }.into()])
         .then_state(|l| l.balance == 5 && l.entries == 3);
 }
 
 #[test]
 fn option_some_and_none() {
-    given::<Ledger>([], policy())
-        .when(LedgerCommand::Freeze)
-        .then_events([Frozen.into()]);
-    given::<Ledger>([Frozen.into()], policy())
-        .when(LedgerCommand::Freeze)
-        .then_no_events();
+    given::<Ledger>([], policy()).when(LedgerCommand::Freeze).then_events([Frozen.into()]);
+    given::<Ledger>([Frozen.into()], policy()).when(LedgerCommand::Freeze).then_no_events();
 }
 
 #[test]
 fn a_vec_of_the_event_enum() {
-    given::<Ledger>([], policy())
-        .when(LedgerCommand::CreditEach { amounts: vec![1, 2, 3] })
-        .then_events([
-            Credited { amount: 1 }.into(),
-            Credited { amount: 2 }.into(),
-            Credited { amount: 3 }.into(),
-        ]);
-    given::<Ledger>([], policy())
-        .when(LedgerCommand::CreditEach { amounts: vec![] })
-        .then_no_events();
+    given::<Ledger>([], policy()).when(LedgerCommand::CreditEach { amounts: vec![1, 2, 3] }).then_events([
+        Credited { amount: 1 }.into(),
+        Credited { amount: 2 }.into(),
+        Credited { amount: 3 }.into(),
+    ]);
+    given::<Ledger>([], policy()).when(LedgerCommand::CreditEach { amounts: vec![] }).then_no_events();
 }
 
 #[test]
@@ -60,12 +46,8 @@ fn async_command_with_services() {
         .when(LedgerCommand::Open { owner: "Ada".into() })
         .then_events([Opened { owner: "Ada".into() }.into()]);
     given::<Ledger>([], policy())
-        .when(LedgerCommand::Open {
-            owner: "Mallory".into(),
-        })
-        .then_error(LedgerError::Refused {
-            owner: "Mallory".into(),
-        });
+        .when(LedgerCommand::Open { owner: "Mallory".into() })
+        .then_error(LedgerError::Refused { owner: "Mallory".into() });
 }
 
 #[tokio::test]
@@ -82,39 +64,24 @@ fn errors_are_the_domain_error() {
         .when(LedgerCommand::Credit { amount: 1 })
         .then_error(LedgerError::Frozen);
     given::<Ledger>([], policy())
-        .when(LedgerCommand::DebitWithFee {
-            amount: 4,
-            memo: String::new(),
-        })
+        .when(LedgerCommand::DebitWithFee { amount: 4, memo: String::new() })
         .then_error_matches(|e| matches!(e, LedgerError::Insufficient { requested: 5, .. }));
 }
 
 #[test]
 fn commands_arrive_as_json() {
     let command: LedgerCommand = serde_json::from_str(r#"{"DebitWithFee":{"amount":3,"memo":"x"}}"#).unwrap();
-    assert_eq!(
-        command,
-        LedgerCommand::DebitWithFee {
-            amount: 3,
-            memo: "x".into()
-        }
-    );
+    assert_eq!(command, LedgerCommand::DebitWithFee { amount: 3, memo: "x".into() });
     let unit: LedgerCommand = serde_json::from_str(r#""Freeze""#).unwrap();
     assert_eq!(unit, LedgerCommand::Freeze);
-    assert_eq!(
-        serde_json::to_string(&LedgerCommand::Credit { amount: 2 }).unwrap(),
-        r#"{"Credit":{"amount":2}}"#
-    );
+    assert_eq!(serde_json::to_string(&LedgerCommand::Credit { amount: 2 }).unwrap(), r#"{"Credit":{"amount":2}}"#);
     let error = serde_json::from_str::<LedgerCommand>(r#"{"Credit":{"amount":-2}}"#).unwrap_err();
     assert!(error.to_string().contains("invalid value"), "{error}");
 }
 
 #[test]
 fn the_event_set_names_versions_and_round_trips() {
-    assert_eq!(
-        <LedgerEvent as EventSet>::NAMES,
-        ["Opened", "Credited", "Debited", "ledger.frozen"]
-    );
+    assert_eq!(<LedgerEvent as EventSet>::NAMES, ["Opened", "Credited", "Debited", "ledger.frozen"]);
     assert_eq!(<Ledger as AggregateType>::NAME, "ledger");
     assert_eq!(<Ledger as AggregateType>::SNAPSHOT_EVERY, None);
     let event: LedgerEvent = Frozen.into();
@@ -133,11 +100,7 @@ fn decoding_an_unknown_name_or_a_bad_payload_names_the_event() {
         "unknown event `Teleported` (this set knows `Opened`, `Credited`, `Debited`, `ledger.frozen`)"
     );
     let bad = LedgerEvent::decode("Credited", 1, r#"{"amount":"lots"}"#).unwrap_err();
-    assert!(
-        bad.to_string()
-            .starts_with("event `Credited` version 1: the payload does not match the type"),
-        "{bad}"
-    );
+    assert!(bad.to_string().starts_with("event `Credited` version 1: the payload does not match the type"), "{bad}");
 }
 
 #[test]

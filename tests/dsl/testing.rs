@@ -39,32 +39,22 @@ fn an_error_where_events_were_expected_shows_the_error() {
             .then_events([Credited { amount: 5 }.into()]);
     });
     assert!(message.contains("was rejected, but events were expected (aggregate `ledger`, given 1 events)"));
-    assert!(
-        message.contains("actual error:\nFrozen (the ledger is frozen)"),
-        "{message}"
-    );
+    assert!(message.contains("actual error:\nFrozen (the ledger is frozen)"), "{message}");
 }
 
 #[test]
 fn events_where_an_error_was_expected_show_the_events() {
     let message = failure(|| {
-        given::<Ledger>([], Policy::default())
-            .when(LedgerCommand::Freeze)
-            .then_error(LedgerError::Frozen);
+        given::<Ledger>([], Policy::default()).when(LedgerCommand::Freeze).then_error(LedgerError::Frozen);
     });
     assert!(message.contains("was accepted, but an error was expected"));
-    assert!(
-        message.contains("expected error:\nFrozen (the ledger is frozen)\nactual events:"),
-        "{message}"
-    );
+    assert!(message.contains("expected error:\nFrozen (the ledger is frozen)\nactual events:"), "{message}");
 }
 
 #[test]
 fn a_failed_state_check_shows_the_state() {
     let message = failure(|| {
-        given::<Ledger>([], Policy::default())
-            .when(LedgerCommand::Credit { amount: 5 })
-            .then_state(|l| l.balance == 4);
+        given::<Ledger>([], Policy::default()).when(LedgerCommand::Credit { amount: 5 }).then_state(|l| l.balance == 4);
     });
     assert!(message.contains("state afterwards:\nLedger {"), "{message}");
     assert!(message.contains("balance: 5,"), "{message}");

@@ -34,35 +34,17 @@ impl From<PricedV1> for PricedV2 {
 
 impl From<PricedV2> for Priced {
     fn from(v2: PricedV2) -> Self {
-        Priced {
-            cents: v2.cents,
-            currency: "EUR".into(),
-        }
+        Priced { cents: v2.cents, currency: "EUR".into() }
     }
 }
 
 #[test]
 fn every_stored_version_decodes_as_the_newest_type() {
-    assert_eq!(
-        Priced::decode(1, r#"{"units":3}"#).unwrap(),
-        Priced {
-            cents: 300,
-            currency: "EUR".into()
-        }
-    );
-    assert_eq!(
-        Priced::decode(2, r#"{"cents":250}"#).unwrap(),
-        Priced {
-            cents: 250,
-            currency: "EUR".into()
-        }
-    );
+    assert_eq!(Priced::decode(1, r#"{"units":3}"#).unwrap(), Priced { cents: 300, currency: "EUR".into() });
+    assert_eq!(Priced::decode(2, r#"{"cents":250}"#).unwrap(), Priced { cents: 250, currency: "EUR".into() });
     assert_eq!(
         Priced::decode(3, r#"{"cents":1,"currency":"USD"}"#).unwrap(),
-        Priced {
-            cents: 1,
-            currency: "USD".into()
-        }
+        Priced { cents: 1, currency: "USD".into() }
     );
     assert_eq!((Priced::NAME, Priced::VERSION), ("Priced", 3));
 }
@@ -70,41 +52,16 @@ fn every_stored_version_decodes_as_the_newest_type() {
 #[test]
 fn a_version_off_the_chain_is_an_error_not_a_panic() {
     let newer = Priced::decode(4, "{}").unwrap_err();
-    assert!(matches!(
-        newer,
-        DecodeError::UnknownVersion {
-            name: "Priced",
-            version: 4,
-            newest: 3
-        }
-    ));
-    assert_eq!(
-        newer.to_string(),
-        "event `Priced` has no type for schema version 4 (the newest is 3)"
-    );
+    assert!(matches!(newer, DecodeError::UnknownVersion { name: "Priced", version: 4, newest: 3 }));
+    assert_eq!(newer.to_string(), "event `Priced` has no type for schema version 4 (the newest is 3)");
     let older = Priced::decode(0, "{}").unwrap_err();
-    assert!(
-        matches!(
-            older,
-            DecodeError::UnknownVersion {
-                name: "Priced",
-                version: 0,
-                ..
-            }
-        ),
-        "{older}"
-    );
+    assert!(matches!(older, DecodeError::UnknownVersion { name: "Priced", version: 0, .. }), "{older}");
 }
 
 #[test]
 fn a_payload_that_does_not_fit_its_version_names_event_and_version() {
     let error = Priced::decode(1, r#"{"cents":3}"#).unwrap_err();
-    assert!(
-        error
-            .to_string()
-            .starts_with("event `Priced` version 1: the payload does not match the type"),
-        "{error}"
-    );
+    assert!(error.to_string().starts_with("event `Priced` version 1: the payload does not match the type"), "{error}");
 }
 
 #[derive(Aggregate, Default, Debug, Clone)]
@@ -117,10 +74,7 @@ pub struct Product {
 impl Product {
     #[command]
     pub fn price(&self, cents: u64) -> Result<Priced, std::convert::Infallible> {
-        Ok(Priced {
-            cents,
-            currency: "EUR".into(),
-        })
+        Ok(Priced { cents, currency: "EUR".into() })
     }
 
     #[apply]
@@ -134,57 +88,22 @@ impl Product {
 async fn a_stream_written_by_three_schemas_loads_as_today_s_types() {
     let store = MemoryStore::new();
     let stream = StreamRef::new("product", "p-1");
-    let old = |version, payload: &str| NewEvent {
-        name: "Priced",
-        version,
-        payload: payload.to_owned(),
-    };
+    let old = |version, payload: &str| NewEvent { name: "Priced", version, payload: payload.to_owned() };
     store
-        .append(
-            stream,
-            0,
-            &Metadata::new(),
-            vec![old(1, r#"{"units":2}"#), old(2, r#"{"cents":250}"#)],
-        )
+        .append(stream, 0, &Metadata::new(), vec![old(1, r#"{"units":2}"#), old(2, r#"{"cents":250}"#)])
         .await
         .unwrap();
     let products = Repository::<Product, _>::new(store);
-    products
-        .execute("p-1", ProductCommand::Price { cents: 399 })
-        .await
-        .unwrap();
+    products.execute("p-1", ProductCommand::Price { cents: 399 }).await.unwrap();
 
-    let events: Vec<_> = products
-        .events("p-1")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| (e.meta.event_version, e.event))
-        .collect();
+    let events: Vec<_> =
+        products.events("p-1").await.unwrap().into_iter().map(|e| (e.meta.event_version, e.event)).collect();
     assert_eq!(
         events,
         [
-            (
-                1,
-                ProductEvent::Priced(Priced {
-                    cents: 200,
-                    currency: "EUR".into()
-                })
-            ),
-            (
-                2,
-                ProductEvent::Priced(Priced {
-                    cents: 250,
-                    currency: "EUR".into()
-                })
-            ),
-            (
-                3,
-                ProductEvent::Priced(Priced {
-                    cents: 399,
-                    currency: "EUR".into()
-                })
-            ),
+            (1, ProductEvent::Priced(Priced { cents: 200, currency: "EUR".into() })),
+            (2, ProductEvent::Priced(Priced { cents: 250, currency: "EUR".into() })),
+            (3, ProductEvent::Priced(Priced { cents: 399, currency: "EUR".into() })),
         ]
     );
     let at_two = products.load_at("p-1", 2).await.unwrap().unwrap();
@@ -195,11 +114,7 @@ async fn a_stream_written_by_three_schemas_loads_as_today_s_types() {
 async fn an_unknown_stored_version_names_stream_version_and_event() {
     let store = MemoryStore::new();
     let stream = StreamRef::new("product", "p-9");
-    let future = NewEvent {
-        name: "Priced",
-        version: 9,
-        payload: "{}".into(),
-    };
+    let future = NewEvent { name: "Priced", version: 9, payload: "{}".into() };
     store.append(stream, 0, &Metadata::new(), vec![future]).await.unwrap();
     let products = Repository::<Product, _>::new(store);
     let error = products.load("p-9").await.unwrap_err();
@@ -208,8 +123,5 @@ async fn an_unknown_stored_version_names_stream_version_and_event() {
         "stream product/p-9, version 1: event `Priced` has no type for schema version 9 (the newest is 3)"
     );
     // Other streams stay usable.
-    products
-        .execute("p-1", ProductCommand::Price { cents: 1 })
-        .await
-        .unwrap();
+    products.execute("p-1", ProductCommand::Price { cents: 1 }).await.unwrap();
 }

@@ -31,9 +31,7 @@ pub fn derive(input: TokenStream) -> TokenStream {
     }
 
     let ident = &input.ident;
-    let name = attrs
-        .name
-        .unwrap_or_else(|| LitStr::new(&kebab_case(&ident.to_string()), ident.span()));
+    let name = attrs.name.unwrap_or_else(|| LitStr::new(&kebab_case(&ident.to_string()), ident.span()));
     let snapshot_every = match &attrs.snapshot_every {
         Some((n, _)) => {
             let n = proc_macro2::Literal::u64_unsuffixed(*n);

@@ -41,9 +41,5 @@ fn enum_variant<'a>(
     fields: impl IntoIterator<Item = (&'a syn::Ident, &'a syn::Type)>,
 ) -> TokenStream {
     let (names, types): (Vec<_>, Vec<_>) = fields.into_iter().unzip();
-    if names.is_empty() {
-        quote!(#docs #(#cfgs)* #name)
-    } else {
-        quote!(#docs #(#cfgs)* #name { #(#names: #types),* })
-    }
+    if names.is_empty() { quote!(#docs #(#cfgs)* #name) } else { quote!(#docs #(#cfgs)* #name { #(#names: #types),* }) }
 }

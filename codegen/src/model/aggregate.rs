@@ -118,10 +118,7 @@ pub fn aggregate(cx: &Ctxt, args: &HandlersArgs, item: &HandlersImpl) -> Option<
                     if let Some(first) = applies.iter().find(|a| a.variant == apply.variant) {
                         cx.error_spanned_by(
                             &apply.event_ty,
-                            format!(
-                                "`{}` already has an `#[apply]` method: `{}`",
-                                apply.variant, first.method
-                            ),
+                            format!("`{}` already has an `#[apply]` method: `{}`", apply.variant, first.method),
                         );
                     } else {
                         applies.push(apply);
@@ -152,18 +149,9 @@ pub fn aggregate(cx: &Ctxt, args: &HandlersArgs, item: &HandlersImpl) -> Option<
             }
         }
     }
-    let error_ty = one_type(
-        cx,
-        &errors,
-        "error type",
-        "all commands of an aggregate return one error type",
-    );
-    let services_ty = one_type(
-        cx,
-        &services,
-        "services type",
-        "all `#[services]` parameters of an aggregate take one type",
-    );
+    let error_ty = one_type(cx, &errors, "error type", "all commands of an aggregate return one error type");
+    let services_ty =
+        one_type(cx, &services, "services type", "all `#[services]` parameters of an aggregate take one type");
     // `#[handlers]` cannot see the struct, and an enum less visible than it would be a
     // private type in the public `impl` (E0446): `pub` unless the user narrows it.
     let vis = args.vis.clone().unwrap_or_else(|| syn::parse_quote!(pub));
@@ -233,12 +221,9 @@ fn command(
             cx.error_spanned_by(attr, "the only attribute a command parameter takes is `#[services]`");
         }
         // A rejected parameter stays out of the enum, so it adds no errors of its own.
-        if let Some((ident, ty)) = field(
-            cx,
-            pat_type,
-            "command",
-            "; references are allowed only for the `#[services]` parameter",
-        ) {
+        if let Some((ident, ty)) =
+            field(cx, pat_type, "command", "; references are allowed only for the `#[services]` parameter")
+        {
             params.push(Param::Field { ident, ty });
         }
     }
@@ -269,18 +254,11 @@ fn command(
             None
         }
     };
-    let variant = attrs
-        .name
-        .unwrap_or_else(|| Ident::new(&pascal_case(&name.to_string()), name.span()));
+    let variant = attrs.name.unwrap_or_else(|| Ident::new(&pascal_case(&name.to_string()), name.span()));
     Some(Command {
         method: name.clone(),
         variant,
-        docs: method
-            .attrs
-            .iter()
-            .filter(|a| a.path().is_ident("doc"))
-            .cloned()
-            .collect(),
+        docs: method.attrs.iter().filter(|a| a.path().is_ident("doc")).cloned().collect(),
         cfgs: cfgs(&method.attrs),
         is_async: sig.asyncness.is_some(),
         params,
@@ -293,18 +271,9 @@ fn apply(cx: &Ctxt, method: &Method) -> Option<Apply> {
     let name = &sig.ident;
     common_signature_checks(cx, method, "`#[apply]` method");
     if let Some(asyncness) = &sig.asyncness {
-        cx.error_spanned_by(
-            asyncness,
-            "an `#[apply]` method cannot be `async`: it only changes the state",
-        );
+        cx.error_spanned_by(asyncness, "an `#[apply]` method cannot be `async`: it only changes the state");
     }
-    check_receiver(
-        cx,
-        method,
-        "the `#[apply]` method",
-        true,
-        "an `#[apply]` method takes `&mut self`",
-    );
+    check_receiver(cx, method, "the `#[apply]` method", true, "an `#[apply]` method takes `&mut self`");
     if let ReturnType::Type(_, ty) = &sig.output {
         cx.error_spanned_by(
             ty,
@@ -313,9 +282,7 @@ fn apply(cx: &Ctxt, method: &Method) -> Option<Apply> {
     }
     let typed = typed_params(sig);
     let [event] = typed.as_slice() else {
-        let span_of = typed
-            .get(1)
-            .map_or_else(|| name.to_token_stream(), |t| t.to_token_stream());
+        let span_of = typed.get(1).map_or_else(|| name.to_token_stream(), |t| t.to_token_stream());
         cx.error_spanned_by(
             span_of,
             format!("the `#[apply]` method `{name}` takes exactly one event by reference: `fn {name}(&mut self, event: &SomeEvent)`"),
@@ -323,12 +290,7 @@ fn apply(cx: &Ctxt, method: &Method) -> Option<Apply> {
         return None;
     };
     let (event_ty, variant) = event_param(cx, event, "an `#[apply]` method")?;
-    Some(Apply {
-        method: name.clone(),
-        event_ty,
-        variant,
-        cfgs: cfgs(&method.attrs),
-    })
+    Some(Apply { method: name.clone(), event_ty, variant, cfgs: cfgs(&method.attrs) })
 }
 
 fn output_of(cx: &Ctxt, command: &Ident, ok: &Type, event_enum: &Ident) -> Option<Output> {
@@ -356,10 +318,7 @@ fn output_of(cx: &Ctxt, command: &Ident, ok: &Type, event_enum: &Ident) -> Optio
         {
             return Some(Output::Option((*inner).clone()));
         }
-        cx.error_spanned_by(
-            ok,
-            "a command returning `Option` holds one event type: `Option<MoneyDeposited>`",
-        );
+        cx.error_spanned_by(ok, "a command returning `Option` holds one event type: `Option<MoneyDeposited>`");
         return None;
     }
     if let Some(args) = generic_args(ok, "Vec") {

@@ -46,11 +46,7 @@ pub(crate) fn kind(item: &HandlersImpl) -> Kind<'_> {
             }
         }
     }
-    if projection.is_some() {
-        Kind::Projection
-    } else {
-        Kind::Aggregate
-    }
+    if projection.is_some() { Kind::Projection } else { Kind::Aggregate }
 }
 
 /// The checks every `#[handlers]` block shares: a plain, inherent, non-generic impl of a
@@ -58,10 +54,7 @@ pub(crate) fn kind(item: &HandlersImpl) -> Kind<'_> {
 /// `example` a type name for the messages.
 pub(crate) fn block_type(cx: &Ctxt, item: &HandlersImpl, kind: &str, example: &str) -> Option<Ident> {
     if let Some(unsafety) = &item.unsafety {
-        cx.error_spanned_by(
-            unsafety,
-            "`#[handlers]` goes on a plain `impl` block, not an `unsafe impl`",
-        );
+        cx.error_spanned_by(unsafety, "`#[handlers]` goes on a plain `impl` block, not an `unsafe impl`");
     }
     if let Some((path, for_token)) = &item.trait_ {
         cx.error_spanned_by(
@@ -105,10 +98,7 @@ pub(crate) fn check_receiver(cx: &Ctxt, method: &Method, what: &str, mutable: bo
         }
         None => {
             let wanted = if mutable { "&mut self" } else { "&self" };
-            cx.error_spanned_by(
-                &sig.ident,
-                format!("{what} `{}` needs a `{wanted}` receiver", sig.ident),
-            );
+            cx.error_spanned_by(&sig.ident, format!("{what} `{}` needs a `{wanted}` receiver", sig.ident));
         }
     }
 }

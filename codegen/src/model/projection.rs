@@ -105,10 +105,7 @@ fn on(cx: &Ctxt, method: &Method) -> Option<On> {
     let attrs = attr::on_attrs(cx, &method.attrs);
     common_signature_checks(cx, method, "`#[on]` method");
     if let Some(asyncness) = &sig.asyncness {
-        cx.error_spanned_by(
-            asyncness,
-            "an `#[on]` method cannot be `async`: it folds an event into the state",
-        );
+        cx.error_spanned_by(asyncness, "an `#[on]` method cannot be `async`: it folds an event into the state");
     }
     check_receiver(
         cx,
@@ -121,10 +118,7 @@ fn on(cx: &Ctxt, method: &Method) -> Option<On> {
         ReturnType::Default => false,
         ReturnType::Type(_, ty) => {
             if !result_args(ty).is_some_and(|(ok, _)| matches!(ok, Type::Tuple(t) if t.elems.is_empty())) {
-                cx.error_spanned_by(
-                    ty,
-                    "an `#[on]` method returns nothing, or `Result<(), E>` to stop the projection",
-                );
+                cx.error_spanned_by(ty, "an `#[on]` method returns nothing, or `Result<(), E>` to stop the projection");
             }
             true
         }
@@ -200,12 +194,7 @@ fn query(cx: &Ctxt, method: &Method) -> Option<Query> {
         variant: Ident::new(&pascal_case(&name.to_string()), name.span()),
         fields,
         output,
-        docs: method
-            .attrs
-            .iter()
-            .filter(|a| a.path().is_ident("doc"))
-            .cloned()
-            .collect(),
+        docs: method.attrs.iter().filter(|a| a.path().is_ident("doc")).cloned().collect(),
         cfgs: cfgs(&method.attrs),
     })
 }

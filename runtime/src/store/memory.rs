@@ -43,11 +43,7 @@ struct Inner {
 
 impl Default for Inner {
     fn default() -> Self {
-        Inner {
-            log: Mutex::default(),
-            head: watch::Sender::new(0),
-            leases: Mutex::default(),
-        }
+        Inner { log: Mutex::default(), head: watch::Sender::new(0), leases: Mutex::default() }
     }
 }
 
@@ -77,10 +73,7 @@ impl MemoryStore {
 impl std::fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let log = self.log();
-        f.debug_struct("MemoryStore")
-            .field("events", &log.events.len())
-            .field("streams", &log.streams.len())
-            .finish()
+        f.debug_struct("MemoryStore").field("events", &log.events.len()).field("streams", &log.streams.len()).finish()
     }
 }
 
@@ -99,11 +92,7 @@ impl EventStore for MemoryStore {
         let key = (stream.aggregate_type.to_owned(), stream.stream_id.to_owned());
         let actual = log.streams.get(&key).map_or(0, |s| s.len() as u64);
         if actual != expected {
-            return Err(StoreError::Conflict {
-                stream: stream.name(),
-                expected,
-                actual,
-            });
+            return Err(StoreError::Conflict { stream: stream.name(), expected, actual });
         }
         let indexes = log.streams.entry(key).or_default();
         let mut positions = Vec::with_capacity(events.len());
@@ -128,11 +117,7 @@ impl EventStore for MemoryStore {
         let head = log.events.len() as u64;
         let version = indexes.len() as u64;
         self.inner.head.send_replace(head);
-        Ok(Appended {
-            version,
-            positions,
-            recorded_at,
-        })
+        Ok(Appended { version, positions, recorded_at })
     }
 
     async fn read_stream(&self, stream: StreamRef<'_>, from: u64, to: u64) -> Result<Vec<RecordedEvent>, StoreError> {
@@ -147,10 +132,7 @@ impl EventStore for MemoryStore {
         if first > last {
             return Ok(Vec::new());
         }
-        Ok(indexes[(first - 1) as usize..last as usize]
-            .iter()
-            .map(|&i| log.events[i].clone())
-            .collect())
+        Ok(indexes[(first - 1) as usize..last as usize].iter().map(|&i| log.events[i].clone()).collect())
     }
 
     async fn stream_version(&self, stream: StreamRef<'_>) -> Result<u64, StoreError> {

@@ -32,18 +32,12 @@ pub const MAX_ID_LEN: usize = 255;
 impl<'a> StreamRef<'a> {
     /// Names a stream.
     pub fn new(aggregate_type: &'a str, stream_id: &'a str) -> Self {
-        StreamRef {
-            aggregate_type,
-            stream_id,
-        }
+        StreamRef { aggregate_type, stream_id }
     }
 
     /// The owned name of the stream, for error messages.
     pub fn name(&self) -> StreamName {
-        StreamName {
-            aggregate_type: self.aggregate_type.to_owned(),
-            stream_id: self.stream_id.to_owned(),
-        }
+        StreamName { aggregate_type: self.aggregate_type.to_owned(), stream_id: self.stream_id.to_owned() }
     }
 
     /// Checks both parts: not empty, at most [`MAX_ID_LEN`] bytes, no control characters.
@@ -67,18 +61,13 @@ pub(crate) fn validate_id(what: &str, id: &str) -> Result<(), StoreError> {
     } else if id.len() > MAX_ID_LEN {
         Some(format!("it is {} bytes long; the limit is {MAX_ID_LEN}", id.len()))
     } else {
-        id.chars()
-            .find(|c| c.is_control())
-            .map(|c| format!("contains the control character U+{:04X}", c as u32))
+        id.chars().find(|c| c.is_control()).map(|c| format!("contains the control character U+{:04X}", c as u32))
     };
     match reason {
         None => Ok(()),
         Some(reason) => {
             let shown: String = id.chars().take(64).collect();
-            Err(StoreError::InvalidInput {
-                what: format!("{what} {shown:?}"),
-                reason,
-            })
+            Err(StoreError::InvalidInput { what: format!("{what} {shown:?}"), reason })
         }
     }
 }
@@ -105,17 +94,11 @@ pub struct EventFilter<'a> {
 
 impl<'a> EventFilter<'a> {
     /// Every event.
-    pub const ALL: EventFilter<'static> = EventFilter {
-        names: None,
-        aggregate_type: None,
-    };
+    pub const ALL: EventFilter<'static> = EventFilter { names: None, aggregate_type: None };
 
     /// Only events with one of these stored names.
     pub fn names(names: &'a [&'a str]) -> Self {
-        EventFilter {
-            names: Some(names),
-            aggregate_type: None,
-        }
+        EventFilter { names: Some(names), aggregate_type: None }
     }
 
     /// Narrows to one aggregate type.

@@ -264,11 +264,7 @@ impl PostgresStore {
         let Ok(expected_i64) = i64::try_from(expected) else {
             // No stored version is that high.
             let actual = conn.conn().stream_version(stream).await?;
-            return Err(StoreError::Conflict {
-                stream: stream.name(),
-                expected,
-                actual,
-            });
+            return Err(StoreError::Conflict { stream: stream.name(), expected, actual });
         };
         if expected_i64.checked_add(count as i64).is_none() {
             return Err(StoreError::InvalidInput {
@@ -296,14 +292,8 @@ impl PostgresStore {
         let client = &conn.conn().client;
         let statements = &conn.conn().statements;
         let ((begin, lock), (insert, commit)) = join(
-            join(
-                client.batch_execute("BEGIN"),
-                client.execute(&statements.lock, &[&self.inner.append_lock]),
-            ),
-            join(
-                client.query(&statements.insert, &params),
-                client.batch_execute("COMMIT"),
-            ),
+            join(client.batch_execute("BEGIN"), client.execute(&statements.lock, &[&self.inner.append_lock])),
+            join(client.query(&statements.insert, &params), client.batch_execute("COMMIT")),
         )
         .await;
         // After an error, the server turned `COMMIT` into a rollback: either way the
@@ -322,11 +312,7 @@ impl PostgresStore {
                 if ended && unique_violation {
                     let actual = conn.conn().stream_version(stream).await?;
                     if actual != expected {
-                        return Err(StoreError::Conflict {
-                            stream: stream.name(),
-                            expected,
-                            actual,
-                        });
+                        return Err(StoreError::Conflict { stream: stream.name(), expected, actual });
                     }
                 }
                 return Err(backend(error));
@@ -353,11 +339,7 @@ impl PostgresStore {
         if let Some(&last) = positions.last() {
             self.bump_head(last);
         }
-        Ok(Appended {
-            version: expected + count as u64,
-            positions,
-            recorded_at,
-        })
+        Ok(Appended { version: expected + count as u64, positions, recorded_at })
     }
 }
 
@@ -386,17 +368,9 @@ impl EventStore for PostgresStore {
         if events.is_empty() {
             let actual = conn.conn().stream_version(stream).await?;
             if actual != expected {
-                return Err(StoreError::Conflict {
-                    stream: stream.name(),
-                    expected,
-                    actual,
-                });
+                return Err(StoreError::Conflict { stream: stream.name(), expected, actual });
             }
-            return Ok(Appended {
-                version: expected,
-                positions: Vec::new(),
-                recorded_at: SystemTime::now(),
-            });
+            return Ok(Appended { version: expected, positions: Vec::new(), recorded_at: SystemTime::now() });
         }
         self.append_batch(&mut conn, stream, expected, &metadata, &events).await
     }
@@ -406,10 +380,7 @@ impl EventStore for PostgresStore {
         let conn = conn.conn();
         let rows = conn
             .client
-            .query(
-                &conn.statements.read_stream,
-                &[&stream.aggregate_type, &stream.stream_id, &clamp(from), &clamp(to)],
-            )
+            .query(&conn.statements.read_stream, &[&stream.aggregate_type, &stream.stream_id, &clamp(from), &clamp(to)])
             .await
             .map_err(backend)?;
         rows.iter().map(decode_event).collect()
@@ -433,10 +404,7 @@ impl EventStore for PostgresStore {
         let conn = conn.conn();
         let rows = conn
             .client
-            .query(
-                &conn.statements.read_all,
-                &[&clamp(after), &filter.names, &filter.aggregate_type, &limit],
-            )
+            .query(&conn.statements.read_all, &[&clamp(after), &filter.names, &filter.aggregate_type, &limit])
             .await
             .map_err(backend)?;
         rows.iter().map(decode_event).collect()
@@ -475,13 +443,7 @@ impl EventStore for PostgresStore {
         conn.client
             .execute(
                 &conn.statements.save_snapshot,
-                &[
-                    &stream.aggregate_type,
-                    &stream.stream_id,
-                    &version,
-                    &fingerprint,
-                    &snapshot.state,
-                ],
+                &[&stream.aggregate_type, &stream.stream_id, &version, &fingerprint, &snapshot.state],
             )
             .await
             .map_err(backend)?;
@@ -493,10 +455,7 @@ impl EventStore for PostgresStore {
         let conn = conn.conn();
         let row = conn
             .client
-            .query_opt(
-                &conn.statements.load_snapshot,
-                &[&stream.aggregate_type, &stream.stream_id],
-            )
+            .query_opt(&conn.statements.load_snapshot, &[&stream.aggregate_type, &stream.stream_id])
             .await
             .map_err(backend)?;
         let Some(row) = row else { return Ok(None) };
@@ -515,11 +474,7 @@ impl EventStore for PostgresStore {
     async fn load_checkpoint(&self, name: &str) -> Result<Option<Checkpoint>, StoreError> {
         let conn = self.inner.pool.get().await?;
         let conn = conn.conn();
-        let row = conn
-            .client
-            .query_opt(&conn.statements.load_checkpoint, &[&name])
-            .await
-            .map_err(backend)?;
+        let row = conn.client.query_opt(&conn.statements.load_checkpoint, &[&name]).await.map_err(backend)?;
         let Some(row) = row else { return Ok(None) };
         let position: i64 = row.try_get(0).map_err(backend)?;
         Ok(Some(Checkpoint {
@@ -549,10 +504,7 @@ impl EventStore for PostgresStore {
     async fn delete_checkpoint(&self, name: &str) -> Result<(), StoreError> {
         let conn = self.inner.pool.get().await?;
         let conn = conn.conn();
-        conn.client
-            .execute(&conn.statements.delete_checkpoint, &[&name])
-            .await
-            .map_err(backend)?;
+        conn.client.execute(&conn.statements.delete_checkpoint, &[&name]).await.map_err(backend)?;
         Ok(())
     }
 
@@ -565,10 +517,7 @@ impl EventStore for PostgresStore {
         let key = fnv1a(&["lease", &self.inner.schema, name]) as i64;
         let (client, connection) = self.inner.pool.config.connect(NoTls).await.map_err(backend)?;
         tokio::spawn(connection);
-        let try_lock = client
-            .prepare("SELECT pg_try_advisory_lock($1::bigint)")
-            .await
-            .map_err(backend)?;
+        let try_lock = client.prepare("SELECT pg_try_advisory_lock($1::bigint)").await.map_err(backend)?;
         loop {
             let row = client.query_one(&try_lock, &[&key]).await.map_err(backend)?;
             if row.try_get::<_, bool>(0).map_err(backend)? {
@@ -628,20 +577,12 @@ impl Pool {
                 self.prepare(client).await?
             }
         };
-        Ok(PooledConn {
-            conn: Some(conn),
-            pool: self,
-            in_transaction: false,
-            _permit: permit,
-        })
+        Ok(PooledConn { conn: Some(conn), pool: self, in_transaction: false, _permit: permit })
     }
 
     async fn prepare(&self, client: Client) -> Result<Conn, StoreError> {
         let prepared = join_all(self.sql.all().into_iter().map(|sql| client.prepare(sql)).collect()).await;
-        let prepared = prepared
-            .into_iter()
-            .collect::<Result<Vec<Statement>, _>>()
-            .map_err(backend)?;
+        let prepared = prepared.into_iter().collect::<Result<Vec<Statement>, _>>().map_err(backend)?;
         let Ok(
             [
                 version,
@@ -713,11 +654,7 @@ impl Conn {
     }
 
     async fn head_position(&self) -> Result<u64, StoreError> {
-        let row = self
-            .client
-            .query_one(&self.statements.head, &[])
-            .await
-            .map_err(backend)?;
+        let row = self.client.query_one(&self.statements.head, &[]).await.map_err(backend)?;
         let head: i64 = row.try_get(0).map_err(backend)?;
         u64::try_from(head).map_err(|_| unexpected("the stored head position is negative"))
     }
@@ -849,10 +786,7 @@ async fn migrate(client: &Client, schema: &str, quoted: &str, lock_key: i64) -> 
 }
 
 async fn migrate_in_transaction(client: &Client, schema: &str, quoted: &str, lock_key: i64) -> Result<(), StoreError> {
-    client
-        .execute("SELECT pg_advisory_xact_lock($1::bigint)", &[&lock_key])
-        .await
-        .map_err(backend)?;
+    client.execute("SELECT pg_advisory_xact_lock($1::bigint)", &[&lock_key]).await.map_err(backend)?;
     // Checked rather than `IF NOT EXISTS`, which needs the CREATE privilege even when the
     // object exists: a user without it can still use a schema migrated by another.
     let schema_exists = client
@@ -861,10 +795,7 @@ async fn migrate_in_transaction(client: &Client, schema: &str, quoted: &str, loc
         .map_err(backend)?
         .is_some();
     if !schema_exists {
-        client
-            .batch_execute(&format!("CREATE SCHEMA {quoted}"))
-            .await
-            .map_err(backend)?;
+        client.batch_execute(&format!("CREATE SCHEMA {quoted}")).await.map_err(backend)?;
     }
     let table = format!("{quoted}.factum_migrations");
     let table_exists: Option<String> = client
@@ -901,10 +832,7 @@ async fn migrate_in_transaction(client: &Client, schema: &str, quoted: &str, loc
         });
     }
     for &(version, description, sql) in MIGRATIONS.iter().filter(|(version, _, _)| *version > current) {
-        client
-            .batch_execute(&sql.replace("{schema}", quoted))
-            .await
-            .map_err(backend)?;
+        client.batch_execute(&sql.replace("{schema}", quoted)).await.map_err(backend)?;
         client
             .execute(
                 &format!("INSERT INTO {table} (version, description) VALUES ($1::integer, $2::text)"),
@@ -1078,11 +1006,7 @@ async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
                 }
             }
         }
-        if done {
-            Poll::Ready(outputs.drain(..).flatten().collect())
-        } else {
-            Poll::Pending
-        }
+        if done { Poll::Ready(outputs.drain(..).flatten().collect()) } else { Poll::Pending }
     })
     .await
 }
@@ -1101,24 +1025,13 @@ mod tests {
             eprintln!("skipped: FACTUM_POSTGRES_URL is not set");
             return None;
         };
-        let nanos = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or_default()
-            .subsec_nanos();
-        let schema = format!(
-            "u_{}_{}_{nanos}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
+        let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
+        let schema = format!("u_{}_{}_{nanos}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
         Some(PostgresStore::connect_with(&url, &schema, 2).await.unwrap())
     }
 
     fn numbered(n: u64) -> NewEvent {
-        NewEvent {
-            name: "Numbered",
-            version: 1,
-            payload: format!(r#"{{"n":{n}}}"#),
-        }
+        NewEvent { name: "Numbered", version: 1, payload: format!(r#"{{"n":{n}}}"#) }
     }
 
     /// Runs `sql` on a pooled connection, as someone editing the tables by hand would.
@@ -1132,44 +1045,24 @@ mod tests {
     async fn bad_stored_rows_are_errors_not_panics() {
         let Some(store) = fresh_store().await else { return };
         let stream = StreamRef::new("account", "a-1");
-        store
-            .append(stream, 0, &Metadata::new(), vec![numbered(1), numbered(2)])
-            .await
-            .unwrap();
-        execute(
-            &store,
-            r#"UPDATE {schema}.events SET metadata = '[1, 2]' WHERE version = 2"#,
-        )
-        .await;
+        store.append(stream, 0, &Metadata::new(), vec![numbered(1), numbered(2)]).await.unwrap();
+        execute(&store, r#"UPDATE {schema}.events SET metadata = '[1, 2]' WHERE version = 2"#).await;
         let error = store.read_stream(stream, 1, u64::MAX).await.unwrap_err();
         let message = error.to_string();
-        assert!(
-            message.contains("stored metadata of stream account/a-1 version 2"),
-            "{message}"
-        );
+        assert!(message.contains("stored metadata of stream account/a-1 version 2"), "{message}");
         assert!(store.read_all(0, EventFilter::ALL, 100).await.is_err());
         // The first event is still readable on its own.
         assert_eq!(store.read_stream(stream, 1, 1).await.unwrap().len(), 1);
-        execute(
-            &store,
-            r#"UPDATE {schema}.events SET metadata = '{}', schema_version = -1 WHERE version = 2"#,
-        )
-        .await;
+        execute(&store, r#"UPDATE {schema}.events SET metadata = '{}', schema_version = -1 WHERE version = 2"#).await;
         let message = store.read_stream(stream, 1, u64::MAX).await.unwrap_err().to_string();
-        assert!(
-            message.contains("stored schema version of stream account/a-1 version 2"),
-            "{message}"
-        );
+        assert!(message.contains("stored schema version of stream account/a-1 version 2"), "{message}");
     }
 
     #[tokio::test]
     async fn a_writer_bypassing_the_lock_still_cannot_fork_a_stream() {
         let Some(store) = fresh_store().await else { return };
         let stream = StreamRef::new("account", "a-1");
-        store
-            .append(stream, 0, &Metadata::new(), vec![numbered(1), numbered(2)])
-            .await
-            .unwrap();
+        store.append(stream, 0, &Metadata::new(), vec![numbered(1), numbered(2)]).await.unwrap();
         // Another writer inserts version 3 without the lock and has not committed yet: the
         // version check of an append at 2 passes, and its insert waits on the unique index.
         let other = store.inner.pool.get().await.unwrap();
@@ -1190,22 +1083,9 @@ mod tests {
         other.conn().client.batch_execute("COMMIT").await.unwrap();
         drop(other);
         let error = racing.await.unwrap().unwrap_err();
-        assert!(
-            matches!(
-                error,
-                StoreError::Conflict {
-                    expected: 2,
-                    actual: 3,
-                    ..
-                }
-            ),
-            "{error}"
-        );
+        assert!(matches!(error, StoreError::Conflict { expected: 2, actual: 3, .. }), "{error}");
         assert_eq!(store.read_stream(stream, 1, u64::MAX).await.unwrap().len(), 3);
-        let appended = store
-            .append(stream, 3, &Metadata::new(), vec![numbered(4)])
-            .await
-            .unwrap();
+        let appended = store.append(stream, 3, &Metadata::new(), vec![numbered(4)]).await.unwrap();
         assert_eq!((appended.version, appended.positions.as_slice()), (4, &[1001][..]));
     }
 
@@ -1219,12 +1099,7 @@ mod tests {
         let mut known = store.inner.head.subscribe();
         assert_eq!(*known.borrow_and_update(), 0);
         other
-            .append(
-                StreamRef::new("account", "a"),
-                0,
-                &Metadata::new(),
-                vec![numbered(1), numbered(2)],
-            )
+            .append(StreamRef::new("account", "a"), 0, &Metadata::new(), vec![numbered(1), numbered(2)])
             .await
             .unwrap();
         // Nothing on `store` queries the head: only the notification can raise it.

@@ -160,9 +160,7 @@ impl SqliteStore {
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore")
-            .field("path", &self.inner.path)
-            .finish_non_exhaustive()
+        f.debug_struct("SqliteStore").field("path", &self.inner.path).finish_non_exhaustive()
     }
 }
 
@@ -176,13 +174,8 @@ impl EventStore for SqliteStore {
     ) -> Result<Appended, StoreError> {
         stream.validate()?;
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let pending = PendingAppend {
-            stream: stream.name(),
-            expected,
-            metadata: encode_metadata(metadata),
-            events,
-            reply,
-        };
+        let pending =
+            PendingAppend { stream: stream.name(), expected, metadata: encode_metadata(metadata), events, reply };
         lock(&self.inner.queue).push(pending);
         // Group commit: whichever task gets the writer first commits everything queued by
         // then in one transaction (one fsync), each append under its own savepoint so that
@@ -231,8 +224,7 @@ impl EventStore for SqliteStore {
 
     async fn stream_version(&self, stream: StreamRef<'_>) -> Result<u64, StoreError> {
         let (aggregate_type, stream_id) = (stream.aggregate_type.to_owned(), stream.stream_id.to_owned());
-        self.read(move |connection| current_version(connection, &aggregate_type, &stream_id))
-            .await
+        self.read(move |connection| current_version(connection, &aggregate_type, &stream_id)).await
     }
 
     async fn read_all(
@@ -245,9 +237,7 @@ impl EventStore for SqliteStore {
             return Ok(Vec::new());
         }
         // The names travel as one JSON array parameter: every query stays parameterized.
-        let names = filter
-            .names
-            .map(|names| serde_json::to_string(names).expect("a list of strings is JSON"));
+        let names = filter.names.map(|names| serde_json::to_string(names).expect("a list of strings is JSON"));
         let aggregate_type = filter.aggregate_type.map(str::to_owned);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read(move |connection| {
@@ -260,9 +250,7 @@ impl EventStore for SqliteStore {
                      ORDER BY position LIMIT ?4"
                 ))
                 .map_err(backend)?;
-            let rows = query
-                .query(params![to_i64(after), names, aggregate_type, limit])
-                .map_err(backend)?;
+            let rows = query.query(params![to_i64(after), names, aggregate_type, limit]).map_err(backend)?;
             collect(rows)
         })
         .await
@@ -347,10 +335,7 @@ impl EventStore for SqliteStore {
                 .prepare_cached("SELECT position, state FROM checkpoints WHERE name = ?1")
                 .and_then(|mut s| {
                     s.query_row(params![name], |row| {
-                        Ok(Checkpoint {
-                            position: row.get::<_, i64>(0)? as u64,
-                            state: row.get(1)?,
-                        })
+                        Ok(Checkpoint { position: row.get::<_, i64>(0)? as u64, state: row.get(1)? })
                     })
                     .optional()
                 })
@@ -378,9 +363,7 @@ impl EventStore for SqliteStore {
     async fn delete_checkpoint(&self, name: &str) -> Result<(), StoreError> {
         let name = name.to_owned();
         self.write(move |connection| {
-            connection
-                .execute("DELETE FROM checkpoints WHERE name = ?1", params![name])
-                .map_err(backend)?;
+            connection.execute("DELETE FROM checkpoints WHERE name = ?1", params![name]).map_err(backend)?;
             Ok(())
         })
         .await
@@ -401,12 +384,7 @@ impl EventStore for SqliteStore {
                 }
             }
         });
-        Ok(Lease::new(HeldLease {
-            store: self.clone(),
-            name: name.to_owned(),
-            owner,
-            renewal,
-        }))
+        Ok(Lease::new(HeldLease { store: self.clone(), name: name.to_owned(), owner, renewal }))
     }
 }
 
@@ -421,21 +399,15 @@ struct HeldLease {
 impl Drop for HeldLease {
     fn drop(&mut self) {
         self.renewal.abort();
-        let (store, name, owner) = (
-            self.store.clone(),
-            std::mem::take(&mut self.name),
-            std::mem::take(&mut self.owner),
-        );
+        let (store, name, owner) =
+            (self.store.clone(), std::mem::take(&mut self.name), std::mem::take(&mut self.owner));
         // Best effort: if the release never runs, the lease expires after `LEASE_TTL`.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
                 let _ = store
                     .write(move |c| {
-                        c.execute(
-                            "DELETE FROM leases WHERE name = ?1 AND owner = ?2",
-                            params![name, owner],
-                        )
-                        .map_err(backend)
+                        c.execute("DELETE FROM leases WHERE name = ?1 AND owner = ?2", params![name, owner])
+                            .map_err(backend)
                     })
                     .await;
             });
@@ -498,9 +470,8 @@ fn commit_batch(connection: &mut Connection, batch: Vec<PendingAppend>) {
         tx.commit()
     })();
     let failure = committed.err().map(|e| e.to_string());
-    for (pending, outcome) in batch
-        .into_iter()
-        .zip(outcomes.into_iter().map(Some).chain(std::iter::repeat_with(|| None)))
+    for (pending, outcome) in
+        batch.into_iter().zip(outcomes.into_iter().map(Some).chain(std::iter::repeat_with(|| None)))
     {
         let result = match (&failure, outcome) {
             // Committed, or refused on its own account (a conflict holds either way).
@@ -518,21 +489,11 @@ fn append_one(
     pending: &PendingAppend,
     recorded_at: SystemTime,
 ) -> Result<Appended, StoreError> {
-    let PendingAppend {
-        stream,
-        expected,
-        metadata,
-        events,
-        ..
-    } = pending;
+    let PendingAppend { stream, expected, metadata, events, .. } = pending;
     let expected = *expected;
     let actual = current_version(connection, &stream.aggregate_type, &stream.stream_id)?;
     if actual != expected {
-        return Err(StoreError::Conflict {
-            stream: stream.clone(),
-            expected,
-            actual,
-        });
+        return Err(StoreError::Conflict { stream: stream.clone(), expected, actual });
     }
     let micros = to_micros(recorded_at);
     let mut insert = connection
@@ -557,11 +518,7 @@ fn append_one(
             .map_err(|e| conflict_or_backend(e, stream, expected))?;
         positions.push(connection.last_insert_rowid() as u64);
     }
-    Ok(Appended {
-        version: expected + events.len() as u64,
-        positions,
-        recorded_at,
-    })
+    Ok(Appended { version: expected + events.len() as u64, positions, recorded_at })
 }
 
 const COLUMNS: &str =
@@ -611,12 +568,8 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
 /// Brings the schema up to date, in one write transaction, so two processes opening a new
 /// file at once cannot both migrate it.
 fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
-    let tx = connection
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(backend)?;
-    let done: i64 = tx
-        .query_row("PRAGMA user_version", [], |row| row.get(0))
-        .map_err(backend)?;
+    let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+    let done: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(backend)?;
     let done = usize::try_from(done).unwrap_or(usize::MAX);
     if done > MIGRATIONS.len() {
         return Err(StoreError::InvalidInput {
@@ -629,17 +582,14 @@ fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
     }
     for (index, migration) in MIGRATIONS.iter().enumerate().skip(done) {
         tx.execute_batch(migration).map_err(backend)?;
-        tx.pragma_update(None, "user_version", (index + 1) as i64)
-            .map_err(backend)?;
+        tx.pragma_update(None, "user_version", (index + 1) as i64).map_err(backend)?;
     }
     tx.commit().map_err(backend)
 }
 
 fn head_of(connection: &Connection) -> Result<u64, StoreError> {
     connection
-        .query_row("SELECT COALESCE(MAX(position), 0) FROM events", [], |row| {
-            row.get::<_, i64>(0)
-        })
+        .query_row("SELECT COALESCE(MAX(position), 0) FROM events", [], |row| row.get::<_, i64>(0))
         .map(|p| p as u64)
         .map_err(backend)
 }
@@ -655,11 +605,9 @@ fn current_version(connection: &Connection, aggregate_type: &str, stream_id: &st
 /// A unique-constraint violation means another writer took the version: a conflict.
 fn conflict_or_backend(error: rusqlite::Error, stream: &crate::error::StreamName, expected: u64) -> StoreError {
     match error.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Conflict {
-            stream: stream.clone(),
-            expected,
-            actual: expected + 1,
-        },
+        Some(rusqlite::ErrorCode::ConstraintViolation) => {
+            StoreError::Conflict { stream: stream.clone(), expected, actual: expected + 1 }
+        }
         _ => backend(error),
     }
 }
@@ -681,9 +629,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| StoreError::Backend(Box::new(e)))?
+    tokio::task::spawn_blocking(work).await.map_err(|e| StoreError::Backend(Box::new(e)))?
 }
 
 fn to_i64(n: u64) -> i64 {
@@ -691,8 +637,7 @@ fn to_i64(n: u64) -> i64 {
 }
 
 fn to_micros(time: SystemTime) -> i64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+    time.duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
 fn from_micros(micros: i64) -> SystemTime {
