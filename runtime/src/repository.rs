@@ -301,10 +301,8 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
 
     /// Rebuilds `cached` from nothing: the latest usable snapshot, then the events after it.
     async fn restore(&self, stream: StreamRef<'_>, cached: &mut Cached<A>) -> Result<(), StoreError> {
-        *cached = Cached { state: A::default(), version: 0, loaded: false };
-        if let Some((state, version)) = self.snapshot(stream).await? {
-            *cached = Cached { state, version, loaded: false };
-        }
+        let (state, version) = self.snapshot(stream).await?.unwrap_or_default();
+        *cached = Cached { state, version, loaded: false };
         self.catch_up(stream, cached).await
     }
 
@@ -312,16 +310,11 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
     /// the snapshot was written by the current shape of the state. A snapshot of another
     /// shape, or one that no longer deserializes, is passed over: the stream is replayed.
     async fn snapshot(&self, stream: StreamRef<'_>) -> Result<Option<(A, u64)>, StoreError> {
-        if A::SNAPSHOT_EVERY.is_none() {
-            return Ok(None);
-        }
-        let Some(snapshot) = self.store.load_snapshot(stream).await? else {
-            return Ok(None);
-        };
+        let Some(codec) = A::SNAPSHOT else { return Ok(None) };
+        let Some(snapshot) = self.store.load_snapshot(stream).await? else { return Ok(None) };
         if snapshot.fingerprint != A::FINGERPRINT {
             return Ok(None);
         }
-        let Some(codec) = A::SNAPSHOT else { return Ok(None) };
         Ok((codec.decode)(&snapshot.state).ok().map(|state| (state, snapshot.version)))
     }
 
