@@ -16,7 +16,7 @@ use crate::symbol::*;
 #[derive(Default)]
 pub struct EventAttrs {
     pub name: Option<LitStr>,
-    pub version: Option<(u32, LitInt)>,
+    pub version: Option<u32>,
     pub upcast_from: Option<Type>,
 }
 
@@ -62,7 +62,7 @@ pub fn event_attrs(cx: &Ctxt, attrs: &[Attribute]) -> EventAttrs {
                 if version == 0 {
                     cx.error_spanned_by(&lit, "event versions start at 1");
                 }
-                out.version = Some((version, lit));
+                out.version = Some(version);
             }
             _ => out.upcast_from = Some(meta.value()?.parse()?),
         }

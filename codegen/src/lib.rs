@@ -1,6 +1,6 @@
 //! The code generation behind factum's macros, on `proc_macro2` so that it can be tested and
-//! snapshot without a compiler round-trip. `factum-macros` is a thin shim over these three
-//! functions.
+//! snapshot without a compiler round-trip. `factum-macros` is a thin shim over the four
+//! functions below.
 //!
 //! Every macro runs the same pipeline, one module a stage:
 //!
@@ -8,8 +8,8 @@
 //! |---|---|---|
 //! | attributes | [`symbol`], `attr` | keyword constants; typed attribute structs, unknown-key suggestions |
 //! | parse | `ast` | the user's items, method bodies kept as opaque tokens |
-//! | model + checks | `model` | commands, events, applies; every rule, errors collected in a [`ctxt::Ctxt`] |
-//! | generate | `expand` | one `quote!` per generated item; fallback output when there were errors |
+//! | model + checks | `model/` | one module per kind of `#[handlers]` block (aggregate, projection) and the rules they share; errors collected in a [`ctxt::Ctxt`] |
+//! | generate | `expand/` | one module per macro, one `quote!` per generated item; fallback output when there were errors |
 
 #![forbid(unsafe_code)]
 

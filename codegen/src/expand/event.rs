@@ -27,7 +27,7 @@ pub fn derive(input: TokenStream) -> TokenStream {
 
     let ident = &input.ident;
     let name = attrs.name.unwrap_or_else(|| LitStr::new(&ident.to_string(), ident.span()));
-    let version_number = attrs.version.map_or(1, |(v, _)| v);
+    let version_number = attrs.version.unwrap_or(1);
     let version = proc_macro2::Literal::u32_unsuffixed(version_number);
     if !input.generics.params.is_empty() {
         return cx.into_compile_errors();
