@@ -1,8 +1,9 @@
 //! Append throughput of the durable stores: single-event appends per second with 1 and with
 //! 8 concurrent writers (each on its own streams), median of 5 runs with the spread.
 //!
-//! `cargo bench --bench append` (SQLite); with `--features postgres` and
-//! `FACTUM_POSTGRES_URL` set, PostgreSQL too. Never part of the test suite.
+//! `cargo bench -p factum-bench --bench append` (SQLite); with `FACTUM_POSTGRES_URL` set,
+//! PostgreSQL too. Never part of the test suite: without `--bench` it returns at once. The
+//! full durable figures (commands, batches, latency percentiles) are in the `compare` bench.
 
 use std::time::{Duration, Instant};
 
@@ -56,10 +57,13 @@ async fn report<S: EventStore + Clone>(name: &str, store: S) {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
+    if !std::env::args().any(|arg| arg == "--bench") {
+        eprintln!("append: a benchmark; run it with `cargo bench -p factum-bench --bench append`");
+        return;
+    }
     let dir = std::env::temp_dir().join(format!("factum-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     report("sqlite", SqliteStore::open(dir.join("append.db")).await.unwrap()).await;
-    #[cfg(feature = "postgres")]
     match std::env::var("FACTUM_POSTGRES_URL") {
         Ok(url) => report("postgres", factum::PostgresStore::connect(&url).await.unwrap()).await,
         Err(_) => println!("postgres   skipped: FACTUM_POSTGRES_URL is not set"),
