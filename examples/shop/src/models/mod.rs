@@ -1,0 +1,19 @@
+//! The models: two aggregates that hold every business rule, and the read models that pages
+//! and the JSON API show.
+
+pub mod money;
+pub mod order;
+pub mod product;
+pub mod read;
+
+pub use money::{Cents, PriceSyntaxError, parse_price};
+pub use order::{
+    line_cost,
+    LineRequest, Order, OrderCommand, OrderError, OrderEvent, OrderLine, OrderServices, OrderStatus, ProductLookup,
+    ProductOffer,
+};
+pub use product::{Product, ProductCommand, ProductError, ProductEvent};
+pub use read::{
+    Catalog, CatalogAnswer, CatalogEntry, CatalogQuery, OrderDetail, OrderDetails, OrderDetailsAnswer,
+    OrderDetailsQuery, OrderList, OrderListAnswer, OrderListQuery, OrderSummary,
+};
