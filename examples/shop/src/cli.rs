@@ -91,7 +91,11 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     }
 }
 
-async fn start<S: EventStore + Clone>(store: S, described: String, addr: &str) -> Result<(), Box<dyn std::error::Error>> {
+async fn start<S: EventStore + Clone>(
+    store: S,
+    described: String,
+    addr: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
     let shop = Arc::new(Shop::open(store).await?);
     let listener =
         tokio::net::TcpListener::bind(addr).await.map_err(|error| format!("cannot listen on {addr}: {error}"))?;

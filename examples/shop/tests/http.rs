@@ -51,7 +51,11 @@ async fn a_refused_form_shows_the_domain_message_with_a_4xx_and_keeps_what_was_t
 
     let not_a_number = shop.post_form("/products", &[("name", "Coffee"), ("price", "three")]).await;
     assert_eq!(not_a_number.status, 422);
-    assert!(not_a_number.body.contains("the price &#34;three&#34; is not an amount like 12.50"), "{}", not_a_number.body);
+    assert!(
+        not_a_number.body.contains("the price &#34;three&#34; is not an amount like 12.50"),
+        "{}",
+        not_a_number.body
+    );
 
     let nameless = shop.post_form("/products", &[("name", "  "), ("price", "1")]).await;
     assert_eq!(nameless.status, 422);
@@ -211,7 +215,10 @@ async fn the_json_api_takes_the_generated_commands_and_answers_the_generated_que
     assert_eq!(list["Recent"][0]["status"], "paid");
     let detail = shop.post_json("/api/queries/order-details", r#"{"Order": {"id": "o-1"}}"#).await.json();
     assert_eq!(detail["Order"]["history"].as_array().unwrap().len(), 2);
-    assert_eq!(shop.post_json("/api/queries/order-details", r#"{"Order": {"id": "o-2"}}"#).await.json()["Order"], serde_json::Value::Null);
+    assert_eq!(
+        shop.post_json("/api/queries/order-details", r#"{"Order": {"id": "o-2"}}"#).await.json()["Order"],
+        serde_json::Value::Null
+    );
 }
 
 #[tokio::test]
@@ -224,7 +231,8 @@ async fn the_json_api_answers_bad_input_with_a_4xx_and_a_message() {
     assert_eq!(negative.status, 422);
     assert_eq!(error(&negative), "a price cannot be negative: -0.01 was given");
 
-    let unknown = shop.post_json("/api/orders/o-1", r#"{"Place": {"lines": [{"product": "p-ghost", "quantity": 1}]}}"#).await;
+    let unknown =
+        shop.post_json("/api/orders/o-1", r#"{"Place": {"lines": [{"product": "p-ghost", "quantity": 1}]}}"#).await;
     assert_eq!(unknown.status, 422);
     assert_eq!(error(&unknown), r#"there is no product "p-ghost" in the catalog"#);
 
@@ -236,7 +244,8 @@ async fn the_json_api_answers_bad_input_with_a_4xx_and_a_message() {
     assert_eq!(unknown_command.status, 422);
     assert!(error(&unknown_command).contains("unknown variant `Steal`"), "{}", unknown_command.body);
 
-    let wrong_type = shop.post_json("/api/products/p-1", r#"{"AddToCatalog": {"name": "Tea", "price": "cheap"}}"#).await;
+    let wrong_type =
+        shop.post_json("/api/products/p-1", r#"{"AddToCatalog": {"name": "Tea", "price": "cheap"}}"#).await;
     assert_eq!(wrong_type.status, 422);
     assert!(error(&wrong_type).contains("price"), "the field is named: {}", wrong_type.body);
 
@@ -271,21 +280,44 @@ async fn the_shop_finds_its_products_and_orders_again_after_a_restart() {
     assert_eq!(again.post_form(&format!("/orders/{order}/pay"), &[]).await.status, 303);
 }
 
-/// The same app on PostgreSQL: `cargo test -p factum-shop --features postgres` with
+/// Waits until `path` of `shop` shows `text`: another process's write arrives through the
+/// store, not through this process.
+async fn eventually_shows(shop: &Running, path: &str, text: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !shop.get(path).await.body.contains(text) {
+        assert!(std::time::Instant::now() < deadline, "{path} never showed {text:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Two shops on one store, as two processes would be: each sees what the other writes, and
+/// an order placed on one can be paid on the other.
+async fn two_shops_share_one_store(first: Running, second: Running, name: &str) {
+    let tea = add_product(&first, name, "4.50").await;
+    eventually_shows(&second, "/orders", name).await;
+    let order = place_order(&second, &[(&tea, "2")]).await;
+    eventually_shows(&first, &format!("/orders/{order}"), r#"id="status">placed<"#).await;
+    assert_eq!(first.post_form(&format!("/orders/{order}/pay"), &[]).await.status, 303);
+    eventually_shows(&second, &format!("/orders/{order}"), "paid 9.00").await;
+}
+
+#[tokio::test]
+async fn two_shops_on_one_sqlite_file_see_each_others_writes() {
+    let dir = scratch_dir("two-shops");
+    let (first, second) = (Running::sqlite(&dir).await, Running::sqlite(&dir).await);
+    two_shops_share_one_store(first, second, "Tea").await;
+}
+
+/// The same app on PostgreSQL, two instances on one database: `cargo test -p factum-shop --features postgres` with
 /// FACTUM_POSTGRES_URL set (the README's test command does both).
 #[cfg(feature = "postgres")]
 #[tokio::test]
-async fn the_same_app_runs_on_postgresql() {
+async fn two_shops_on_one_postgresql_database_see_each_others_writes() {
     let Ok(url) = std::env::var("FACTUM_POSTGRES_URL") else {
         eprintln!("SKIPPED: FACTUM_POSTGRES_URL is not set");
         return;
     };
-    let shop = Running::start(factum::PostgresStore::connect(&url).await.unwrap()).await;
+    let connect = || async { Running::start(factum::PostgresStore::connect(&url).await.unwrap()).await };
     let name = format!("Tea {}", factum_shop::shop::new_id("t"));
-    let tea = add_product(&shop, &name, "4.50").await;
-    let order = place_order(&shop, &[(&tea, "2")]).await;
-    assert_eq!(shop.post_form(&format!("/orders/{order}/pay"), &[]).await.status, 303);
-    let page = shop.get(&format!("/orders/{order}")).await;
-    assert!(page.body.contains(r#"id="status">paid<"#), "{}", page.body);
-    assert!(page.body.contains("paid 9.00"));
+    two_shops_share_one_store(connect().await, connect().await, &name).await;
 }

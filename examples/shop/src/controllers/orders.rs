@@ -46,7 +46,10 @@ pub async fn show<S: EventStore>(State(shop): State<Arc<Shop<S>>>, Path(id): Pat
 }
 
 /// `POST /orders/{id}/pay`, `/ship` or `/cancel`.
-pub async fn act<S: EventStore>(State(shop): State<Arc<Shop<S>>>, Path((id, action)): Path<(String, String)>) -> Response {
+pub async fn act<S: EventStore>(
+    State(shop): State<Arc<Shop<S>>>,
+    Path((id, action)): Path<(String, String)>,
+) -> Response {
     let command = match action.as_str() {
         "pay" => OrderCommand::Pay,
         "ship" => OrderCommand::Ship,
@@ -77,8 +80,7 @@ fn order_lines(fields: Vec<(String, String)>) -> Result<Vec<LineRequest>, Failur
 
 async fn list<S: EventStore>(shop: &Shop<S>, failure: Option<Failure>) -> Response {
     let orders = shop.order_list.read(|list| list.recent(LIST_LENGTH)).await;
-    let for_sale =
-        shop.catalog.read(|catalog| catalog.products().into_iter().filter(|p| !p.retired).collect()).await;
+    let for_sale = shop.catalog.read(|catalog| catalog.products().into_iter().filter(|p| !p.retired).collect()).await;
     let status = failure.as_ref().map(Failure::status);
     let view = OrdersPage { orders, for_sale, error: failure.map(|f| f.message()) };
     with_status(status, render(&view))
