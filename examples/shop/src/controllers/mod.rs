@@ -1,0 +1,70 @@
+//! The controllers: each one parses a request, sends a command or asks a read model, then
+//! renders a view or redirects. No business rule lives here; the aggregates hold them all.
+
+mod api;
+mod failure;
+mod orders;
+mod products;
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use factum::EventStore;
+
+pub use failure::Failure;
+
+use crate::shop::Shop;
+
+/// The largest request body the shop reads: forms and JSON commands are small.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// All routes of the shop.
+pub fn router<S: EventStore + Clone>(shop: Arc<Shop<S>>) -> Router {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/products") }))
+        .route("/products", get(products::index::<S>).post(products::add::<S>))
+        .route("/products/{id}/price", post(products::change_price::<S>))
+        .route("/products/{id}/retire", post(products::retire::<S>))
+        .route("/orders", get(orders::index::<S>).post(orders::place::<S>))
+        .route("/orders/{id}", get(orders::show::<S>))
+        .route("/orders/{id}/{action}", post(orders::act::<S>))
+        .route("/api/products/{id}", post(api::product_command::<S>))
+        .route("/api/orders/{id}", post(api::order_command::<S>))
+        .route("/api/queries/catalog", post(api::catalog_query::<S>))
+        .route("/api/queries/order-list", post(api::order_list_query::<S>))
+        .route("/api/queries/order-details", post(api::order_details_query::<S>))
+        .fallback(|| async { Failure::not_found("such page").page() })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(shop)
+}
+
+/// A view as HTML; a template that fails to render is a server failure.
+fn render(page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(error) => {
+            let failure = Failure::from(error);
+            (failure.status(), failure.message()).into_response()
+        }
+    }
+}
+
+/// After a POST that worked, the browser is sent to `to` with a GET (303 See Other).
+fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
+
+/// A page shown for a failure carries the failure's status (unless rendering failed too).
+fn with_status(status: Option<StatusCode>, mut page: Response) -> Response {
+    if let Some(status) = status
+        && page.status().is_success()
+    {
+        *page.status_mut() = status;
+    }
+    page
+}

@@ -1,0 +1,42 @@
+//! A small web shop on factum, in the Model-View-Controller shape.
+//!
+//! - **Models** (`models/`): the `Product` and `Order` aggregates hold every business rule;
+//!   the `Catalog`, `OrderList` and `OrderDetails` projections are the read models.
+//! - **Views** (`views.rs`, `templates/`): askama templates, checked when the crate compiles.
+//! - **Controllers** (`controllers/`): axum handlers that turn a request into a command or a
+//!   query, then render a view or redirect.
+//!
+//! `shop.rs` wires them onto one event store. Run it with `cargo run --example shop`.
+
+pub mod cli;
+pub mod controllers;
+pub mod models;
+pub mod shop;
+pub mod views;
+
+use std::sync::Arc;
+
+use factum::EventStore;
+
+pub use shop::Shop;
+
+/// Serves the shop on `listener` until `shutdown` completes. The read models also follow the
+/// store in the background, so writes of other processes on the same store show up here.
+pub async fn serve<S: EventStore + Clone>(
+    listener: tokio::net::TcpListener,
+    shop: Arc<Shop<S>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let follower = shop.clone();
+    let following = tokio::spawn(async move { follower.follow().await });
+    let served = axum::serve(listener, controllers::router(shop)).with_graceful_shutdown(shutdown).await;
+    if following.is_finished() {
+        match following.await {
+            Ok(error) => eprintln!("shop: a read model stopped following the store: {error}"),
+            Err(panicked) => eprintln!("shop: a read model panicked: {panicked}"),
+        }
+    } else {
+        following.abort();
+    }
+    served
+}

@@ -1,0 +1,18 @@
+//! The models: two aggregates that hold every business rule, and the read models that pages
+//! and the JSON API show.
+
+pub mod money;
+pub mod order;
+pub mod product;
+pub mod read;
+
+pub use money::{Cents, PriceSyntaxError, parse_price};
+pub use order::{
+    LineRequest, Order, OrderCommand, OrderError, OrderEvent, OrderLine, OrderServices, OrderStatus, ProductLookup,
+    ProductOffer, line_cost,
+};
+pub use product::{Product, ProductCommand, ProductError, ProductEvent};
+pub use read::{
+    Catalog, CatalogAnswer, CatalogEntry, CatalogQuery, OrderDetail, OrderDetails, OrderDetailsAnswer,
+    OrderDetailsQuery, OrderList, OrderListAnswer, OrderListQuery, OrderSummary,
+};

@@ -1,0 +1,323 @@
+//! The shop over HTTP on 127.0.0.1: every route, the happy paths and the bad input.
+
+mod common;
+
+use common::{Running, product_id, scratch_dir};
+
+/// Adds a product through the HTML form and returns its id.
+async fn add_product(shop: &Running, name: &str, price: &str) -> String {
+    let added = shop.post_form("/products", &[("name", name), ("price", price)]).await;
+    assert_eq!((added.status, added.location.as_deref()), (303, Some("/products")), "{}", added.body);
+    product_id(shop, name).await
+}
+
+/// Places an order through the HTML form and returns its id.
+async fn place_order(shop: &Running, lines: &[(&str, &str)]) -> String {
+    let fields: Vec<(String, &str)> = lines.iter().map(|(id, qty)| (format!("qty-{id}"), *qty)).collect();
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    let placed = shop.post_form("/orders", &fields).await;
+    assert_eq!(placed.status, 303, "{}", placed.body);
+    let location = placed.location.unwrap();
+    location.strip_prefix("/orders/").expect("redirected to the order's page").to_owned()
+}
+
+#[tokio::test]
+async fn the_catalog_page_shows_a_product_right_after_the_form_adds_it() {
+    let dir = scratch_dir("catalog");
+    let shop = Running::sqlite(&dir).await;
+
+    let home = shop.get("/").await;
+    assert_eq!((home.status, home.location.as_deref()), (303, Some("/products")));
+    let empty = shop.get("/products").await;
+    assert_eq!(empty.status, 200);
+    assert!(empty.content_type.starts_with("text/html"));
+    assert!(empty.body.contains("The catalog is empty"));
+
+    add_product(&shop, "Green tea", "4.5").await;
+    let page = shop.get("/products").await;
+    assert!(page.body.contains("<td>Green tea</td>"), "{}", page.body);
+    assert!(page.body.contains("4.50"));
+}
+
+#[tokio::test]
+async fn a_refused_form_shows_the_domain_message_with_a_4xx_and_keeps_what_was_typed() {
+    let dir = scratch_dir("refused");
+    let shop = Running::sqlite(&dir).await;
+
+    let negative = shop.post_form("/products", &[("name", "Coffee"), ("price", "-3")]).await;
+    assert_eq!(negative.status, 422);
+    assert!(negative.body.contains("a price cannot be negative: -3.00 was given"), "{}", negative.body);
+    assert!(negative.body.contains(r#"value="Coffee""#), "the name typed is kept");
+
+    let not_a_number = shop.post_form("/products", &[("name", "Coffee"), ("price", "three")]).await;
+    assert_eq!(not_a_number.status, 422);
+    assert!(
+        not_a_number.body.contains("the price &#34;three&#34; is not an amount like 12.50"),
+        "{}",
+        not_a_number.body
+    );
+
+    let nameless = shop.post_form("/products", &[("name", "  "), ("price", "1")]).await;
+    assert_eq!(nameless.status, 422);
+    assert!(nameless.body.contains("a product needs a name"));
+
+    let missing_fields = shop.post_form("/products", &[]).await;
+    assert_eq!(missing_fields.status, 422);
+
+    assert!(shop.get("/products").await.body.contains("The catalog is empty"), "nothing was recorded");
+}
+
+#[tokio::test]
+async fn what_users_type_is_escaped() {
+    let dir = scratch_dir("escape");
+    let shop = Running::sqlite(&dir).await;
+    add_product(&shop, "<script>alert('x')</script> & co", "1").await;
+    let page = shop.get("/products").await;
+    assert!(!page.body.contains("<script>alert"), "{}", page.body);
+    assert!(page.body.contains("&#60;script&#62;alert(&#39;x&#39;)&#60;/script&#62; &#38; co"), "{}", page.body);
+}
+
+#[tokio::test]
+async fn prices_change_and_products_retire_through_their_forms() {
+    let dir = scratch_dir("price");
+    let shop = Running::sqlite(&dir).await;
+    let id = add_product(&shop, "Kettle", "20.00").await;
+
+    let changed = shop.post_form(&format!("/products/{id}/price"), &[("price", "24.99")]).await;
+    assert_eq!((changed.status, changed.location.as_deref()), (303, Some("/products")));
+    assert!(shop.get("/products").await.body.contains("24.99"));
+
+    let negative = shop.post_form(&format!("/products/{id}/price"), &[("price", "-1")]).await;
+    assert_eq!(negative.status, 422);
+    assert!(negative.body.contains("a price cannot be negative"));
+
+    let retired = shop.post_form(&format!("/products/{id}/retire"), &[]).await;
+    assert_eq!(retired.status, 303);
+    assert!(shop.get("/products").await.body.contains("retired"));
+    let again = shop.post_form(&format!("/products/{id}/retire"), &[]).await;
+    assert_eq!(again.status, 422);
+    assert!(again.body.contains("the product is retired and can no longer change"));
+
+    let unknown = shop.post_form("/products/p-nothing/retire", &[]).await;
+    assert_eq!(unknown.status, 422);
+    assert!(unknown.body.contains("there is no such product in the catalog"));
+}
+
+#[tokio::test]
+async fn an_order_is_placed_paid_and_shipped_and_its_page_tells_its_story() {
+    let dir = scratch_dir("order");
+    let shop = Running::sqlite(&dir).await;
+    let tea = add_product(&shop, "Tea", "4.50").await;
+    let pot = add_product(&shop, "Teapot", "30").await;
+
+    let order = place_order(&shop, &[(&tea, "2"), (&pot, "1")]).await;
+    let page = shop.get(&format!("/orders/{order}")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(r#"id="status">placed<"#), "{}", page.body);
+    assert!(page.body.contains(r#"<strong id="total">39.00</strong>"#));
+    assert!(page.body.contains("placed: 3 item(s), 39.00 in all"));
+    assert!(shop.get("/orders").await.body.contains(&format!(r#"<a href="/orders/{order}">"#)));
+
+    let early = shop.post_form(&format!("/orders/{order}/ship"), &[]).await;
+    assert_eq!(early.status, 422);
+    assert!(early.body.contains("the order cannot ship before it is paid"), "{}", early.body);
+
+    for (action, status) in [("pay", "paid"), ("ship", "shipped")] {
+        let done = shop.post_form(&format!("/orders/{order}/{action}"), &[]).await;
+        assert_eq!(done.location, Some(format!("/orders/{order}")), "{action}: {}", done.body);
+        let page = shop.get(&format!("/orders/{order}")).await;
+        assert!(page.body.contains(&format!(r#"id="status">{status}<"#)), "after {action}: {}", page.body);
+    }
+    let page = shop.get(&format!("/orders/{order}")).await;
+    assert!(page.body.contains("paid 39.00") && page.body.contains("— shipped"), "{}", page.body);
+
+    let late = shop.post_form(&format!("/orders/{order}/cancel"), &[]).await;
+    assert_eq!(late.status, 422);
+    assert!(late.body.contains("the order has already shipped"));
+}
+
+#[tokio::test]
+async fn a_cancelled_order_takes_no_payment() {
+    let dir = scratch_dir("cancel");
+    let shop = Running::sqlite(&dir).await;
+    let tea = add_product(&shop, "Tea", "4.50").await;
+    let order = place_order(&shop, &[(&tea, "1")]).await;
+    assert_eq!(shop.post_form(&format!("/orders/{order}/cancel"), &[]).await.status, 303);
+    let pay = shop.post_form(&format!("/orders/{order}/pay"), &[]).await;
+    assert_eq!(pay.status, 422);
+    assert!(pay.body.contains("the order is cancelled"));
+    assert!(shop.get("/orders").await.body.contains(r#"<span class="status cancelled">cancelled</span>"#));
+}
+
+#[tokio::test]
+async fn orders_of_unknown_retired_or_no_products_are_refused_on_the_form() {
+    let dir = scratch_dir("bad-orders");
+    let shop = Running::sqlite(&dir).await;
+    let tea = add_product(&shop, "Tea", "4.50").await;
+    let old = add_product(&shop, "Old tea", "1").await;
+    assert_eq!(shop.post_form(&format!("/products/{old}/retire"), &[]).await.status, 303);
+
+    let cases = [
+        (vec![("qty-p-ghost", "1")], "there is no product &#34;p-ghost&#34; in the catalog"),
+        (vec![(format!("qty-{old}").leak() as &str, "1")], "Old tea is no longer sold"),
+        (vec![], "an order needs at least one line"),
+        (vec![(format!("qty-{tea}").leak() as &str, "")], "an order needs at least one line"),
+        (vec![(format!("qty-{tea}").leak() as &str, "0")], "must be between 1 and 1000; 0 was asked"),
+        (vec![(format!("qty-{tea}").leak() as &str, "two")], "the quantity &#34;two&#34;"),
+    ];
+    for (fields, message) in cases {
+        let refused = shop.post_form("/orders", &fields).await;
+        assert_eq!(refused.status, 422, "{fields:?}");
+        assert!(refused.body.contains(message), "{fields:?}: expected {message:?} in {}", refused.body);
+    }
+    assert!(shop.get("/orders").await.body.contains("No orders yet."));
+}
+
+#[tokio::test]
+async fn unknown_pages_orders_and_actions_are_404() {
+    let dir = scratch_dir("404");
+    let shop = Running::sqlite(&dir).await;
+    for path in ["/nothing-here", "/orders/o-ghost"] {
+        let missing = shop.get(path).await;
+        assert_eq!(missing.status, 404, "{path}");
+        assert!(missing.body.contains("Not Found"), "{}", missing.body);
+    }
+    assert_eq!(shop.post_form("/orders/o-ghost/fly", &[]).await.status, 404);
+    let unplaced = shop.post_form("/orders/o-ghost/pay", &[]).await;
+    assert_eq!(unplaced.status, 422);
+    assert!(unplaced.body.contains("there is no such order"));
+}
+
+#[tokio::test]
+async fn the_json_api_takes_the_generated_commands_and_answers_the_generated_queries() {
+    let dir = scratch_dir("api");
+    let shop = Running::sqlite(&dir).await;
+
+    let added = shop.post_json("/api/products/p-tea", r#"{"AddToCatalog": {"name": "Tea", "price": 450}}"#).await;
+    assert_eq!(added.status, 200, "{}", added.body);
+    assert!(added.content_type.starts_with("application/json"));
+    let added = added.json();
+    assert_eq!(added["stream"], "product/p-tea");
+    assert_eq!(added["version"], 1);
+    assert_eq!(added["events"][0]["name"], "ProductAdded");
+    assert_eq!(added["events"][0]["data"], serde_json::json!({"name": "Tea", "price": 450}));
+
+    let product = shop.post_json("/api/queries/catalog", r#"{"Product": {"id": "p-tea"}}"#).await.json();
+    assert_eq!(product, serde_json::json!({"Product": {"id": "p-tea", "name": "Tea", "price": 450, "retired": false}}));
+
+    let order = r#"{"Place": {"lines": [{"product": "p-tea", "quantity": 3}]}}"#;
+    let placed = shop.post_json("/api/orders/o-1", order).await.json();
+    assert_eq!(placed["events"][0]["data"]["total"], 1350);
+    assert_eq!(shop.post_json("/api/orders/o-1", r#""Pay""#).await.json()["events"][0]["name"], "OrderPaid");
+
+    let list = shop.post_json("/api/queries/order-list", r#"{"Recent": {"limit": 10}}"#).await.json();
+    assert_eq!(list["Recent"][0]["id"], "o-1");
+    assert_eq!(list["Recent"][0]["status"], "paid");
+    let detail = shop.post_json("/api/queries/order-details", r#"{"Order": {"id": "o-1"}}"#).await.json();
+    assert_eq!(detail["Order"]["history"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        shop.post_json("/api/queries/order-details", r#"{"Order": {"id": "o-2"}}"#).await.json()["Order"],
+        serde_json::Value::Null
+    );
+}
+
+#[tokio::test]
+async fn the_json_api_answers_bad_input_with_a_4xx_and_a_message() {
+    let dir = scratch_dir("api-bad");
+    let shop = Running::sqlite(&dir).await;
+    let error = |answer: &common::Answer| answer.json()["error"].as_str().unwrap().to_owned();
+
+    let negative = shop.post_json("/api/products/p-1", r#"{"AddToCatalog": {"name": "Tea", "price": -1}}"#).await;
+    assert_eq!(negative.status, 422);
+    assert_eq!(error(&negative), "a price cannot be negative: -0.01 was given");
+
+    let unknown =
+        shop.post_json("/api/orders/o-1", r#"{"Place": {"lines": [{"product": "p-ghost", "quantity": 1}]}}"#).await;
+    assert_eq!(unknown.status, 422);
+    assert_eq!(error(&unknown), r#"there is no product "p-ghost" in the catalog"#);
+
+    let malformed = shop.post_json("/api/products/p-1", r#"{"AddToCatalog": {"name": "Tea", "#).await;
+    assert_eq!(malformed.status, 400);
+    assert!(error(&malformed).contains("Failed to parse the request body as JSON"), "{}", malformed.body);
+
+    let unknown_command = shop.post_json("/api/products/p-1", r#"{"Steal": {}}"#).await;
+    assert_eq!(unknown_command.status, 422);
+    assert!(error(&unknown_command).contains("unknown variant `Steal`"), "{}", unknown_command.body);
+
+    let wrong_type =
+        shop.post_json("/api/products/p-1", r#"{"AddToCatalog": {"name": "Tea", "price": "cheap"}}"#).await;
+    assert_eq!(wrong_type.status, 422);
+    assert!(error(&wrong_type).contains("price"), "the field is named: {}", wrong_type.body);
+
+    let not_json = shop.post_raw("/api/products/p-1", "text/plain", b"Retire".to_vec()).await;
+    assert_eq!(not_json.status, 415);
+
+    let oversized = format!(r#"{{"AddToCatalog": {{"name": "{}", "price": 1}}}}"#, "x".repeat(64 * 1024));
+    let too_big = shop.post_json("/api/products/p-1", &oversized).await;
+    assert_eq!(too_big.status, 413, "{}", too_big.body);
+    let too_big_form = shop.post_form("/products", &[("name", &"x".repeat(64 * 1024)), ("price", "1")]).await;
+    assert_eq!(too_big_form.status, 413);
+
+    let bad_id = shop.post_json(&format!("/api/products/{}", "p".repeat(300)), r#""Retire""#).await;
+    assert_eq!(bad_id.status, 400, "{}", bad_id.body);
+    assert!(error(&bad_id).contains("stream id"), "{}", bad_id.body);
+
+    let catalog = shop.post_json("/api/queries/catalog", r#""Products""#).await.json();
+    assert_eq!(catalog, serde_json::json!({"Products": []}), "nothing bad was recorded");
+}
+
+#[tokio::test]
+async fn the_shop_finds_its_products_and_orders_again_after_a_restart() {
+    let dir = scratch_dir("restart");
+    let shop = Running::sqlite(&dir).await;
+    let tea = add_product(&shop, "Tea", "4.50").await;
+    let order = place_order(&shop, &[(&tea, "1")]).await;
+    shop.stop().await;
+
+    let again = Running::sqlite(&dir).await;
+    assert!(again.get("/products").await.body.contains("<td>Tea</td>"));
+    assert!(again.get(&format!("/orders/{order}")).await.body.contains(r#"id="status">placed<"#));
+    assert_eq!(again.post_form(&format!("/orders/{order}/pay"), &[]).await.status, 303);
+}
+
+/// Waits until `path` of `shop` shows `text`: another process's write arrives through the
+/// store, not through this process.
+async fn eventually_shows(shop: &Running, path: &str, text: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !shop.get(path).await.body.contains(text) {
+        assert!(std::time::Instant::now() < deadline, "{path} never showed {text:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Two shops on one store, as two processes would be: each sees what the other writes, and
+/// an order placed on one can be paid on the other.
+async fn two_shops_share_one_store(first: Running, second: Running, name: &str) {
+    let tea = add_product(&first, name, "4.50").await;
+    eventually_shows(&second, "/orders", name).await;
+    let order = place_order(&second, &[(&tea, "2")]).await;
+    eventually_shows(&first, &format!("/orders/{order}"), r#"id="status">placed<"#).await;
+    assert_eq!(first.post_form(&format!("/orders/{order}/pay"), &[]).await.status, 303);
+    eventually_shows(&second, &format!("/orders/{order}"), "paid 9.00").await;
+}
+
+#[tokio::test]
+async fn two_shops_on_one_sqlite_file_see_each_others_writes() {
+    let dir = scratch_dir("two-shops");
+    let (first, second) = (Running::sqlite(&dir).await, Running::sqlite(&dir).await);
+    two_shops_share_one_store(first, second, "Tea").await;
+}
+
+/// The same app on PostgreSQL, two instances on one database: `cargo test -p factum-shop --features postgres` with
+/// FACTUM_POSTGRES_URL set (the README's test command does both).
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn two_shops_on_one_postgresql_database_see_each_others_writes() {
+    let Ok(url) = std::env::var("FACTUM_POSTGRES_URL") else {
+        eprintln!("SKIPPED: FACTUM_POSTGRES_URL is not set");
+        return;
+    };
+    let connect = || async { Running::start(factum::PostgresStore::connect(&url).await.unwrap()).await };
+    let name = format!("Tea {}", factum_shop::shop::new_id("t"));
+    two_shops_share_one_store(connect().await, connect().await, &name).await;
+}
