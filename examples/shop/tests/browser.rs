@@ -84,8 +84,28 @@ async fn browser(driver: &Driver, chromium: &Path, profile: &Path) -> Client {
         .expect("a WebDriver session in Chromium")
 }
 
+/// The text of the element `css`, waiting (up to 10 s) for it to appear.
 async fn text_of(browser: &Client, css: &str) -> String {
-    browser.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css} on the page: {e}")).text().await.unwrap()
+    let element = browser.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await;
+    element.unwrap_or_else(|e| panic!("no {css} on the page: {e}")).text().await.unwrap()
+}
+
+/// Clicks `css`, a button that submits a form, and waits until the browser has left the
+/// current page (its document went stale), so that what follows reads the next page.
+async fn submit(browser: &Client, css: &str) {
+    let old_page = browser.find(Locator::Css("html")).await.unwrap();
+    browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css} on the page: {e}"))
+        .click()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while old_page.tag_name().await.is_ok() {
+        assert!(Instant::now() < deadline, "clicking {css} did not leave the page within 10 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Types `value` into the input `css` and leaves it there.
@@ -111,16 +131,16 @@ async fn a_customer_adds_a_product_orders_it_and_pays_in_a_real_browser() {
     browser.goto(&shop.url("/products")).await.unwrap();
     type_into(&browser, "#name", "Darjeeling tea").await;
     type_into(&browser, "#price", "-2").await;
-    browser.find(Locator::Css("#add-product button")).await.unwrap().click().await.unwrap();
+    submit(&browser, "#add-product button").await;
     assert_eq!(text_of(&browser, ".error").await, "a price cannot be negative: -2.00 was given");
     type_into(&browser, "#price", "7.25").await;
-    browser.find(Locator::Css("#add-product button")).await.unwrap().click().await.unwrap();
+    submit(&browser, "#add-product button").await;
     assert_eq!(browser.current_url().await.unwrap().path(), "/products");
     let catalog = text_of(&browser, "#catalog").await;
     assert!(catalog.contains("Darjeeling tea") && catalog.contains("7.25"), "{catalog}");
     type_into(&browser, "#name", "Cast-iron teapot").await;
     type_into(&browser, "#price", "34.90").await;
-    browser.find(Locator::Css("#add-product button")).await.unwrap().click().await.unwrap();
+    submit(&browser, "#add-product button").await;
     assert!(text_of(&browser, "#catalog").await.contains("Cast-iron teapot"));
 
     // Place an order: two of the tea and one teapot.
@@ -130,16 +150,16 @@ async fn a_customer_adds_a_product_orders_it_and_pays_in_a_real_browser() {
     browser.find(Locator::XPath(&tea)).await.unwrap().send_keys("2").await.unwrap();
     let pot = quantity("Cast-iron teapot");
     browser.find(Locator::XPath(&pot)).await.unwrap().send_keys("1").await.unwrap();
-    browser.find(Locator::Css("#place-order button")).await.unwrap().click().await.unwrap();
+    submit(&browser, "#place-order button").await;
 
     // The status page, right after the redirect: placed, then paid.
     let order_page = browser.current_url().await.unwrap();
     assert!(order_page.path().starts_with("/orders/o-"), "{order_page}");
     assert_eq!(text_of(&browser, "#status").await, "placed");
     assert_eq!(text_of(&browser, "#total").await, "49.40");
-    browser.find(Locator::Css("#ship")).await.unwrap().click().await.unwrap();
+    submit(&browser, "#ship").await;
     assert_eq!(text_of(&browser, ".error").await, "the order cannot ship before it is paid");
-    browser.find(Locator::Css("#pay")).await.unwrap().click().await.unwrap();
+    submit(&browser, "#pay").await;
     assert_eq!(text_of(&browser, "#status").await, "paid");
     let history = text_of(&browser, "#history").await;
     assert!(history.contains("placed: 3 item(s), 49.40 in all") && history.contains("paid 49.40"), "{history}");
