@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use factum::{Aggregate, Committed, EventSet, EventStore, ExecuteError};
+use factum::{Aggregate, Committed, EventSet, EventStore, ExecuteError, Projection, ProjectionRunner, Repository};
 use serde::Serialize;
 
 use super::Failure;
@@ -35,11 +35,7 @@ pub async fn product_command<S: EventStore>(
     Path(id): Path<String>,
     command: Result<Json<ProductCommand>, JsonRejection>,
 ) -> Response {
-    let outcome = match command {
-        Ok(Json(command)) => shop.products.execute(&id, command).await,
-        Err(rejection) => return Failure::from(rejection).json(),
-    };
-    answer::<crate::models::Product, _>(&id, outcome)
+    execute(&shop.products, &id, command).await
 }
 
 pub async fn order_command<S: EventStore>(
@@ -47,39 +43,56 @@ pub async fn order_command<S: EventStore>(
     Path(id): Path<String>,
     command: Result<Json<OrderCommand>, JsonRejection>,
 ) -> Response {
-    let outcome = match command {
-        Ok(Json(command)) => shop.orders.execute(&id, command).await,
-        Err(rejection) => return Failure::from(rejection).json(),
-    };
-    answer::<crate::models::Order, _>(&id, outcome)
+    execute(&shop.orders, &id, command).await
 }
 
 pub async fn catalog_query<S: EventStore>(
     State(shop): State<Arc<Shop<S>>>,
     query: Result<Json<CatalogQuery>, JsonRejection>,
 ) -> Response {
-    match query {
-        Ok(Json(query)) => Json(shop.catalog.ask(query).await).into_response(),
-        Err(rejection) => Failure::from(rejection).json(),
-    }
+    ask(&shop.catalog, query).await
 }
 
 pub async fn order_list_query<S: EventStore>(
     State(shop): State<Arc<Shop<S>>>,
     query: Result<Json<OrderListQuery>, JsonRejection>,
 ) -> Response {
-    match query {
-        Ok(Json(query)) => Json(shop.order_list.ask(query).await).into_response(),
-        Err(rejection) => Failure::from(rejection).json(),
-    }
+    ask(&shop.order_list, query).await
 }
 
 pub async fn order_details_query<S: EventStore>(
     State(shop): State<Arc<Shop<S>>>,
     query: Result<Json<OrderDetailsQuery>, JsonRejection>,
 ) -> Response {
+    ask(&shop.order_details, query).await
+}
+
+/// Executes a command that arrived as JSON.
+async fn execute<A: Aggregate, S: EventStore>(
+    repository: &Repository<A, S>,
+    id: &str,
+    command: Result<Json<A::Command>, JsonRejection>,
+) -> Response
+where
+    A::Command: Clone,
+    A::Error: std::fmt::Display,
+{
+    match command {
+        Ok(Json(command)) => answer::<A, _>(id, repository.execute(id, command).await),
+        Err(rejection) => Failure::from(rejection).json(),
+    }
+}
+
+/// Asks a read model a query that arrived as JSON.
+async fn ask<P: Projection, S: EventStore>(
+    read_model: &ProjectionRunner<P, S>,
+    query: Result<Json<P::Query>, JsonRejection>,
+) -> Response
+where
+    P::Answer: Serialize,
+{
     match query {
-        Ok(Json(query)) => Json(shop.order_details.ask(query).await).into_response(),
+        Ok(Json(query)) => Json(read_model.ask(query).await).into_response(),
         Err(rejection) => Failure::from(rejection).json(),
     }
 }
