@@ -95,8 +95,8 @@ struct Inner {
     path: PathBuf,
     /// The one connection that writes: SQLite has one writer at a time anyway.
     writer: Mutex<Connection>,
-    /// Appends waiting for the writer; it commits them together.
-    queue: Mutex<Vec<PendingAppend>>,
+    /// Appends waiting for the committer, which commits them together.
+    queue: Mutex<Queue>,
     /// Idle reading connections; WAL lets them read while the writer writes.
     readers: Mutex<Vec<Connection>>,
     /// The newest position this process has appended or seen.
@@ -176,26 +176,25 @@ impl EventStore for SqliteStore {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let pending =
             PendingAppend { stream: stream.name(), expected, metadata: encode_metadata(metadata), events, reply };
-        lock(&self.inner.queue).push(pending);
-        // Group commit: whichever task gets the writer first commits everything queued by
-        // then in one transaction (one fsync), each append under its own savepoint so that
-        // a conflict rejects only that append. A task that finds the queue empty has been
-        // served by another.
-        let inner = Arc::clone(&self.inner);
-        blocking(move || {
-            let mut connection = lock(&inner.writer);
-            // Keep committing while appends keep arriving: those queued during one fsync
-            // go together in the next transaction.
-            loop {
-                let batch = std::mem::take(&mut *lock(&inner.queue));
-                if batch.is_empty() {
-                    return Ok(());
-                }
-                commit_batch(&mut connection, batch);
-            }
-        })
-        .await?;
-        let appended = answer.await.map_err(|e| StoreError::Backend(Box::new(e)))??;
+        // Group commit: the append joins the queue; if no committer is running, it starts
+        // one. The committer takes everything queued so far into one transaction (one fsync),
+        // each append under its own savepoint so that a conflict rejects only that append,
+        // and goes on while appends keep arriving: those queued during one fsync go together
+        // in the next transaction. Each append waits only for its own answer.
+        let start_committer = {
+            let mut queue = lock(&self.inner.queue);
+            queue.pending.push(pending);
+            !std::mem::replace(&mut queue.committing, true)
+        };
+        if start_committer {
+            let inner = Arc::clone(&self.inner);
+            tokio::task::spawn_blocking(move || commit_queued(&inner));
+        }
+        let appended = answer.await.map_err(|_| {
+            StoreError::Backend(
+                format!("stream {}: the committer stopped before answering (it panicked)", stream.name()).into(),
+            )
+        })??;
         if let Some(&last) = appended.positions.last() {
             self.inner.head.send_if_modified(|head| {
                 let newer = last > *head;
@@ -450,6 +449,43 @@ struct PendingAppend {
     metadata: Option<String>,
     events: Vec<NewEvent>,
     reply: tokio::sync::oneshot::Sender<Result<Appended, StoreError>>,
+}
+
+/// The appends waiting to be committed, and whether a committer is at work on them.
+#[derive(Default)]
+struct Queue {
+    pending: Vec<PendingAppend>,
+    committing: bool,
+}
+
+/// The committer: commits batch after batch until the queue is empty, then stops (the next
+/// append starts another). Holds the writing connection meanwhile.
+fn commit_queued(inner: &Inner) {
+    /// If a commit panics, the appends still queued fail (their answers are dropped) and the
+    /// next append starts a new committer, instead of every later append waiting forever.
+    struct OnPanic<'a>(&'a Inner);
+    impl Drop for OnPanic<'_> {
+        fn drop(&mut self) {
+            let mut queue = lock(&self.0.queue);
+            queue.committing = false;
+            queue.pending.clear();
+        }
+    }
+    let on_panic = OnPanic(inner);
+    let mut connection = lock(&inner.writer);
+    loop {
+        let mut queue = lock(&inner.queue);
+        if queue.pending.is_empty() {
+            // Stopping and clearing the flag happen under one lock, so an append either
+            // found this committer still running or starts the next one.
+            queue.committing = false;
+            std::mem::forget(on_panic);
+            return;
+        }
+        let batch = std::mem::take(&mut queue.pending);
+        drop(queue);
+        commit_batch(&mut connection, batch);
+    }
 }
 
 /// Commits `batch` in one transaction, each append under a savepoint of its own, and answers
