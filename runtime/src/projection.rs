@@ -20,6 +20,7 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -138,6 +139,23 @@ pub enum ProjectionError {
 struct Progress<P> {
     projection: P,
     position: u64,
+    /// The position of the stored checkpoint, and when it was written.
+    saved: (u64, Instant),
+}
+
+impl<P> Progress<P> {
+    fn new(projection: P, position: u64) -> Self {
+        Progress { projection, position, saved: (position, Instant::now()) }
+    }
+}
+
+/// How often a runner writes its checkpoint: after this many events, or this much time,
+/// since the last one, whichever comes first. See
+/// [`ProjectionRunner::with_checkpoint_every`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CheckpointPolicy {
+    events: u64,
+    interval: Duration,
 }
 
 /// Keeps one projection up to date against a store, with its state and position
@@ -203,19 +221,66 @@ pub struct ProjectionRunner<P: Projection, S: EventStore> {
     store: S,
     progress: tokio::sync::RwLock<Progress<P>>,
     batch: usize,
+    every: CheckpointPolicy,
 }
 
 impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
     /// Loads the projection's checkpoint (or starts empty) without reading any event yet.
     pub async fn start(store: S) -> Result<Self, ProjectionError> {
         let progress = Self::stored(&store).await?;
-        Ok(ProjectionRunner { store, progress: tokio::sync::RwLock::new(progress), batch: 1000 })
+        let every = CheckpointPolicy { events: 1, interval: Duration::ZERO };
+        Ok(ProjectionRunner { store, progress: tokio::sync::RwLock::new(progress), batch: 1000, every })
     }
 
     /// Reads at most `events` events a batch (and checkpoints after each batch).
     pub fn with_batch_size(mut self, events: usize) -> Self {
         self.batch = events.max(1);
         self
+    }
+
+    /// Writes the checkpoint only once `events` events, or `interval` of time, have gone by
+    /// since the last one, instead of after every catch-up that moved (the default).
+    ///
+    /// The checkpoint is the whole state, serialized: for an inline projection with a large
+    /// state, writing it after every command costs far more than applying the command's
+    /// events. With a policy, the state in memory is always current (reads, queries and
+    /// read-your-writes are unchanged); only the stored checkpoint lags, by at most the
+    /// policy. After a crash the runner resumes from that older checkpoint and applies the
+    /// events since again: the stored state still reflects each event exactly once, while
+    /// side effects of handlers (see the [module docs](self)) may repeat for more events.
+    /// Call [`save_checkpoint`](Self::save_checkpoint) on a clean shutdown. A failing handler
+    /// still leaves the checkpoint right before its event.
+    ///
+    /// ```
+    /// # use factum::prelude::*;
+    /// # #[derive(Event, serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq)]
+    /// # struct Deposited { amount: u64 }
+    /// # #[derive(Projection, Default, serde::Serialize, serde::Deserialize)]
+    /// # struct Balances { total: u64 }
+    /// # #[handlers]
+    /// # impl Balances { #[on] fn deposited(&mut self, e: &Deposited) { self.total += e.amount; } }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), factum::ProjectionError> {
+    /// use std::time::Duration;
+    ///
+    /// let balances = ProjectionRunner::<Balances, _>::start(MemoryStore::new())
+    ///     .await?
+    ///     .with_checkpoint_every(1_000, Duration::from_secs(1));
+    /// // ... commands through `Repository::with_inline(Arc::new(balances))` ...
+    /// balances.save_checkpoint().await?; // on shutdown
+    /// # Ok(()) }
+    /// ```
+    pub fn with_checkpoint_every(mut self, events: u64, interval: Duration) -> Self {
+        self.every = CheckpointPolicy { events: events.max(1), interval };
+        self
+    }
+
+    /// Writes the checkpoint now, if the projection moved since the last one.
+    pub async fn save_checkpoint(&self) -> Result<(), ProjectionError> {
+        let mut progress = self.progress.write().await;
+        if progress.saved.0 != progress.position {
+            self.checkpoint(&mut progress).await?;
+        }
+        Ok(())
     }
 
     /// The store underneath.
@@ -226,11 +291,11 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
     async fn stored(store: &S) -> Result<Progress<P>, ProjectionError> {
         let checkpoint = store.load_checkpoint(P::NAME).await.map_err(|source| store_error::<P>(source))?;
         match checkpoint {
-            None => Ok(Progress { projection: P::default(), position: 0 }),
+            None => Ok(Progress::new(P::default(), 0)),
             Some(Checkpoint { position, state }) => {
                 let projection = serde_json::from_str(&state)
                     .map_err(|e| ProjectionError::State { projection: P::NAME, reason: e.to_string() })?;
-                Ok(Progress { projection, position })
+                Ok(Progress::new(projection, position))
             }
         }
     }
@@ -254,17 +319,12 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
                 .map_err(store_error::<P>)?;
             let full = events.len() == self.batch;
             let before = progress.position;
-            for (index, event) in events.iter().enumerate() {
+            for event in &events {
                 if let Err(reason) = apply_one(&mut progress.projection, event) {
                     // The failing handler may have changed the state half-way: start again
                     // from the stored checkpoint, apply the events before this one, and
                     // store that, so the next run begins at the failing event.
-                    *progress = Self::stored(&self.store).await?;
-                    for earlier in &events[..index] {
-                        apply_one(&mut progress.projection, earlier).map_err(|r| event_error::<P>(earlier, r))?;
-                        progress.position = earlier.meta.position;
-                    }
-                    self.checkpoint(progress).await?;
+                    self.restore_before(progress, event.meta.position).await?;
                     return Err(event_error::<P>(event, reason));
                 }
                 progress.position = event.meta.position;
@@ -272,7 +332,7 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
             if !full {
                 progress.position = progress.position.max(head);
             }
-            if progress.position != before {
+            if progress.position != before && self.checkpoint_due(progress, full) {
                 self.checkpoint(progress).await?;
             }
             if !full {
@@ -281,20 +341,55 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
         }
     }
 
-    async fn checkpoint(&self, progress: &Progress<P>) -> Result<(), ProjectionError> {
+    /// Whether the policy asks for a checkpoint now. A full batch (a long catch-up) always
+    /// gets one, so that a rebuild keeps its progress.
+    fn checkpoint_due(&self, progress: &Progress<P>, full_batch: bool) -> bool {
+        let (saved_at, saved_when) = progress.saved;
+        full_batch
+            || progress.position.saturating_sub(saved_at) >= self.every.events
+            || saved_when.elapsed() >= self.every.interval
+    }
+
+    /// Reloads the stored checkpoint, applies the subscribed events after it and before
+    /// `failing`, and stores the result.
+    async fn restore_before(&self, progress: &mut Progress<P>, failing: u64) -> Result<(), ProjectionError> {
+        *progress = Self::stored(&self.store).await?;
+        'read: loop {
+            let events = self
+                .store
+                .read_all(progress.position, EventFilter::names(P::EVENTS), self.batch)
+                .await
+                .map_err(store_error::<P>)?;
+            for earlier in &events {
+                if earlier.meta.position >= failing {
+                    break 'read;
+                }
+                apply_one(&mut progress.projection, earlier).map_err(|r| event_error::<P>(earlier, r))?;
+                progress.position = earlier.meta.position;
+            }
+            if events.len() < self.batch {
+                break;
+            }
+        }
+        self.checkpoint(progress).await
+    }
+
+    async fn checkpoint(&self, progress: &mut Progress<P>) -> Result<(), ProjectionError> {
         let state = serde_json::to_string(&progress.projection)
             .map_err(|e| ProjectionError::State { projection: P::NAME, reason: e.to_string() })?;
         self.store
             .save_checkpoint(P::NAME, Checkpoint { position: progress.position, state })
             .await
-            .map_err(store_error::<P>)
+            .map_err(store_error::<P>)?;
+        progress.saved = (progress.position, Instant::now());
+        Ok(())
     }
 
     /// Forgets the stored checkpoint and replays every event from position zero.
     pub async fn rebuild(&self) -> Result<u64, ProjectionError> {
         let mut progress = self.progress.write().await;
         self.store.delete_checkpoint(P::NAME).await.map_err(store_error::<P>)?;
-        *progress = Progress { projection: P::default(), position: 0 };
+        *progress = Progress::new(P::default(), 0);
         self.catch_up_locked(&mut progress).await
     }
 

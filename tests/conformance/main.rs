@@ -43,6 +43,8 @@ macro_rules! conformance {
             case!(a_failing_handler_stops_the_projection_at_the_event);
             case!(a_live_projection_equals_a_rebuild);
             case!(inline_projections_read_their_writes);
+            case!(a_lagging_checkpoint_loses_nothing);
+            case!(a_failing_handler_under_a_lagging_checkpoint);
             case!(only_one_process_runs_a_projection_at_a_time);
         }
     };

@@ -516,6 +516,60 @@ pub async fn inline_projections_read_their_writes<S: EventStore + Clone>(store: 
     }
 }
 
+/// With a checkpoint policy, an inline projection is current in memory while its stored
+/// checkpoint lags; a runner started after a crash catches up to the very same state, and
+/// `save_checkpoint` brings the stored one up to date.
+pub async fn a_lagging_checkpoint_loses_nothing<S: EventStore + Clone>(store: S) {
+    let hour = Duration::from_secs(3600);
+    let totals = std::sync::Arc::new(
+        ProjectionRunner::<Totals, _>::start(store.clone()).await.unwrap().with_checkpoint_every(25, hour),
+    );
+    let tellers = Repository::<Teller, _>::new(store.clone()).with_inline(totals.clone());
+    for amount in 1..=60 {
+        tellers.execute(&format!("acc-{}", amount % 4), TellerCommand::Deposit { amount }).await.unwrap();
+    }
+    let head = store.head_position().await.unwrap();
+    assert_eq!(totals.position().await, head, "read-your-writes holds");
+    assert_eq!(totals.state().await.applied, 60);
+    let stored = store.load_checkpoint("totals").await.unwrap().expect("a checkpoint every 25 events").position;
+    assert!(
+        stored >= head - 24 && stored < head,
+        "the stored checkpoint lags by less than 25 events: {stored} of {head}"
+    );
+
+    // The process dies here: the next one resumes from the older checkpoint.
+    let resumed = ProjectionRunner::<Totals, _>::start(store.clone()).await.unwrap();
+    assert_eq!(resumed.position().await, stored);
+    assert_eq!(resumed.catch_up().await.unwrap(), head);
+    assert_eq!(resumed.state().await, totals.state().await, "each event applied exactly once");
+
+    totals.save_checkpoint().await.unwrap();
+    assert_eq!(store.load_checkpoint("totals").await.unwrap().unwrap().position, head);
+}
+
+/// A failing handler under a lagging checkpoint still leaves the checkpoint right before
+/// its event, with every earlier event applied once (including those before the batch).
+pub async fn a_failing_handler_under_a_lagging_checkpoint<S: EventStore + Clone>(store: S) {
+    let hour = Duration::from_secs(3600);
+    let runner = ProjectionRunner::<Totals, _>::start(store.clone())
+        .await
+        .unwrap()
+        .with_batch_size(4)
+        .with_checkpoint_every(1_000, hour);
+    let tellers = Repository::<Teller, _>::new(store.clone()).with_inline(std::sync::Arc::new(runner));
+    for amount in 1..=9 {
+        tellers.execute("acc-1", TellerCommand::Deposit { amount }).await.unwrap();
+    }
+    let failed = tellers.execute("acc-1", TellerCommand::Deposit { amount: 0 }).await.unwrap_err();
+    assert!(failed.to_string().contains("a deposit of 0 is poison"), "{failed}");
+
+    // No checkpoint was due before the poison; the failure stored one right before it.
+    let restarted = ProjectionRunner::<Totals, _>::start(store.clone()).await.unwrap();
+    let state = restarted.state().await;
+    assert_eq!((state.applied, state.balance("acc-1".into())), (9, 45), "the nine deposits before the poison, once");
+    assert!(restarted.catch_up().await.is_err(), "and it stops at the poison again");
+}
+
 /// Two "processes" run one projection with `run_exclusive`: only one applies events; when it
 /// dies, the other takes over from the checkpoint, and nothing is applied twice.
 pub async fn only_one_process_runs_a_projection_at_a_time<S: EventStore + Clone>(store: S) {
