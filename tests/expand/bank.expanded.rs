@@ -183,6 +183,7 @@ impl ::factum::AggregateType for BankAccount {
 const _: () = ::factum::__private::assert_aggregate_default::<BankAccount>();
 impl BankAccount {
     /// Opens the account for `owner`, unless the bank refuses them.
+    #[inline]
     pub async fn open(
         &self,
         owner: String,
@@ -196,6 +197,7 @@ impl BankAccount {
         }
         Ok(AccountOpened { owner })
     }
+    #[inline]
     pub fn deposit(&self, amount: u64) -> Result<MoneyDeposited, BankError> {
         self.ensure_open()?;
         if amount == 0 {
@@ -203,6 +205,7 @@ impl BankAccount {
         }
         Ok(MoneyDeposited { amount })
     }
+    #[inline]
     pub fn withdraw(
         &self,
         amount: u64,
@@ -221,6 +224,7 @@ impl BankAccount {
         Ok(MoneyWithdrawn { amount, reason })
     }
     /// Pays out what is left, then closes the account.
+    #[inline]
     pub fn close(&self) -> Result<(MoneyWithdrawn, AccountClosed), BankError> {
         self.ensure_open()?;
         Ok((
@@ -231,15 +235,19 @@ impl BankAccount {
             AccountClosed,
         ))
     }
+    #[inline]
     fn opened(&mut self, _: &AccountOpened) {
         self.open = true;
     }
+    #[inline]
     fn deposited(&mut self, e: &MoneyDeposited) {
         self.balance += e.amount;
     }
+    #[inline]
     fn withdrawn(&mut self, e: &MoneyWithdrawn) {
         self.balance -= e.amount;
     }
+    #[inline]
     fn closed(&mut self, _: &AccountClosed) {
         self.open = false;
     }
@@ -414,29 +422,22 @@ impl ::factum::Aggregate for BankAccount {
         match __command {
             BankAccountCommand::Open { owner } => {
                 let event = self.open(owner, __services).await?;
-                ::core::result::Result::Ok(
-                    ::std::vec::Vec::from([BankAccountEvent::from(event)]),
-                )
+                ::core::result::Result::Ok(::std::vec![BankAccountEvent::from(event)])
             }
             BankAccountCommand::Deposit { amount } => {
                 let event = self.deposit(amount)?;
-                ::core::result::Result::Ok(
-                    ::std::vec::Vec::from([BankAccountEvent::from(event)]),
-                )
+                ::core::result::Result::Ok(::std::vec![BankAccountEvent::from(event)])
             }
             BankAccountCommand::Withdraw { amount, reason } => {
                 let event = self.withdraw(amount, reason)?;
-                ::core::result::Result::Ok(
-                    ::std::vec::Vec::from([BankAccountEvent::from(event)]),
-                )
+                ::core::result::Result::Ok(::std::vec![BankAccountEvent::from(event)])
             }
             BankAccountCommand::CloseAccount => {
                 let (event0, event1) = self.close()?;
                 ::core::result::Result::Ok(
-                    ::std::vec::Vec::from([
-                        BankAccountEvent::from(event0),
-                        BankAccountEvent::from(event1),
-                    ]),
+                    ::std::vec![
+                        BankAccountEvent::from(event0), BankAccountEvent::from(event1)
+                    ],
                 )
             }
         }
@@ -491,17 +492,21 @@ impl ::factum::ProjectionType for Balances {
 }
 const _: () = ::factum::__private::assert_projection_state::<Balances>();
 impl Balances {
+    #[inline]
     fn deposited(&mut self, e: &MoneyDeposited, meta: &EventMeta) {
         *self.by_account.entry(meta.stream_id.clone()).or_default() += e.amount;
     }
+    #[inline]
     fn withdrawn(&mut self, e: &MoneyWithdrawn, meta: &EventMeta) {
         *self.by_account.entry(meta.stream_id.clone()).or_default() -= e.amount;
     }
     /// The balance of one account, if it ever saw money.
+    #[inline]
     pub fn balance(&self, account: String) -> Option<u64> {
         self.by_account.get(&account).copied()
     }
     /// All money in the bank.
+    #[inline]
     pub fn total(&self) -> u64 {
         self.by_account.values().sum()
     }

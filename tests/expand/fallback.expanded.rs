@@ -33,9 +33,11 @@ const _: () = ::factum::__private::assert_aggregate_default::<Account>();
     "a command parameter becomes a field of the command enum, so it must be an owned type (such as `String`); references are allowed only for the `#[services]` parameter"
 }
 impl Account {
+    #[inline]
     pub fn deposit(&mut self, amount: u64, note: &str) -> Result<Deposited, Refused> {
         Ok(Deposited { amount })
     }
+    #[inline]
     fn deposited(&mut self, e: &Deposited) {
         self.balance += e.amount;
     }

@@ -10,19 +10,24 @@ impl ::factum::ProjectionType for Balances {
 }
 const _: () = ::factum::__private::assert_projection_state::<Balances>();
 impl Balances {
+    #[inline]
     fn deposited(&mut self, e: &MoneyDeposited, meta: &EventMeta) {
         *self.by_account.entry(meta.stream_id.clone()).or_default() += e.amount;
     }
+    #[inline]
     fn withdrawn(&mut self, e: &MoneyWithdrawn, meta: &EventMeta) -> Result<(), String> {
         let balance = self.by_account.entry(meta.stream_id.clone()).or_default();
         *balance = balance.checked_sub(e.amount).ok_or("a balance went negative")?;
         Ok(())
     }
+    #[inline]
     fn closed(&mut self, _: &AccountClosed) {}
     /// The balance of one account.
+    #[inline]
     pub fn balance(&self, account: String) -> Option<u64> {
         self.by_account.get(&account).copied()
     }
+    #[inline]
     pub fn total(&self) -> u64 {
         self.by_account.values().sum()
     }

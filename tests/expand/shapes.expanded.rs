@@ -53,6 +53,7 @@ impl ::factum::AggregateType for Ledger {
 }
 const _: () = ::factum::__private::assert_aggregate_default::<Ledger>();
 impl Ledger {
+    #[inline]
     pub async fn credit(
         &self,
         amount: u64,
@@ -62,15 +63,18 @@ impl Ledger {
         policy.check(&memo).await?;
         Ok(Credited { amount })
     }
+    #[inline]
     pub fn credit_twice(
         &self,
         amount: u64,
     ) -> Result<(Credited, Credited), LedgerError> {
         Ok((Credited { amount }, Credited { amount }))
     }
+    #[inline]
     pub fn freeze(&self) -> Result<Option<Frozen>, LedgerError> {
         Ok(Some(Frozen))
     }
+    #[inline]
     pub fn credit_each(
         &self,
         amounts: Vec<u64>,
@@ -78,7 +82,9 @@ impl Ledger {
         Ok(amounts.into_iter().map(|amount| Credited { amount }.into()).collect())
     }
     #[cfg(feature = "audit")]
+    #[inline]
     fn frozen(&mut self, _: &Frozen) {}
+    #[inline]
     fn credited(&mut self, e: &Credited) {
         self.balance += e.amount;
     }
@@ -199,24 +205,19 @@ impl ::factum::Aggregate for Ledger {
         match __command {
             LedgerCommand::Credit { amount, memo } => {
                 let event = self.credit(amount, __services, memo).await?;
-                ::core::result::Result::Ok(
-                    ::std::vec::Vec::from([LedgerEvent::from(event)]),
-                )
+                ::core::result::Result::Ok(::std::vec![LedgerEvent::from(event)])
             }
             LedgerCommand::Split { amount } => {
                 let (event0, event1) = self.credit_twice(amount)?;
                 ::core::result::Result::Ok(
-                    ::std::vec::Vec::from([
-                        LedgerEvent::from(event0),
-                        LedgerEvent::from(event1),
-                    ]),
+                    ::std::vec![LedgerEvent::from(event0), LedgerEvent::from(event1)],
                 )
             }
             LedgerCommand::Freeze => {
                 ::core::result::Result::Ok(
                     match self.freeze()? {
                         ::core::option::Option::Some(event) => {
-                            ::std::vec::Vec::from([LedgerEvent::from(event)])
+                            ::std::vec![LedgerEvent::from(event)]
                         }
                         ::core::option::Option::None => ::std::vec::Vec::new(),
                     },
@@ -252,6 +253,7 @@ impl ::factum::AggregateType for Archive {
 }
 const _: () = ::factum::__private::assert_aggregate_default::<Archive>();
 impl Archive {
+    #[inline]
     fn credited(&mut self, _: &Credited) {}
 }
 /// The commands of `Archive`: one variant per `#[command]` method.

@@ -52,13 +52,20 @@ pub fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
 }
 
 /// Removes `#[command]`, `#[apply]`, `#[on]`, `#[query]` and `#[services]`, which only
-/// `#[handlers]` understands.
+/// `#[handlers]` understands, and marks the methods they were on `#[inline]` (unless the
+/// user chose an `inline` of their own): the generated dispatch is their caller, and with the
+/// hint their bodies fold into its `match` as a hand-written one would have them, whatever
+/// codegen unit each lands in.
 fn strip_our_attributes(item: &mut HandlersImpl) {
     for member in &mut item.members {
         let Member::Method(method) = member else {
             continue;
         };
+        let before = method.attrs.len();
         method.attrs.retain(|a| ![COMMAND, APPLY, ON, QUERY, SERVICES].iter().any(|word| a.path().is_ident(word)));
+        if method.attrs.len() != before && !method.attrs.iter().any(|a| a.path().is_ident("inline")) {
+            method.attrs.push(syn::parse_quote!(#[inline]));
+        }
         for arg in &mut method.sig.inputs {
             if let FnArg::Typed(pat_type) = arg {
                 pat_type.attrs.retain(|a| !a.path().is_ident(SERVICES));
@@ -293,18 +300,18 @@ fn command_arm(m: &AggregateModel, c: &Command) -> TokenStream {
     let body = match &c.output {
         Output::One(_) => quote! {
             let event = #call?;
-            ::core::result::Result::Ok(::std::vec::Vec::from([#event_enum::from(event)]))
+            ::core::result::Result::Ok(::std::vec![#event_enum::from(event)])
         },
         Output::Tuple(types) => {
             let locals: Vec<_> = (0..types.len()).map(|i| format_ident!("event{}", i)).collect();
             quote! {
                 let (#(#locals),*) = #call?;
-                ::core::result::Result::Ok(::std::vec::Vec::from([#(#event_enum::from(#locals)),*]))
+                ::core::result::Result::Ok(::std::vec![#(#event_enum::from(#locals)),*])
             }
         }
         Output::Option(_) => quote! {
             ::core::result::Result::Ok(match #call? {
-                ::core::option::Option::Some(event) => ::std::vec::Vec::from([#event_enum::from(event)]),
+                ::core::option::Option::Some(event) => ::std::vec![#event_enum::from(event)],
                 ::core::option::Option::None => ::std::vec::Vec::new(),
             })
         },
