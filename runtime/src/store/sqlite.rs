@@ -1,8 +1,8 @@
 //! `SqliteStore`: the embedded, durable default. One file, WAL mode, full fsync.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::watch;
@@ -97,6 +97,8 @@ struct Inner {
     writer: Mutex<Connection>,
     /// Appends waiting for the committer, which commits them together.
     queue: Mutex<Queue>,
+    /// Signalled when an append joins the queue while a committer runs.
+    arrived: Condvar,
     /// Idle reading connections; WAL lets them read while the writer writes.
     readers: Mutex<Vec<Connection>>,
     /// The newest position this process has appended or seen.
@@ -116,6 +118,7 @@ impl SqliteStore {
                     path,
                     writer: Mutex::new(writer),
                     queue: Mutex::default(),
+                    arrived: Condvar::new(),
                     readers: Mutex::default(),
                     head: watch::Sender::new(head),
                 }),
@@ -186,7 +189,9 @@ impl EventStore for SqliteStore {
             queue.pending.push(pending);
             !std::mem::replace(&mut queue.committing, true)
         };
-        if start_committer {
+        if !start_committer {
+            self.inner.arrived.notify_one();
+        } else {
             let inner = Arc::clone(&self.inner);
             tokio::task::spawn_blocking(move || commit_queued(&inner));
         }
@@ -473,8 +478,20 @@ fn commit_queued(inner: &Inner) {
     }
     let on_panic = OnPanic(inner);
     let mut connection = lock(&inner.writer);
+    // The size and duration of the last batch. When several writers are at work, their next
+    // appends arrive just after they were answered: waiting for as many as the last batch had
+    // (at most half the time a commit takes) keeps them in one transaction, instead of
+    // committing the first alone and the others after another fsync.
+    let mut last = (0, Duration::ZERO);
     loop {
         let mut queue = lock(&inner.queue);
+        if last.0 > 1 && queue.pending.len() < last.0 {
+            let deadline = Instant::now() + (last.1 / 2).min(MAX_GATHER);
+            while queue.pending.len() < last.0 {
+                let Some(left) = deadline.checked_duration_since(Instant::now()) else { break };
+                queue = inner.arrived.wait_timeout(queue, left).unwrap_or_else(|poisoned| poisoned.into_inner()).0;
+            }
+        }
         if queue.pending.is_empty() {
             // Stopping and clearing the flag happen under one lock, so an append either
             // found this committer still running or starts the next one.
@@ -484,9 +501,15 @@ fn commit_queued(inner: &Inner) {
         }
         let batch = std::mem::take(&mut queue.pending);
         drop(queue);
+        let started = Instant::now();
+        last.0 = batch.len();
         commit_batch(&mut connection, batch);
+        last.1 = started.elapsed();
     }
 }
+
+/// The longest the committer waits for more appends before committing what it has.
+const MAX_GATHER: Duration = Duration::from_millis(2);
 
 /// Commits `batch` in one transaction, each append under a savepoint of its own, and answers
 /// every waiting append once the transaction is durable (or failed).
@@ -494,13 +517,17 @@ fn commit_batch(connection: &mut Connection, batch: Vec<PendingAppend>) {
     let recorded_at = SystemTime::now();
     let mut outcomes = Vec::with_capacity(batch.len());
     let committed = (|| {
-        let mut tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Savepoints through cached statements: rusqlite's `Savepoint` parses its SQL anew
+        // each time, a cost that counts at one savepoint per append.
+        let step = |sql| tx.prepare_cached(sql).and_then(|mut statement| statement.execute([]));
         for pending in &batch {
-            let savepoint = tx.savepoint()?;
-            let outcome = append_one(&savepoint, pending, recorded_at);
-            if outcome.is_ok() {
-                savepoint.commit()?;
-            } // else: dropping the savepoint rolls this append back, and only this one
+            step("SAVEPOINT append")?;
+            let outcome = append_one(&tx, pending, recorded_at);
+            if outcome.is_err() {
+                step("ROLLBACK TO append")?; // this append only
+            }
+            step("RELEASE append")?;
             outcomes.push(outcome);
         }
         tx.commit()
