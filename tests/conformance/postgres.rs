@@ -214,3 +214,115 @@ async fn leases_are_exclusive_per_schema() {
     let error = first.acquire_lease("").await.unwrap_err();
     assert!(matches!(error, factum::StoreError::InvalidInput { .. }), "{error}");
 }
+
+/// Group commit: many appends at once through one store, to a few streams, most of them
+/// racing for the same version. Every accepted append is stored once, at the positions it
+/// was told, with versions 1..=n per stream; every rejected one is a conflict that names its
+/// own stream; and a reader following the log meanwhile sees exactly the final log, whose
+/// positions are dense.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_appends_commit_together_and_conflicts_stay_their_own() {
+    let Some(url) = url() else {
+        eprintln!("concurrent_appends_commit_together_and_conflicts_stay_their_own: skipped");
+        return;
+    };
+    const STREAMS: u64 = 4;
+    const TASKS_PER_STREAM: u64 = 6;
+    const APPENDS_PER_TASK: u64 = 25;
+    let schema = fresh_schema();
+    let store = connect(&url, &schema, POOL_SIZE).await;
+    let reader = connect(&url, &schema, 1).await;
+    let follower = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        let mut last = 0;
+        loop {
+            let writers_done = FOLLOWED_DONE.load(Ordering::Acquire);
+            let batch = reader.read_all(last, EventFilter::ALL, 100).await.unwrap();
+            if batch.is_empty() {
+                if writers_done {
+                    return seen;
+                }
+                tokio::task::yield_now().await;
+            }
+            for event in batch {
+                assert!(event.meta.position > last, "read_all goes forward");
+                last = event.meta.position;
+                seen.push(last);
+            }
+        }
+    });
+    static FOLLOWED_DONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let mut tasks = Vec::new();
+    for s in 0..STREAMS {
+        for t in 0..TASKS_PER_STREAM {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let id = format!("s{s}");
+                let stream = StreamRef::new("race", &id);
+                // What the task believes the version is; it learns from its conflicts.
+                let mut version = 0;
+                let mut accepted = Vec::new();
+                let mut conflicts = 0;
+                for i in 0..APPENDS_PER_TASK {
+                    let events: Vec<NewEvent> =
+                        (0..1 + (t + i) % 3).map(|k| numbered(s * 1_000_000 + t * 10_000 + i * 10 + k)).collect();
+                    let payloads: Vec<String> = events.iter().map(|e| e.payload.clone()).collect();
+                    match store.append(stream, version, &Metadata::new(), events).await {
+                        Ok(appended) => {
+                            assert_eq!(appended.version, version + payloads.len() as u64);
+                            assert_eq!(appended.positions.len(), payloads.len());
+                            version = appended.version;
+                            accepted.push((appended, payloads));
+                        }
+                        Err(factum::StoreError::Conflict { stream: named, expected, actual }) => {
+                            assert_eq!((named.aggregate_type.as_str(), named.stream_id.as_str()), ("race", &*id));
+                            assert_eq!(expected, version);
+                            assert!(actual > expected, "a stream only grows: {actual} after {expected}");
+                            version = actual;
+                            conflicts += 1;
+                        }
+                        Err(other) => panic!("append failed: {other}"),
+                    }
+                }
+                (id, accepted, conflicts)
+            }));
+        }
+    }
+    let mut accepted = Vec::new();
+    let mut conflicts = 0;
+    for task in tasks {
+        let (id, appends, task_conflicts) = task.await.unwrap();
+        conflicts += task_conflicts;
+        accepted.extend(appends.into_iter().map(|(appended, payloads)| (id.clone(), appended, payloads)));
+    }
+    FOLLOWED_DONE.store(true, Ordering::Release);
+    let seen = follower.await.unwrap();
+    assert!(conflicts > 0, "tasks racing for one stream conflict");
+
+    let log = store.read_all(0, EventFilter::ALL, usize::MAX).await.unwrap();
+    let positions: Vec<u64> = log.iter().map(|e| e.meta.position).collect();
+    assert_eq!(positions, (1..=log.len() as u64).collect::<Vec<_>>(), "positions are dense");
+    assert_eq!(seen, positions, "the follower saw every position, in order, none skipped");
+    // Each accepted append is in the log once, where it was told, in its stream's order.
+    let stored: usize = accepted.iter().map(|(_, appended, _)| appended.positions.len()).sum();
+    assert_eq!(stored, log.len(), "the log holds the accepted appends and nothing else");
+    for (id, appended, payloads) in &accepted {
+        let first_version = appended.version + 1 - payloads.len() as u64;
+        for ((&position, payload), version) in appended.positions.iter().zip(payloads).zip(first_version..) {
+            let event = &log[position as usize - 1];
+            assert_eq!((event.meta.stream_id.as_str(), event.meta.stream_version), (id.as_str(), version));
+            let stored: serde_json::Value = serde_json::from_str(&event.payload).unwrap();
+            assert_eq!(stored, serde_json::from_str::<serde_json::Value>(payload).unwrap());
+        }
+    }
+    for s in 0..STREAMS {
+        let id = format!("s{s}");
+        let versions: Vec<u64> = log.iter().filter(|e| e.meta.stream_id == id).map(|e| e.meta.stream_version).collect();
+        assert_eq!(
+            versions,
+            (1..=versions.len() as u64).collect::<Vec<_>>(),
+            "stream {id}: versions 1..=n in log order"
+        );
+        assert_eq!(store.stream_version(StreamRef::new("race", &id)).await.unwrap(), versions.len() as u64);
+    }
+}

@@ -31,6 +31,34 @@
 //! `(aggregate_type, stream_id, version)` constraint backs it against writers that bypass
 //! the lock.
 //!
+//! # Group commit
+//!
+//! Since the lock is held until the commit is durable, appends through one lock commit one
+//! at a time, each waiting for its own flush of the write-ahead log. So a store commits the
+//! appends made at the same time together, in one transaction and one flush:
+//!
+//! - An append that finds no commit under way commits itself, alone, with the statement made
+//!   for one append: a lone writer pays one round trip and one transaction, as before.
+//! - Appends made meanwhile wait in a queue. When the commit under way ends, a committer
+//!   task takes the whole queue as one batch and commits it in one transaction, again one
+//!   pipelined burst under the lock: one statement checks every append's version, inserts
+//!   the events of those that match (positions in queue order, after the committed
+//!   maximum), and notifies once. Each append gets its own answer: its positions, or a
+//!   conflict that rejects only that append. The committer keeps taking batches until the
+//!   queue is empty, on one pooled connection; each appender awaits only its own answer.
+//! - A batch holds at most one append per stream; a stream's later appends stay queued, in
+//!   order, for the next batch, where they see the earlier one's version.
+//! - If the statement fails (an invalid JSON payload, a writer that bypassed the lock), the
+//!   transaction rolled back whole, so the batch's appends are retried one transaction
+//!   each, and only the culprit fails. If the connection fails, every append of the batch
+//!   fails with a backend error; a batch is one transaction, so it is stored whole or not
+//!   at all (if the connection fails during `COMMIT`, which of the two is unknown, as for a
+//!   single append).
+//!
+//! The lock and the ordering are unchanged: one batch is one append as far as readers and
+//! other processes are concerned. Batching happens within a store (its clones included);
+//! separate stores, as separate processes, still take turns on the lock.
+//!
 //! # Leases
 //!
 //! A lease is a session-level advisory lock held by a connection of its own: PostgreSQL
@@ -38,8 +66,8 @@
 //!
 //! # Waking readers
 //!
-//! Each append notifies a channel per schema (`pg_notify`, delivered at commit) with its
-//! last position. Every store keeps one connection that listens on that channel and
+//! Each transaction that appends notifies a channel per schema (`pg_notify`, delivered at
+//! commit) with its last position. Every store keeps one connection that listens on that channel and
 //! forwards the positions to its waiters, reconnecting if the connection drops. As a safety
 //! net, waiters also re-read the head position every 500 ms.
 
@@ -49,7 +77,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Poll;
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::{Semaphore, SemaphorePermit, watch};
+use tokio::sync::{Semaphore, SemaphorePermit, oneshot, watch};
 use tokio::task::{AbortHandle, JoinHandle};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
@@ -120,8 +148,10 @@ CREATE TABLE {schema}.checkpoints (
 /// Positions are *commit-ordered*: appends allocate them under a transaction-scoped
 /// advisory lock that is released at commit, so positions become visible strictly in
 /// order and a reader that follows [`read_all`](EventStore::read_all) from its last
-/// position never skips an event that committed late. The price is that appends to one
-/// schema commit one at a time. [`wait_for_events`](EventStore::wait_for_events) is woken
+/// position never skips an event that committed late. The price is that transactions
+/// appending to one schema commit one at a time, so a store commits the appends made at the
+/// same time (by its clones and tasks) together, in one transaction, each with its own
+/// result (group commit; see the module docs). [`wait_for_events`](EventStore::wait_for_events) is woken
 /// by `LISTEN`/`NOTIFY`, and leases are session-level advisory locks, so both work across
 /// processes and machines.
 ///
@@ -163,8 +193,17 @@ struct Inner {
     channel: String,
     /// The highest position this process knows to be committed.
     head: Arc<watch::Sender<u64>>,
+    /// The appends waiting to be committed together (see the module docs).
+    appends: Mutex<AppendQueue>,
     /// The task that keeps the listening connection up.
     listener: AbortHandle,
+}
+
+impl Inner {
+    fn queue(&self) -> MutexGuard<'_, AppendQueue> {
+        // Pushes and takes cannot leave the queue half-changed: a poisoned lock is fine.
+        self.appends.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 impl Drop for Inner {
@@ -236,6 +275,7 @@ impl PostgresStore {
                 append_lock: fnv1a(&["append", schema]) as i64,
                 channel,
                 head,
+                appends: Mutex::default(),
                 listener: listener.abort_handle(),
             }),
         })
@@ -250,96 +290,374 @@ impl PostgresStore {
         bump(&self.inner.head, position);
     }
 
-    /// Appends a non-empty batch: one pipelined burst of `BEGIN`, the position lock, the
-    /// insert (which checks the version first) and `COMMIT`.
-    async fn append_batch(
-        &self,
-        conn: &mut PooledConn<'_>,
-        stream: StreamRef<'_>,
-        expected: u64,
-        metadata: &str,
-        events: &[NewEvent],
-    ) -> Result<Appended, StoreError> {
-        let count = events.len();
-        let Ok(expected_i64) = i64::try_from(expected) else {
-            // No stored version is that high.
-            let actual = conn.conn().stream_version(stream).await?;
-            return Err(StoreError::Conflict { stream: stream.name(), expected, actual });
-        };
-        if expected_i64.checked_add(count as i64).is_none() {
-            return Err(StoreError::InvalidInput {
-                what: format!("append to stream {}", stream.name()),
-                reason: format!("version {expected} plus {count} events is out of range"),
-            });
+    /// Commits the queued appends, batch after batch, until the queue is empty; run by one
+    /// task at a time (see [`AppendQueue::committing`]). Holds one pooled connection while
+    /// there is work.
+    async fn commit_queued(self) {
+        let mut guard = CommitterGuard { inner: &self.inner, armed: true };
+        let mut conn: Option<PooledConn<'_>> = None;
+        loop {
+            let batch = {
+                let mut queue = self.inner.queue();
+                if queue.pending.is_empty() {
+                    // Cleared under the queue lock: an append queued after this sees no
+                    // committer and starts one.
+                    queue.committing = false;
+                    guard.armed = false;
+                    return;
+                }
+                take_batch(&mut queue.pending)
+            };
+            // A connection left inside a transaction or closed is not reused.
+            let reusable = conn.take().filter(|c| !c.in_transaction && !c.conn().client.is_closed());
+            let mut c = match reusable {
+                Some(c) => c,
+                None => match self.inner.pool.get().await {
+                    Ok(c) => c,
+                    Err(error) => {
+                        fail_all(batch, &error);
+                        continue;
+                    }
+                },
+            };
+            self.commit(&mut c, batch).await;
+            conn = Some(c);
         }
-        let names: Vec<&str> = events.iter().map(|e| e.name).collect();
-        let schema_versions: Vec<i64> = events.iter().map(|e| i64::from(e.version)).collect();
-        let payloads: Vec<&str> = events.iter().map(|e| e.payload.as_str()).collect();
-        let params: [&(dyn ToSql + Sync); 8] = [
-            &stream.aggregate_type,
-            &stream.stream_id,
-            &expected_i64,
-            &metadata,
-            &names,
-            &schema_versions,
-            &payloads,
-            &self.inner.channel,
-        ];
-        // The server runs these in order, and the insert's snapshot is taken after the lock
-        // is granted, so it sees every earlier append committed. Sent together, they cost
-        // one round trip, and the lock is held for the insert and the commit only.
-        conn.in_transaction = true;
-        let client = &conn.conn().client;
-        let statements = &conn.conn().statements;
-        let ((begin, lock), (insert, commit)) = join(
-            join(client.batch_execute("BEGIN"), client.execute(&statements.lock, &[&self.inner.append_lock])),
-            join(client.query(&statements.insert, &params), client.batch_execute("COMMIT")),
-        )
-        .await;
-        // After an error, the server turned `COMMIT` into a rollback: either way the
-        // transaction is over. If `COMMIT` failed, the connection state is unknown.
-        let ended = commit.is_ok();
-        conn.in_transaction = !ended;
-        begin.map_err(backend)?;
-        lock.map_err(backend)?;
-        let rows = match insert {
-            Ok(rows) => rows,
-            Err(error) => {
+    }
+
+    /// Commits `batch` (at most one append per stream) and answers each append.
+    async fn commit(&self, conn: &mut PooledConn<'_>, batch: Vec<PendingAppend>) {
+        if batch.len() == 1 {
+            for append in batch {
+                let result = self.commit_one(conn, &append).await;
+                let _ = append.reply.send(result);
+            }
+            return;
+        }
+        match self.try_commit(conn, &batch).await {
+            Ok(results) => {
+                for (append, result) in batch.into_iter().zip(results) {
+                    let _ = append.reply.send(result);
+                }
+            }
+            // The insert failed and the transaction was rolled back, so nothing was
+            // written. The error does not say which append caused it (an invalid JSON
+            // payload, a writer that bypassed the lock): commit each on its own, so that
+            // only that one fails.
+            Err(BatchFailure::Insert(_)) => {
+                for append in batch {
+                    let result = if conn.in_transaction || conn.conn().client.is_closed() {
+                        Err(StoreError::Backend("the connection was lost while committing a batch".into()))
+                    } else {
+                        self.commit_one(conn, &append).await
+                    };
+                    let _ = append.reply.send(result);
+                }
+            }
+            Err(BatchFailure::Other(error)) => fail_all(batch, &error),
+        }
+    }
+
+    /// Commits one append in a transaction of its own.
+    async fn commit_one(&self, conn: &mut PooledConn<'_>, append: &PendingAppend) -> Result<Appended, StoreError> {
+        match self.try_commit(conn, std::slice::from_ref(append)).await {
+            Ok(mut results) => results.pop().unwrap_or_else(|| Err(unexpected("no result for the append"))),
+            Err(BatchFailure::Other(error)) => Err(error),
+            Err(BatchFailure::Insert(error)) => {
                 // The version check runs under the lock, so only a writer that bypasses the
                 // lock can race it; the unique constraint still keeps the stream linear.
                 let unique_violation = error.code() == Some(&SqlState::UNIQUE_VIOLATION)
                     && error.as_db_error().and_then(|e| e.constraint()) == Some(STREAM_VERSION_CONSTRAINT);
-                if ended && unique_violation {
+                if unique_violation {
+                    let stream = append.stream();
                     let actual = conn.conn().stream_version(stream).await?;
+                    let expected = append.expected as u64;
                     if actual != expected {
                         return Err(StoreError::Conflict { stream: stream.name(), expected, actual });
                     }
                 }
-                return Err(backend(error));
+                Err(backend(error))
             }
+        }
+    }
+
+    /// One transaction for `batch`, in one pipelined burst: `BEGIN`, the position lock, the
+    /// insert (which checks every append's version first and notifies) and `COMMIT`.
+    /// Returns one result per append, in order: the appended positions or a conflict.
+    async fn try_commit(
+        &self,
+        conn: &mut PooledConn<'_>,
+        batch: &[PendingAppend],
+    ) -> Result<Vec<Result<Appended, StoreError>>, BatchFailure> {
+        let results = if let [append] = batch {
+            // Alone: the statement made for one append, with one row to decode.
+            let names: Vec<&str> = append.events.iter().map(|e| e.name).collect();
+            let schema_versions: Vec<i64> = append.events.iter().map(|e| i64::from(e.version)).collect();
+            let payloads: Vec<&str> = append.events.iter().map(|e| e.payload.as_str()).collect();
+            let params: [&(dyn ToSql + Sync); 8] = [
+                &append.aggregate_type,
+                &append.stream_id,
+                &append.expected,
+                &append.metadata,
+                &names,
+                &schema_versions,
+                &payloads,
+                &self.inner.channel,
+            ];
+            let insert = conn.conn().statements.insert.clone();
+            let rows = self.run_in_transaction(conn, &insert, &params).await?;
+            vec![decode_one(append, &rows).map_err(BatchFailure::Other)?]
+        } else {
+            let event_count: usize = batch.iter().map(|a| a.events.len()).sum();
+            let mut aggregate_types = Vec::with_capacity(batch.len());
+            let mut stream_ids = Vec::with_capacity(batch.len());
+            let mut expected = Vec::with_capacity(batch.len());
+            let mut metadata = Vec::with_capacity(batch.len());
+            let mut counts = Vec::with_capacity(batch.len());
+            let mut event_appends = Vec::with_capacity(event_count);
+            let mut event_ords = Vec::with_capacity(event_count);
+            let mut names = Vec::with_capacity(event_count);
+            let mut schema_versions = Vec::with_capacity(event_count);
+            let mut payloads = Vec::with_capacity(event_count);
+            for (append, i) in batch.iter().zip(1_i64..) {
+                aggregate_types.push(append.aggregate_type.as_str());
+                stream_ids.push(append.stream_id.as_str());
+                expected.push(append.expected);
+                metadata.push(append.metadata.as_str());
+                counts.push(append.events.len() as i64);
+                for (event, k) in append.events.iter().zip(1_i64..) {
+                    event_appends.push(i);
+                    event_ords.push(k);
+                    names.push(event.name);
+                    schema_versions.push(i64::from(event.version));
+                    payloads.push(event.payload.as_str());
+                }
+            }
+            let params: [&(dyn ToSql + Sync); 11] = [
+                &aggregate_types,
+                &stream_ids,
+                &expected,
+                &metadata,
+                &counts,
+                &event_appends,
+                &event_ords,
+                &names,
+                &schema_versions,
+                &payloads,
+                &self.inner.channel,
+            ];
+            let append = conn.conn().statements.append.clone();
+            let rows = self.run_in_transaction(conn, &append, &params).await?;
+            decode_batch(batch, &rows).map_err(BatchFailure::Other)?
         };
-        commit.map_err(backend)?;
-        let row = rows.first().ok_or_else(|| unexpected("the insert returned no row"))?;
+        if let Some(last) = results.iter().filter_map(|r| r.as_ref().ok()?.positions.last()).max() {
+            self.bump_head(*last);
+        }
+        Ok(results)
+    }
+
+    /// Runs `statement` in a transaction under the position lock: `BEGIN`, the lock, the
+    /// statement and `COMMIT` in one pipelined burst.
+    async fn run_in_transaction(
+        &self,
+        conn: &mut PooledConn<'_>,
+        statement: &Statement,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, BatchFailure> {
+        // The server runs these in order, and the statement's snapshot is taken after the
+        // lock is granted, so it sees every earlier append committed. Sent together, they
+        // cost one round trip, and the lock is held for the statement and the commit only.
+        conn.in_transaction = true;
+        let client = &conn.conn().client;
+        let lock = &conn.conn().statements.lock;
+        let ((begin, lock), (rows, commit)) = join(
+            join(client.batch_execute("BEGIN"), client.execute(lock, &[&self.inner.append_lock])),
+            join(client.query(statement, params), client.batch_execute("COMMIT")),
+        )
+        .await;
+        // After an error, the server turned `COMMIT` into a rollback: either way the
+        // transaction is over. If `COMMIT` failed, the connection state is unknown, and so
+        // is whether anything was stored.
+        let ended = commit.is_ok();
+        conn.in_transaction = !ended;
+        let other = |error| BatchFailure::Other(backend(error));
+        begin.map_err(other)?;
+        lock.map_err(other)?;
+        let rows = match rows {
+            Ok(rows) => rows,
+            Err(error) if ended => return Err(BatchFailure::Insert(error)),
+            Err(error) => return Err(other(error)),
+        };
+        commit.map_err(other)?;
+        Ok(rows)
+    }
+}
+
+/// Reads the answer of the statement for one append: the version found, the number of
+/// events inserted (none after a conflict), the first position and the time.
+fn decode_one(append: &PendingAppend, rows: &[Row]) -> Result<Result<Appended, StoreError>, StoreError> {
+    let row = rows.first().ok_or_else(|| unexpected("the insert returned no row"))?;
+    let actual: i64 = row.try_get(0).map_err(backend)?;
+    let inserted: i64 = row.try_get(1).map_err(backend)?;
+    let (expected, count) = (append.expected as u64, append.events.len() as u64);
+    if inserted == 0 && actual != append.expected {
+        let actual = u64::try_from(actual).map_err(|_| unexpected("the stored version is negative"))?;
+        return Ok(Err(StoreError::Conflict { stream: append.stream().name(), expected, actual }));
+    }
+    if inserted != count as i64 {
+        return Err(unexpected("the insert stored another number of events than given"));
+    }
+    let first: i64 = row.try_get(2).map_err(backend)?;
+    let recorded_at: SystemTime = row.try_get(3).map_err(backend)?;
+    let first = u64::try_from(first).map_err(|_| unexpected("the insert returned a negative position"))?;
+    Ok(Ok(Appended { version: expected + count, positions: (first..first + count).collect(), recorded_at }))
+}
+
+/// Reads the answer of the append statement: one row per append, in order.
+fn decode_batch(batch: &[PendingAppend], rows: &[Row]) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
+    if rows.len() != batch.len() {
+        return Err(unexpected("the insert returned another number of rows than appends"));
+    }
+    let mut results = Vec::with_capacity(batch.len());
+    let mut stored = 0;
+    for (append, row) in batch.iter().zip(rows) {
         let actual: i64 = row.try_get(0).map_err(backend)?;
-        let inserted: i64 = row.try_get(1).map_err(backend)?;
-        if inserted == 0 && actual != expected_i64 {
-            return Err(StoreError::Conflict {
-                stream: stream.name(),
+        let first: Option<i64> = row.try_get(1).map_err(backend)?;
+        let recorded_at: SystemTime = row.try_get(3).map_err(backend)?;
+        let count = append.events.len() as u64;
+        let expected = append.expected as u64;
+        results.push(match first {
+            Some(first) => {
+                stored += count;
+                let first = u64::try_from(first).map_err(|_| unexpected("the insert returned a negative position"))?;
+                Ok(Appended { version: expected + count, positions: (first..first + count).collect(), recorded_at })
+            }
+            None => Err(StoreError::Conflict {
+                stream: append.stream().name(),
                 expected,
                 actual: u64::try_from(actual).map_err(|_| unexpected("the stored version is negative"))?,
-            });
+            }),
+        });
+    }
+    if rows.first().map(|row| row.try_get::<_, i64>(2)).transpose().map_err(backend)? != Some(stored as i64) {
+        return Err(unexpected("the insert stored another number of events than given"));
+    }
+    Ok(results)
+}
+
+/// Takes the next batch off the queue: every pending append, except that a stream's
+/// second append stays queued (in order) for the next batch, where it sees the first
+/// one's version. The insert then checks each append against the stored version alone.
+fn take_batch(pending: &mut Vec<PendingAppend>) -> Vec<PendingAppend> {
+    let all = std::mem::take(pending);
+    if all.len() == 1 {
+        return all;
+    }
+    let mut streams = std::collections::HashSet::with_capacity(all.len());
+    let first: Vec<bool> =
+        all.iter().map(|a| streams.insert((a.aggregate_type.as_str(), a.stream_id.as_str()))).collect();
+    drop(streams);
+    let mut batch = Vec::with_capacity(all.len());
+    for (append, first) in all.into_iter().zip(first) {
+        if first { batch.push(append) } else { pending.push(append) }
+    }
+    batch
+}
+
+/// Answers every append of a batch that failed as a whole: nothing of it was stored, or
+/// (if the connection was lost during `COMMIT`) whether it was is unknown.
+fn fail_all(batch: Vec<PendingAppend>, error: &StoreError) {
+    let count = batch.len();
+    for append in batch {
+        let message = format!("a batch of {count} append(s) to {} failed: {error}", append.stream().name());
+        let _ = append.reply.send(Err(StoreError::Backend(message.into())));
+    }
+}
+
+/// An append waiting in the queue for the committer.
+struct PendingAppend {
+    aggregate_type: String,
+    stream_id: String,
+    /// Fits in `i64`, and so does it plus the number of events: checked before queuing.
+    expected: i64,
+    /// Encoded JSON.
+    metadata: String,
+    /// Not empty.
+    events: Vec<NewEvent>,
+    reply: oneshot::Sender<Result<Appended, StoreError>>,
+}
+
+impl PendingAppend {
+    fn stream(&self) -> StreamRef<'_> {
+        StreamRef::new(&self.aggregate_type, &self.stream_id)
+    }
+}
+
+/// The appends waiting to be committed, and whether a task is committing them.
+#[derive(Default)]
+struct AppendQueue {
+    pending: Vec<PendingAppend>,
+    /// Set by the append that finds no committer, which commits itself and then spawns a
+    /// committer if appends queued meanwhile; cleared, under this queue's lock, by whoever
+    /// finds the queue empty.
+    committing: bool,
+}
+
+/// Held by an append that commits itself: when it is done (or dropped, or panics), the
+/// appends queued meanwhile go to a committer task, or the queue is marked idle.
+struct HandOver<'a> {
+    store: &'a PostgresStore,
+}
+
+impl Drop for HandOver<'_> {
+    fn drop(&mut self) {
+        let pending = {
+            let mut queue = self.store.inner.queue();
+            if queue.pending.is_empty() {
+                queue.committing = false;
+                return;
+            }
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    runtime.spawn(self.store.clone().commit_queued());
+                    return;
+                }
+                Err(_) => {
+                    queue.committing = false;
+                    std::mem::take(&mut queue.pending)
+                }
+            }
+        };
+        fail_all(pending, &StoreError::Backend("no Tokio runtime to commit on".into()));
+    }
+}
+
+/// Why a batch's transaction failed.
+enum BatchFailure {
+    /// The insert statement failed and the transaction was rolled back: nothing was stored.
+    Insert(tokio_postgres::Error),
+    /// Anything else: the connection failed, or the answer made no sense.
+    Other(StoreError),
+}
+
+/// If the committer stops before emptying the queue (it panicked, or its runtime shut
+/// down), lets the next append start another, and fails the appends still queued. Those of
+/// the batch in flight learn it from their dropped reply channel.
+struct CommitterGuard<'a> {
+    inner: &'a Inner,
+    armed: bool,
+}
+
+impl Drop for CommitterGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let pending = {
+                let mut queue = self.inner.queue();
+                queue.committing = false;
+                std::mem::take(&mut queue.pending)
+            };
+            fail_all(pending, &StoreError::Backend("the committer stopped".into()));
         }
-        if inserted != count as i64 {
-            return Err(unexpected("the insert stored another number of events than given"));
-        }
-        let first: i64 = row.try_get(2).map_err(backend)?;
-        let recorded_at: SystemTime = row.try_get(3).map_err(backend)?;
-        let first = u64::try_from(first).map_err(|_| unexpected("the insert returned a negative position"))?;
-        let positions: Vec<u64> = (first..first + count as u64).collect();
-        if let Some(&last) = positions.last() {
-            self.bump_head(last);
-        }
-        Ok(Appended { version: expected + count as u64, positions, recorded_at })
     }
 }
 
@@ -364,15 +682,53 @@ impl EventStore for PostgresStore {
     ) -> Result<Appended, StoreError> {
         stream.validate()?;
         let metadata = serde_json::to_string(metadata).map_err(backend)?;
-        let mut conn = self.inner.pool.get().await?;
-        if events.is_empty() {
-            let actual = conn.conn().stream_version(stream).await?;
+        let count = events.len();
+        let expected_i64 = i64::try_from(expected).ok().filter(|_| count > 0);
+        let Some(expected_i64) = expected_i64 else {
+            // Nothing to write, or no stored version is that high: only a version check.
+            let actual = self.inner.pool.get().await?.conn().stream_version(stream).await?;
             if actual != expected {
                 return Err(StoreError::Conflict { stream: stream.name(), expected, actual });
             }
             return Ok(Appended { version: expected, positions: Vec::new(), recorded_at: SystemTime::now() });
+        };
+        if expected_i64.checked_add(count as i64).is_none() {
+            return Err(StoreError::InvalidInput {
+                what: format!("append to stream {}", stream.name()),
+                reason: format!("version {expected} plus {count} events is out of range"),
+            });
         }
-        self.append_batch(&mut conn, stream, expected, &metadata, &events).await
+        let (reply, answer) = oneshot::channel();
+        let append = PendingAppend {
+            aggregate_type: stream.aggregate_type.to_owned(),
+            stream_id: stream.stream_id.to_owned(),
+            expected: expected_i64,
+            metadata,
+            events,
+            reply,
+        };
+        // Group commit. With a committer running, the append joins the queue, and the
+        // committer commits everything queued in one transaction that answers every append
+        // on its own. Without one, this task commits its own append alone, at once (the
+        // latency of a lone writer is that of one transaction), and meanwhile appends queue
+        // up for the committer it hands over to.
+        let mut queued = Some(append);
+        {
+            let mut queue = self.inner.queue();
+            if queue.committing {
+                queue.pending.extend(queued.take());
+            } else {
+                queue.committing = true;
+            }
+        }
+        let Some(append) = queued else {
+            return answer
+                .await
+                .unwrap_or_else(|_| Err(StoreError::Backend("the committer stopped before answering".into())));
+        };
+        let _hand_over = HandOver { store: self };
+        let mut conn = self.inner.pool.get().await?;
+        self.commit_one(&mut conn, &append).await
     }
 
     async fn read_stream(&self, stream: StreamRef<'_>, from: u64, to: u64) -> Result<Vec<RecordedEvent>, StoreError> {
@@ -588,6 +944,7 @@ impl Pool {
                 version,
                 lock,
                 insert,
+                append,
                 read_stream,
                 read_all,
                 head,
@@ -597,7 +954,7 @@ impl Pool {
                 save_checkpoint,
                 delete_checkpoint,
             ],
-        ) = <[Statement; 11]>::try_from(prepared)
+        ) = <[Statement; 12]>::try_from(prepared)
         else {
             return Err(unexpected("prepared another number of statements than asked"));
         };
@@ -605,6 +962,7 @@ impl Pool {
             version,
             lock,
             insert,
+            append,
             read_stream,
             read_all,
             head,
@@ -665,6 +1023,7 @@ struct Sql {
     version: String,
     lock: String,
     insert: String,
+    append: String,
     read_stream: String,
     read_all: String,
     head: String,
@@ -680,6 +1039,7 @@ struct Statements {
     version: Statement,
     lock: Statement,
     insert: Statement,
+    append: Statement,
     read_stream: Statement,
     read_all: Statement,
     head: Statement,
@@ -723,6 +1083,40 @@ impl Sql {
                         CASE WHEN count(*) > 0 THEN pg_notify($8::text, max(position)::text) IS NULL END \
                  FROM inserted"
             ),
+            // Under the lock: checks each append's stream version (`$3`, expected; the
+            // batch holds one append per stream), then gives the accepted appends' events
+            // the positions after the committed maximum, in order, and the versions after
+            // `$3`. Returns, per append in order, the version found and the first position
+            // (none if rejected), with the number of events inserted and the time, and
+            // notifies the last position.
+            append: format!(
+                "WITH appends AS ( \
+                   SELECT a.*, (SELECT coalesce(max(e.version), 0)::bigint FROM {s}.events e \
+                                WHERE e.aggregate_type = a.aggregate_type AND e.stream_id = a.stream_id) AS version \
+                   FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[]) \
+                        WITH ORDINALITY AS a(aggregate_type, stream_id, expected, metadata, count, i)), \
+                 accepted AS ( \
+                   SELECT i, aggregate_type, stream_id, expected, metadata, \
+                          (sum(count) OVER (ORDER BY i) - count)::bigint AS before \
+                   FROM appends WHERE version = expected), \
+                 head AS (SELECT coalesce(max(position), 0)::bigint AS position FROM {s}.events), \
+                 inserted AS ( \
+                   INSERT INTO {s}.events (position, aggregate_type, stream_id, version, name, schema_version, \
+                                           recorded_at, metadata, payload) \
+                   SELECT head.position + a.before + e.k, a.aggregate_type, a.stream_id, a.expected + e.k, e.name, \
+                          e.schema_version, statement_timestamp(), a.metadata::jsonb, e.payload::jsonb \
+                   FROM head, accepted a \
+                        JOIN unnest($6::bigint[], $7::bigint[], $8::text[], $9::bigint[], $10::text[]) \
+                             AS e(i, k, name, schema_version, payload) ON e.i = a.i \
+                   RETURNING position), \
+                 notified AS ( \
+                   SELECT count(*)::bigint AS count, \
+                          CASE WHEN count(*) > 0 THEN pg_notify($11::text, max(position)::text) IS NULL END \
+                   FROM inserted) \
+                 SELECT appends.version, head.position + accepted.before + 1, notified.count, statement_timestamp() \
+                 FROM appends LEFT JOIN accepted ON accepted.i = appends.i, head, notified \
+                 ORDER BY appends.i"
+            ),
             read_stream: format!(
                 "SELECT {EVENT_COLUMNS} FROM {s}.events \
                  WHERE aggregate_type = $1::text AND stream_id = $2::text AND version BETWEEN $3::bigint AND $4::bigint \
@@ -757,11 +1151,12 @@ impl Sql {
     }
 
     /// In the order of the fields of [`Statements`].
-    fn all(&self) -> [&str; 11] {
+    fn all(&self) -> [&str; 12] {
         [
             &self.version,
             &self.lock,
             &self.insert,
+            &self.append,
             &self.read_stream,
             &self.read_all,
             &self.head,
@@ -1087,6 +1482,98 @@ mod tests {
         assert_eq!(store.read_stream(stream, 1, u64::MAX).await.unwrap().len(), 3);
         let appended = store.append(stream, 3, &Metadata::new(), vec![numbered(4)]).await.unwrap();
         assert_eq!((appended.version, appended.positions.as_slice()), (4, &[1001][..]));
+    }
+
+    /// A pending append to `stream` at `expected`, and where its answer arrives.
+    fn pending(
+        stream: &str,
+        expected: i64,
+        payloads: &[&str],
+    ) -> (PendingAppend, oneshot::Receiver<Result<Appended, StoreError>>) {
+        let (reply, answer) = oneshot::channel();
+        let events =
+            payloads.iter().map(|p| NewEvent { name: "Numbered", version: 1, payload: (*p).to_owned() }).collect();
+        let append = PendingAppend {
+            aggregate_type: "account".to_owned(),
+            stream_id: stream.to_owned(),
+            expected,
+            metadata: "{}".to_owned(),
+            events,
+            reply,
+        };
+        (append, answer)
+    }
+
+    #[tokio::test]
+    async fn one_batch_commits_its_appends_together_and_rejects_only_the_conflicting_ones() {
+        let Some(store) = fresh_store().await else { return };
+        store.append(StreamRef::new("account", "b"), 0, &Metadata::new(), vec![numbered(1)]).await.unwrap();
+        let (a, a_answer) = pending("a", 0, &["1", "2"]);
+        let (b, b_answer) = pending("b", 0, &["3"]); // b is at 1: a conflict
+        let (c, c_answer) = pending("c", 0, &["4", "5", "6"]);
+        let (d, d_answer) = pending("d", 0, &["7"]);
+        let mut conn = store.inner.pool.get().await.unwrap();
+        store.commit(&mut conn, vec![a, b, c, d]).await;
+        let a = a_answer.await.unwrap().unwrap();
+        assert_eq!((a.version, a.positions.as_slice()), (2, &[2, 3][..]));
+        let error = b_answer.await.unwrap().unwrap_err();
+        assert!(
+            matches!(&error, StoreError::Conflict { stream, expected: 0, actual: 1 } if stream.stream_id == "b"),
+            "{error}"
+        );
+        let c = c_answer.await.unwrap().unwrap();
+        assert_eq!((c.version, c.positions.as_slice()), (3, &[4, 5, 6][..]));
+        let d = d_answer.await.unwrap().unwrap();
+        assert_eq!((d.version, d.positions.as_slice()), (1, &[7][..]));
+        assert_eq!(a.recorded_at, c.recorded_at, "one statement");
+        drop(conn);
+        let log = store.read_all(0, EventFilter::ALL, 100).await.unwrap();
+        let stored: Vec<(u64, &str, u64, &str)> = log
+            .iter()
+            .map(|e| (e.meta.position, e.meta.stream_id.as_str(), e.meta.stream_version, e.payload.as_str()))
+            .collect();
+        assert_eq!(
+            stored,
+            [(1, "b", 1, r#"{"n": 1}"#), (2, "a", 1, "1"), (3, "a", 2, "2"), (4, "c", 1, "4"), (5, "c", 2, "5")]
+                .into_iter()
+                .chain([(6, "c", 3, "6"), (7, "d", 1, "7")])
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(*store.inner.head.borrow(), 7);
+    }
+
+    #[tokio::test]
+    async fn a_bad_payload_fails_only_its_own_append_in_a_batch() {
+        let Some(store) = fresh_store().await else { return };
+        let (a, a_answer) = pending("a", 0, &["1"]);
+        let (b, b_answer) = pending("b", 0, &["2", "not json"]);
+        let (c, c_answer) = pending("c", 0, &["3"]);
+        let mut conn = store.inner.pool.get().await.unwrap();
+        store.commit(&mut conn, vec![a, b, c]).await;
+        assert_eq!(a_answer.await.unwrap().unwrap().positions, [1]);
+        let error = b_answer.await.unwrap().unwrap_err();
+        assert!(matches!(error, StoreError::Backend(_)), "{error}");
+        assert_eq!(c_answer.await.unwrap().unwrap().positions, [2]);
+        drop(conn);
+        let streams: Vec<String> =
+            store.read_all(0, EventFilter::ALL, 100).await.unwrap().into_iter().map(|e| e.meta.stream_id).collect();
+        assert_eq!(streams, ["a", "c"]);
+    }
+
+    #[test]
+    fn a_batch_takes_one_append_per_stream_and_keeps_the_rest_in_order() {
+        let mut queue: Vec<PendingAppend> =
+            [("a", 0), ("b", 0), ("a", 1), ("c", 0), ("a", 2), ("b", 1)].map(|(s, v)| pending(s, v, &["1"]).0).into();
+        let key = |a: &PendingAppend| (a.stream_id.clone(), a.expected);
+        let batch = take_batch(&mut queue);
+        let keys = |appends: &[PendingAppend]| appends.iter().map(key).collect::<Vec<_>>();
+        let owned = |keys: &[(&str, i64)]| keys.iter().map(|&(s, v)| (s.to_owned(), v)).collect::<Vec<_>>();
+        assert_eq!(keys(&batch), owned(&[("a", 0), ("b", 0), ("c", 0)]));
+        assert_eq!(keys(&queue), owned(&[("a", 1), ("a", 2), ("b", 1)]));
+        let batch = take_batch(&mut queue);
+        assert_eq!(keys(&batch), owned(&[("a", 1), ("b", 1)]));
+        assert_eq!(keys(&take_batch(&mut queue)), owned(&[("a", 2)]));
+        assert!(queue.is_empty());
     }
 
     #[tokio::test]
