@@ -52,9 +52,17 @@ struct Log {
     /// Every event, in position order: position `p` is at index `p - 1`.
     events: Vec<RecordedEvent>,
     /// For each stream, the log index of each of its events, in version order.
-    streams: HashMap<(String, String), Vec<usize>>,
+    /// The indexes into `events` of each stream, by aggregate type, then stream id (two
+    /// levels, so that looking a stream up borrows its names instead of allocating a key).
+    streams: HashMap<String, HashMap<String, Vec<usize>>>,
     snapshots: HashMap<(String, String), Snapshot>,
     checkpoints: HashMap<String, Checkpoint>,
+}
+
+impl Log {
+    fn stream(&self, stream: StreamRef<'_>) -> Option<&Vec<usize>> {
+        self.streams.get(stream.aggregate_type)?.get(stream.stream_id)
+    }
 }
 
 impl MemoryStore {
@@ -73,7 +81,10 @@ impl MemoryStore {
 impl std::fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let log = self.log();
-        f.debug_struct("MemoryStore").field("events", &log.events.len()).field("streams", &log.streams.len()).finish()
+        f.debug_struct("MemoryStore")
+            .field("events", &log.events.len())
+            .field("streams", &log.streams.values().map(HashMap::len).sum::<usize>())
+            .finish()
     }
 }
 
@@ -89,12 +100,21 @@ impl EventStore for MemoryStore {
         let recorded_at = SystemTime::now();
         let mut log = self.log();
         let log = &mut *log;
-        let key = (stream.aggregate_type.to_owned(), stream.stream_id.to_owned());
-        let actual = log.streams.get(&key).map_or(0, |s| s.len() as u64);
+        // One lookup for a stream that exists; a new one is created only by a valid append.
+        let of_type = match log.streams.get_mut(stream.aggregate_type) {
+            Some(of_type) => of_type,
+            None if expected == 0 => log.streams.entry(stream.aggregate_type.to_owned()).or_default(),
+            None => return Err(StoreError::Conflict { stream: stream.name(), expected, actual: 0 }),
+        };
+        let indexes = match of_type.get_mut(stream.stream_id) {
+            Some(indexes) => indexes,
+            None if expected == 0 => of_type.entry(stream.stream_id.to_owned()).or_default(),
+            None => return Err(StoreError::Conflict { stream: stream.name(), expected, actual: 0 }),
+        };
+        let actual = indexes.len() as u64;
         if actual != expected {
             return Err(StoreError::Conflict { stream: stream.name(), expected, actual });
         }
-        let indexes = log.streams.entry(key).or_default();
         let mut positions = Vec::with_capacity(events.len());
         for (offset, event) in events.into_iter().enumerate() {
             let index = log.events.len();
@@ -122,8 +142,7 @@ impl EventStore for MemoryStore {
 
     async fn read_stream(&self, stream: StreamRef<'_>, from: u64, to: u64) -> Result<Vec<RecordedEvent>, StoreError> {
         let log = self.log();
-        let key = (stream.aggregate_type.to_owned(), stream.stream_id.to_owned());
-        let Some(indexes) = log.streams.get(&key) else {
+        let Some(indexes) = log.stream(stream) else {
             return Ok(Vec::new());
         };
         let len = indexes.len() as u64;
@@ -137,8 +156,7 @@ impl EventStore for MemoryStore {
 
     async fn stream_version(&self, stream: StreamRef<'_>) -> Result<u64, StoreError> {
         let log = self.log();
-        let key = (stream.aggregate_type.to_owned(), stream.stream_id.to_owned());
-        Ok(log.streams.get(&key).map_or(0, |s| s.len() as u64))
+        Ok(log.stream(stream).map_or(0, |s| s.len() as u64))
     }
 
     async fn read_all(

@@ -56,6 +56,10 @@ impl<'a> StreamRef<'a> {
 }
 
 pub(crate) fn validate_id(what: &str, id: &str) -> Result<(), StoreError> {
+    // The common case first, a byte at a time: non-empty, within the limit, printable ASCII.
+    if !id.is_empty() && id.len() <= MAX_ID_LEN && id.bytes().all(|b| b.wrapping_sub(0x20) < 0x5f) {
+        return Ok(());
+    }
     let reason = if id.is_empty() {
         Some("it is empty".to_owned())
     } else if id.len() > MAX_ID_LEN {
@@ -253,4 +257,28 @@ pub trait EventStore: Send + Sync + 'static {
     /// every process sharing the store. Dropping the [`Lease`] releases it; if the holder's
     /// process dies, the lease passes to a waiting process.
     fn acquire_lease(&self, name: &str) -> impl Future<Output = Result<Lease, StoreError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_ID_LEN, validate_id};
+
+    #[test]
+    fn ids_are_checked_on_the_fast_path_and_off_it() {
+        for good in ["acc-1", "a b", "~", "žluťoučký kůň", "日本語", &"x".repeat(MAX_ID_LEN)] {
+            assert!(validate_id("stream id", good).is_ok(), "{good:?}");
+        }
+        let reason = |id: &str| match validate_id("stream id", id).unwrap_err() {
+            crate::StoreError::InvalidInput { reason, .. } => reason,
+            other => panic!("{other}"),
+        };
+        assert_eq!(reason(""), "it is empty");
+        assert_eq!(reason("a\u{7f}"), "contains the control character U+007F");
+        assert_eq!(reason("kůň\t"), "contains the control character U+0009");
+        assert_eq!(reason("a\u{85}b"), "contains the control character U+0085");
+        assert_eq!(
+            reason(&"y".repeat(MAX_ID_LEN + 1)),
+            format!("it is {} bytes long; the limit is {MAX_ID_LEN}", MAX_ID_LEN + 1)
+        );
+    }
 }
