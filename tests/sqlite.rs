@@ -246,3 +246,49 @@ async fn wait_for_events_sees_another_process() {
     other.append(StreamRef::new("account", "x"), 0, &Metadata::new(), vec![event]).await.unwrap();
     tokio::time::timeout(Duration::from_secs(10), waiter).await.unwrap().unwrap().unwrap();
 }
+
+/// Group commit: an append that fails on something other than a conflict (here a trigger
+/// planted in the file) takes its batch's transaction down; the other appends of the batch
+/// are committed again on their own, so that only the faulty one fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_append_that_fails_in_a_group_fails_only_itself() {
+    let path = fresh_path("faulty-append");
+    let store = SqliteStore::open(&path).await.unwrap();
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER planted BEFORE INSERT ON events WHEN NEW.stream_id = 'poison' \
+             BEGIN SELECT RAISE(ABORT, 'planted failure'); END;",
+        )
+        .unwrap();
+    let event = || NewEvent { name: "Noted", version: 1, payload: "{}".into() };
+    let mut tasks = Vec::new();
+    for writer in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let id = if writer == 0 { "poison".to_owned() } else { format!("good-{writer}") };
+            let mut failures = Vec::new();
+            let mut version = 0;
+            for _ in 0..25 {
+                match store.append(StreamRef::new("note", &id), version, &Metadata::new(), vec![event(), event()]).await
+                {
+                    Ok(appended) => version = appended.version,
+                    Err(error) => failures.push(error.to_string()),
+                }
+            }
+            (id, version, failures)
+        }));
+    }
+    for task in tasks {
+        let (id, version, failures) = task.await.unwrap();
+        if id == "poison" {
+            assert_eq!((version, failures.len()), (0, 25), "{failures:?}");
+            let named = |f: &String| f.contains("stream note/poison, version 1") && f.contains("planted failure");
+            assert!(failures.iter().all(named), "{failures:?}");
+        } else {
+            assert_eq!((version, failures.len()), (50, 0), "{id}: {failures:?}");
+        }
+    }
+    assert_eq!(store.head_position().await.unwrap(), 7 * 50, "nothing of the poison, everything of the others");
+    let _ = std::fs::remove_file(&path);
+}

@@ -66,8 +66,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// - Positions come from an `AUTOINCREMENT` key: they only grow, and are never reused.
 /// - Schema migrations run when the file is opened.
 /// - Group commit: appends that arrive while the writer is busy are committed together, in
-///   one transaction and one fsync, each under its own savepoint (a conflict rejects only
-///   its own append).
+///   one transaction and one fsync; a conflict rejects only its own append, and an append
+///   that fails otherwise is retried alone so that it fails only itself.
 /// - Every call runs on Tokio's blocking pool, never on the async executor.
 ///
 /// ```
@@ -180,10 +180,10 @@ impl EventStore for SqliteStore {
         let pending =
             PendingAppend { stream: stream.name(), expected, metadata: encode_metadata(metadata), events, reply };
         // Group commit: the append joins the queue; if no committer is running, it starts
-        // one. The committer takes everything queued so far into one transaction (one fsync),
-        // each append under its own savepoint so that a conflict rejects only that append,
-        // and goes on while appends keep arriving: those queued during one fsync go together
-        // in the next transaction. Each append waits only for its own answer.
+        // one. The committer takes everything queued so far into one transaction (one fsync;
+        // a conflict rejects only its own append, see `commit_batch`), and goes on while
+        // appends keep arriving: those queued during one fsync go together in the next
+        // transaction. Each append waits only for its own answer.
         let start_committer = {
             let mut queue = lock(&self.inner.queue);
             queue.pending.push(pending);
@@ -511,28 +511,38 @@ fn commit_queued(inner: &Inner) {
 /// The longest the committer waits for more appends before committing what it has.
 const MAX_GATHER: Duration = Duration::from_millis(2);
 
-/// Commits `batch` in one transaction, each append under a savepoint of its own, and answers
-/// every waiting append once the transaction is durable (or failed).
+/// Commits `batch` in one transaction and answers every waiting append once the transaction
+/// is durable (or failed). A conflict rejects only its own append: versions are checked
+/// before anything of an append is written, under the write lock. An append that fails on
+/// anything else takes the transaction down with it; the others are then committed again,
+/// each on its own, so that only the faulty append fails.
 fn commit_batch(connection: &mut Connection, batch: Vec<PendingAppend>) {
     let recorded_at = SystemTime::now();
     let mut outcomes = Vec::with_capacity(batch.len());
     let committed = (|| {
         let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        // Savepoints through cached statements: rusqlite's `Savepoint` parses its SQL anew
-        // each time, a cost that counts at one savepoint per append.
-        let step = |sql| tx.prepare_cached(sql).and_then(|mut statement| statement.execute([]));
         for pending in &batch {
-            step("SAVEPOINT append")?;
-            let outcome = append_one(&tx, pending, recorded_at);
-            if outcome.is_err() {
-                step("ROLLBACK TO append")?; // this append only
+            match append_one(&tx, pending, recorded_at) {
+                outcome @ (Ok(_) | Err(StoreError::Conflict { .. })) => outcomes.push(outcome),
+                Err(error) => return Ok(Some(error)), // dropping `tx` rolls everything back
             }
-            step("RELEASE append")?;
-            outcomes.push(outcome);
         }
-        tx.commit()
+        tx.commit().map(|()| None)
     })();
-    let failure = committed.err().map(|e| e.to_string());
+    let failure = match committed {
+        Ok(None) => None,
+        Ok(Some(error)) if batch.len() == 1 => {
+            let _ = batch.into_iter().next().map(|pending| pending.reply.send(Err(error)));
+            return;
+        }
+        Ok(Some(_)) => {
+            for pending in batch {
+                commit_batch(connection, vec![pending]);
+            }
+            return;
+        }
+        Err(error) => Some(error.to_string()),
+    };
     for (pending, outcome) in
         batch.into_iter().zip(outcomes.into_iter().map(Some).chain(std::iter::repeat_with(|| None)))
     {
@@ -578,7 +588,7 @@ fn append_one(
                 metadata,
                 event.payload,
             ])
-            .map_err(|e| conflict_or_backend(e, stream, expected))?;
+            .map_err(|e| conflict_or_backend(e, stream, expected, expected + offset as u64 + 1))?;
         positions.push(connection.last_insert_rowid() as u64);
     }
     Ok(Appended { version: expected + events.len() as u64, positions, recorded_at })
@@ -666,12 +676,22 @@ fn current_version(connection: &Connection, aggregate_type: &str, stream_id: &st
 }
 
 /// A unique-constraint violation means another writer took the version: a conflict.
-fn conflict_or_backend(error: rusqlite::Error, stream: &crate::error::StreamName, expected: u64) -> StoreError {
-    match error.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::ConstraintViolation) => {
-            StoreError::Conflict { stream: stream.clone(), expected, actual: expected + 1 }
-        }
-        _ => backend(error),
+/// A failed insert: a duplicate version is a conflict (another writer got there first); any
+/// other failure is the backend's, named with the stream and version it was writing.
+fn conflict_or_backend(
+    error: rusqlite::Error,
+    stream: &crate::error::StreamName,
+    expected: u64,
+    version: u64,
+) -> StoreError {
+    let duplicate = matches!(
+        error.sqlite_error().map(|e| e.extended_code),
+        Some(rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+    );
+    if duplicate {
+        StoreError::Conflict { stream: stream.clone(), expected, actual: version }
+    } else {
+        StoreError::Backend(format!("stream {stream}, version {version}: {error}").into())
     }
 }
 
