@@ -161,10 +161,28 @@ pub struct Run {
 /// times (a stream of 20 events), then takes the next account.
 pub async fn commands<S: EventStore + Clone>(store: &S, writers: usize, run: Duration, tag: &str) -> Run {
     let repo = Arc::new(Repository::<BankAccount, _>::with_services(store.clone(), BankServices::standard()));
+    drive(writers, run, tag, move |id, first| {
+        let repo = repo.clone();
+        async move {
+            let command = if first { open() } else { deposit() };
+            repo.execute(&id, command).await.expect("command");
+        }
+    })
+    .await
+}
+
+/// The writers of a command-throughput figure, whatever executes the commands: `writers`
+/// tasks run for `run`, each taking accounts `{tag}-w{writer}-a{n}` one after another and
+/// sending each 20 commands (`first` is true for the one that opens it), timed one by one.
+pub async fn drive<E, F>(writers: usize, run: Duration, tag: &str, execute: E) -> Run
+where
+    E: Fn(String, bool) -> F + Clone + Send + 'static,
+    F: Future<Output = ()> + Send,
+{
     let start = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..writers {
-        let repo = repo.clone();
+        let execute = execute.clone();
         let tag = format!("{tag}-w{w}");
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
@@ -172,9 +190,8 @@ pub async fn commands<S: EventStore + Clone>(store: &S, writers: usize, run: Dur
             while start.elapsed() < run {
                 let id = format!("{tag}-a{account}");
                 for n in 0..20 {
-                    let command = if n == 0 { open() } else { deposit() };
                     let t = Instant::now();
-                    repo.execute(&id, command).await.expect("command");
+                    execute(id.clone(), n == 0).await;
                     latencies.push(t.elapsed().as_secs_f64() * 1e6);
                 }
                 account += 1;

@@ -250,32 +250,15 @@ async fn seed_postgres_es(pool: &Pool<Postgres>, schema: &str, id: &str, len: us
 }
 
 async fn cqrs_commands(cqrs: &Arc<PostgresCqrs<CqrsBankAccount>>, writers: usize, run: Duration, tag: &str) -> Run {
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for w in 0..writers {
+    let cqrs = cqrs.clone();
+    workload::drive(writers, run, tag, move |id, first| {
         let cqrs = cqrs.clone();
-        let tag = format!("{tag}-w{w}");
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let mut account = 0;
-            while start.elapsed() < run {
-                let id = format!("{tag}-a{account}");
-                for n in 0..20 {
-                    let command = if n == 0 { cqrs_open() } else { cqrs_deposit() };
-                    let t = Instant::now();
-                    cqrs.execute(&id, command).await.expect("command");
-                    latencies.push(t.elapsed().as_secs_f64() * 1e6);
-                }
-                account += 1;
-            }
-            latencies
-        }));
-    }
-    let mut latencies_us = Vec::new();
-    for task in tasks {
-        latencies_us.extend(task.await.expect("writer"));
-    }
-    Run { rate: latencies_us.len() as f64 / start.elapsed().as_secs_f64(), latencies_us }
+        async move {
+            let command = if first { cqrs_open() } else { cqrs_deposit() };
+            cqrs.execute(&id, command).await.expect("command");
+        }
+    })
+    .await
 }
 
 async fn postgres(settings: &Settings, table: &mut Table, url: &str) {
