@@ -296,7 +296,17 @@ impl PostgresStore {
     async fn commit_queued(self) {
         let mut guard = CommitterGuard { inner: &self.inner, armed: true };
         let mut conn: Option<PooledConn<'_>> = None;
+        // The size of the last batch. The writers it answered are about to append again:
+        // letting them run first (a few yields, no timer) puts their appends into the next
+        // batch, instead of committing the first alone and the rest after another flush.
+        let mut last = 0;
         loop {
+            for _ in 0..GATHER_YIELDS {
+                if last <= 1 || self.inner.queue().pending.len() >= last {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
             let batch = {
                 let mut queue = self.inner.queue();
                 if queue.pending.is_empty() {
@@ -320,6 +330,7 @@ impl PostgresStore {
                     }
                 },
             };
+            last = batch.len();
             self.commit(&mut c, batch).await;
             conn = Some(c);
         }
@@ -548,6 +559,9 @@ fn decode_batch(batch: &[PendingAppend], rows: &[Row]) -> Result<Vec<Result<Appe
 /// Takes the next batch off the queue: every pending append, except that a stream's
 /// second append stays queued (in order) for the next batch, where it sees the first
 /// one's version. The insert then checks each append against the stored version alone.
+/// How many times the committer yields, at most, waiting for the writers of its last batch.
+const GATHER_YIELDS: usize = 32;
+
 fn take_batch(pending: &mut Vec<PendingAppend>) -> Vec<PendingAppend> {
     let all = std::mem::take(pending);
     if all.len() == 1 {
