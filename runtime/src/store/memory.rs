@@ -51,9 +51,9 @@ impl Default for Inner {
 struct Log {
     /// Every event, in position order: position `p` is at index `p - 1`.
     events: Vec<RecordedEvent>,
-    /// For each stream, the log index of each of its events, in version order.
-    /// The indexes into `events` of each stream, by aggregate type, then stream id (two
-    /// levels, so that looking a stream up borrows its names instead of allocating a key).
+    /// For each stream, the log index of each of its events, in version order; by aggregate
+    /// type, then stream id (two levels, so that a lookup borrows the names instead of
+    /// allocating a key).
     streams: HashMap<String, HashMap<String, Vec<usize>>>,
     snapshots: HashMap<(String, String), Snapshot>,
     checkpoints: HashMap<String, Checkpoint>,

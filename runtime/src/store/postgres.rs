@@ -556,12 +556,12 @@ fn decode_batch(batch: &[PendingAppend], rows: &[Row]) -> Result<Vec<Result<Appe
     Ok(results)
 }
 
-/// Takes the next batch off the queue: every pending append, except that a stream's
-/// second append stays queued (in order) for the next batch, where it sees the first
-/// one's version. The insert then checks each append against the stored version alone.
 /// How many times the committer yields, at most, waiting for the writers of its last batch.
 const GATHER_YIELDS: usize = 32;
 
+/// Takes the next batch off the queue: every pending append, except that a stream's
+/// second append stays queued (in order) for the next batch, where it sees the first
+/// one's version. The insert then checks each append against the stored version alone.
 fn take_batch(pending: &mut Vec<PendingAppend>) -> Vec<PendingAppend> {
     let all = std::mem::take(pending);
     if all.len() == 1 {

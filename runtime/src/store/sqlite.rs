@@ -189,11 +189,11 @@ impl EventStore for SqliteStore {
             queue.pending.push(pending);
             !std::mem::replace(&mut queue.committing, true)
         };
-        if !start_committer {
-            self.inner.arrived.notify_one();
-        } else {
+        if start_committer {
             let inner = Arc::clone(&self.inner);
             tokio::task::spawn_blocking(move || commit_queued(&inner));
+        } else {
+            self.inner.arrived.notify_one();
         }
         let appended = answer.await.map_err(|_| {
             StoreError::Backend(
@@ -531,13 +531,13 @@ fn commit_batch(connection: &mut Connection, batch: Vec<PendingAppend>) {
     })();
     let failure = match committed {
         Ok(None) => None,
-        Ok(Some(error)) if batch.len() == 1 => {
-            let _ = batch.into_iter().next().map(|pending| pending.reply.send(Err(error)));
-            return;
-        }
-        Ok(Some(_)) => {
-            for pending in batch {
-                commit_batch(connection, vec![pending]);
+        Ok(Some(error)) => {
+            if batch.len() > 1 {
+                for pending in batch {
+                    commit_batch(connection, vec![pending]);
+                }
+            } else if let Some(alone) = batch.into_iter().next() {
+                let _ = alone.reply.send(Err(error));
             }
             return;
         }
@@ -675,7 +675,6 @@ fn current_version(connection: &Connection, aggregate_type: &str, stream_id: &st
         .map_err(backend)
 }
 
-/// A unique-constraint violation means another writer took the version: a conflict.
 /// A failed insert: a duplicate version is a conflict (another writer got there first); any
 /// other failure is the backend's, named with the stream and version it was writing.
 fn conflict_or_backend(
