@@ -113,9 +113,58 @@ pub enum StoreError {
         /// Why.
         reason: String,
     },
+    /// The store holds something this build of factum cannot read: a row that does not
+    /// decode, or an impossible version or position. Not the caller's fault, and a retry will
+    /// not help: stop and alert an operator.
+    #[error("corrupt store: {location}: {reason}")]
+    Corrupt {
+        /// Where the bad data is, such as `events row at position 17`.
+        location: String,
+        /// What is wrong with it.
+        reason: String,
+        /// The underlying error, when there is one (a JSON parser's, say).
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// The store was written by a newer factum: its schema is past what this build knows.
+    #[error(
+        "incompatible store: {store} is at schema version {found}, newer than this build of factum knows ({supported}); upgrade factum"
+    )]
+    Incompatible {
+        /// Which store, such as `the SQLite file bank.db` or `PostgreSQL schema factum`.
+        store: String,
+        /// The schema version found.
+        found: i64,
+        /// The newest schema version this build knows.
+        supported: i64,
+    },
     /// The storage backend failed (I/O, database, connection).
     #[error("storage backend: {0}")]
-    Backend(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+    Backend(#[source] BoxError),
+}
+
+/// A boxed error, as kept by [`StoreError::Backend`] and [`StoreError::Corrupt`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+impl StoreError {
+    /// True when the caller's input was refused before anything was stored: an id a store
+    /// cannot take, an event that does not encode. Show it to the caller (a 4xx).
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(self, StoreError::InvalidInput { .. } | StoreError::Encode { .. })
+    }
+
+    /// True when the store holds data this code cannot read: a corrupt row, a schema newer than
+    /// this build, or a stored event with no matching type (a missing upcast, a renamed
+    /// event). Nothing the caller did; an operator must look (a 5xx, logged).
+    pub fn is_corrupt(&self) -> bool {
+        matches!(self, StoreError::Corrupt { .. } | StoreError::Incompatible { .. } | StoreError::Decode { .. })
+    }
+
+    /// A [`StoreError::Corrupt`] without an underlying error.
+    #[allow(dead_code)] // used by the durable stores, which are behind features
+    pub(crate) fn corrupt(location: impl Into<String>, reason: impl Into<String>) -> Self {
+        StoreError::Corrupt { location: location.into(), reason: reason.into(), source: None }
+    }
 }
 
 /// Why [`Repository::execute`](crate::Repository::execute) did not commit.

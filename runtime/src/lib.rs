@@ -63,10 +63,11 @@ pub mod projection;
 mod repository;
 pub mod store;
 pub mod testing;
+mod trace;
 
 pub use aggregate::{Aggregate, AggregateType, SnapshotCodec};
 pub use envelope::{EventEnvelope, EventMeta, Metadata, NewEvent, RecordedEvent};
-pub use error::{DecodeError, EncodeError, ExecuteError, StoreError, StreamName};
+pub use error::{BoxError, DecodeError, EncodeError, ExecuteError, StoreError, StreamName};
 pub use event::{Event, EventSet};
 pub use projection::{ApplyError, InlineProjection, Projection, ProjectionError, ProjectionRunner, ProjectionType};
 pub use repository::{Committed, DEFAULT_CACHE_CAPACITY, Loaded, Repository, RetryPolicy};
