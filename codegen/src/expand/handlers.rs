@@ -25,6 +25,7 @@ pub fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     };
     let cx = Ctxt::new();
     let args = attr::handlers_args(&cx, args);
+    attr::correct_misspelled_markers(&cx, &mut item);
     let generated = match model::kind(&item) {
         model::Kind::Projection => {
             let model = model::projection::projection(&cx, &args, &item);
