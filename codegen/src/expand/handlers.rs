@@ -259,10 +259,14 @@ fn aggregate_impl(m: &AggregateModel, complete: bool) -> TokenStream {
         (quote!(::core::unreachable!()), quote!(::core::unreachable!()))
     };
     // The impl names the user's type with the user's span: without `#[derive(Aggregate)]`
-    // the missing supertrait is reported there.
+    // the missing supertrait is reported there. `Default` is left to the derive's check
+    // (reported once, at the struct): the bound makes it hold inside the impl.
     quote_spanned! {self_ty.span()=>
         #[automatically_derived]
-        impl ::factum::Aggregate for #self_ty {
+        impl ::factum::Aggregate for #self_ty
+        where
+            for<'__factum> Self: ::factum::__private::AggregateDefault<'__factum>,
+        {
             type Event = #event_enum;
             type Command = #command_enum;
             type Error = #error_ty;

@@ -107,10 +107,14 @@ pub fn generate(m: &ProjectionModel, complete: bool) -> TokenStream {
         TokenStream::new()
     };
     // Spanned at the user's type: without `#[derive(Projection)]` the missing supertrait is
-    // reported once, there.
+    // reported once, there. `Default` and serde are left to the derive's check (reported once,
+    // at the struct): the bound makes them hold inside the impl.
     let projection_impl = quote_spanned! {syn::spanned::Spanned::span(self_ty)=>
         #[automatically_derived]
-        impl ::factum::Projection for #self_ty {
+        impl ::factum::Projection for #self_ty
+        where
+            for<'__factum> Self: ::factum::__private::ProjectionState<'__factum>,
+        {
             type Query = #query_enum;
             type Answer = #answer_enum;
 
