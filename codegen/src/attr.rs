@@ -8,6 +8,7 @@ use syn::meta::ParseNestedMeta;
 use syn::parse::Parser;
 use syn::{Attribute, Ident, LitInt, LitStr, Meta, Token, Type, Visibility};
 
+use crate::ast::{HandlersImpl, Member};
 use crate::ctxt::Ctxt;
 use crate::names::{one_of, suggest};
 use crate::symbol::*;
@@ -139,6 +140,53 @@ pub fn handlers_args(cx: &Ctxt, args: proc_macro2::TokenStream) -> HandlersArgs 
     out
 }
 
+/// Reports every misspelled marker of a `#[handlers]` block (`#[comand]`) with the marker it
+/// is closest to, and corrects it in place: the method is then modelled as the user meant, so
+/// the one mistake is reported once, and rustc does not add "cannot find attribute".
+///
+/// Only a single-segment attribute close to one of our markers counts: `#[inline]`,
+/// `#[allow(..)]`, `#[doc]`, `#[cfg(..)]` or `#[tracing::instrument]` are the user's.
+pub fn correct_misspelled_markers(cx: &Ctxt, item: &mut HandlersImpl) {
+    for member in &mut item.members {
+        let Member::Method(method) = member else { continue };
+        for attr in &mut method.attrs {
+            correct_marker(cx, attr, METHOD_MARKERS);
+        }
+        for arg in &mut method.sig.inputs {
+            if let syn::FnArg::Typed(pat_type) = arg {
+                for attr in &mut pat_type.attrs {
+                    correct_marker(cx, attr, PARAM_MARKERS);
+                }
+            }
+        }
+    }
+}
+
+fn correct_marker(cx: &Ctxt, attr: &mut Attribute, markers: &[&'static str]) {
+    let Some(close) = misspelled_marker(attr, markers) else { return };
+    let path = attr.path();
+    cx.error_spanned_by(
+        path,
+        format!("unknown attribute `#[{}]`; did you mean `#[{close}]`?", quote::ToTokens::to_token_stream(path)),
+    );
+    let span = path.segments[0].ident.span();
+    let path = match &mut attr.meta {
+        Meta::Path(path) => path,
+        Meta::List(list) => &mut list.path,
+        Meta::NameValue(name_value) => &mut name_value.path,
+    };
+    path.segments[0].ident = Ident::new(close, span);
+}
+
+/// The marker `attr` looks like a typo of, if it is not one of them already.
+fn misspelled_marker(attr: &Attribute, markers: &[&'static str]) -> Option<&'static str> {
+    let word = attr.path().get_ident()?.to_string();
+    if markers.contains(&word.as_str()) {
+        return None;
+    }
+    suggest(&word, markers)
+}
+
 /// Calls `on_key` for every known key of every `#[word(..)]` among `attrs`.
 fn for_each_key(
     cx: &Ctxt,
@@ -212,4 +260,48 @@ fn stored_name(cx: &Ctxt, lit: LitStr) -> LitStr {
         cx.error_spanned_by(&lit, "a stored name cannot contain control characters");
     }
     lit
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flagged(attr: Attribute) -> Option<&'static str> {
+        misspelled_marker(&attr, METHOD_MARKERS).or_else(|| misspelled_marker(&attr, PARAM_MARKERS))
+    }
+
+    #[test]
+    fn corrects_misspelled_markers() {
+        assert_eq!(flagged(syn::parse_quote!(#[comand])), Some(COMMAND));
+        assert_eq!(flagged(syn::parse_quote!(#[comand(name = "Open")])), Some(COMMAND));
+        assert_eq!(flagged(syn::parse_quote!(#[aply])), Some(APPLY));
+        assert_eq!(flagged(syn::parse_quote!(#[qurey])), Some(QUERY));
+        assert_eq!(flagged(syn::parse_quote!(#[servces])), Some(SERVICES));
+        assert_eq!(flagged(syn::parse_quote!(#[command])), None);
+    }
+
+    #[test]
+    fn leaves_foreign_attributes_alone() {
+        let foreign: [Attribute; 16] = [
+            syn::parse_quote!(#[inline]),
+            syn::parse_quote!(#[inline(always)]),
+            syn::parse_quote!(#[allow(dead_code)]),
+            syn::parse_quote!(#[doc = "Opens it."]),
+            syn::parse_quote!(#[cfg(test)]),
+            syn::parse_quote!(#[cfg_attr(test, allow(unused))]),
+            syn::parse_quote!(#[must_use]),
+            syn::parse_quote!(#[deprecated]),
+            syn::parse_quote!(#[expect(unused)]),
+            syn::parse_quote!(#[warn(missing_docs)]),
+            syn::parse_quote!(#[deny(warnings)]),
+            syn::parse_quote!(#[cold]),
+            syn::parse_quote!(#[track_caller]),
+            syn::parse_quote!(#[instrument]),
+            syn::parse_quote!(#[tracing::instrument]),
+            syn::parse_quote!(#[factum::comand]),
+        ];
+        for attr in foreign {
+            assert_eq!(flagged(attr.clone()), None, "{}", quote::ToTokens::to_token_stream(&attr));
+        }
+    }
 }

@@ -6,10 +6,11 @@
 //!
 //! | stage | module | what it holds |
 //! |---|---|---|
-//! | attributes | [`symbol`], `attr` | keyword constants; typed attribute structs, unknown-key suggestions |
+//! | attributes | [`symbol`], `attr` | keyword constants; typed attribute structs, unknown-key and misspelled-marker suggestions |
 //! | parse | `ast` | the user's items, method bodies kept as opaque tokens |
 //! | model + checks | `model/` | one module per kind of `#[handlers]` block (aggregate, projection) and the rules they share; errors collected in a [`ctxt::Ctxt`] |
-//! | generate | `expand/` | one module per macro, one `quote!` per generated item; fallback output when there were errors |
+//! | generate | `expand/` | one module per macro, one `quote!` per generated item |
+//! | on error | `expand/fallback` | the enums and impls with stub bodies, so one mistake does not cascade |
 
 #![forbid(unsafe_code)]
 

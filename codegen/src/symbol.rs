@@ -42,3 +42,8 @@ pub const PROJECTION_KEYS: &[&str] = &[NAME];
 pub const ON_KEYS: &[&str] = &[AGGREGATE_KEY];
 /// The keys `#[handlers(...)]` accepts.
 pub const HANDLERS_KEYS: &[&str] = &[VIS];
+
+/// The markers a method of a `#[handlers]` block may carry.
+pub const METHOD_MARKERS: &[&str] = &[COMMAND, APPLY, ON, QUERY];
+/// The markers a parameter of a `#[handlers]` method may carry.
+pub const PARAM_MARKERS: &[&str] = &[SERVICES];

@@ -35,6 +35,8 @@ pub const fn require(ok: bool, message: &str) {
     note = "add `Serialize, Deserialize` to the derives of `{Self}`, or leave `snapshot_every` out"
 )]
 pub trait SnapshotState: serde::Serialize + serde::de::DeserializeOwned {}
+// Reported as the one bound above, not as each of serde's traits in rustc's words.
+#[diagnostic::do_not_recommend]
 impl<T: serde::Serialize + serde::de::DeserializeOwned> SnapshotState for T {}
 
 /// The JSON snapshot codec of `A`: one call, so a state without serde is reported once.
@@ -79,25 +81,36 @@ pub const fn contains_name(names: &[&str], name: &str) -> bool {
 }
 
 /// What a projection's state needs: it starts from `Default` and is stored as JSON.
+///
+/// The lifetime is there for the generated `impl Projection`, which is bounded by
+/// `for<'a> Self: ProjectionState<'a>`: its supertraits then hold inside the impl, so a state
+/// without them is reported once, by [`assert_projection_state`], and not again by the impl
+/// (a bound without the lifetime would be a trivially false one, an error of its own).
 #[diagnostic::on_unimplemented(
     message = "the projection `{Self}` must implement `Default`, `Serialize` and `Deserialize`",
     label = "its state starts from `Default` and is stored as JSON with its checkpoint",
     note = "add `#[derive(Projection, Default, Serialize, Deserialize)]` to `{Self}`"
 )]
-pub trait ProjectionState: Default + serde::Serialize + serde::de::DeserializeOwned {}
-impl<T: Default + serde::Serialize + serde::de::DeserializeOwned> ProjectionState for T {}
+pub trait ProjectionState<'a>: Default + serde::Serialize + serde::de::DeserializeOwned {}
+// Reported as the one bound above, not as each missing trait in rustc's words.
+#[diagnostic::do_not_recommend]
+impl<T: Default + serde::Serialize + serde::de::DeserializeOwned> ProjectionState<'_> for T {}
 
 /// Fails to compile, at the caller's span, when `T` cannot be a projection's state.
-pub const fn assert_projection_state<T: ProjectionState>() {}
+pub const fn assert_projection_state<T: ProjectionState<'static>>() {}
 
 /// Implemented for every `Default` type; the bound speaks the DSL when it fails.
+///
+/// The lifetime is there for the generated `impl Aggregate`, bounded by
+/// `for<'a> Self: AggregateDefault<'a>`, as for [`ProjectionState`].
 #[diagnostic::on_unimplemented(
     message = "the aggregate `{Self}` must implement `Default`",
     label = "`#[derive(Aggregate)]` needs `Default`: a stream is replayed onto `{Self}::default()`",
     note = "add `Default` to the derives of `{Self}`, or implement it"
 )]
-pub trait AggregateDefault {}
-impl<T: Default> AggregateDefault for T {}
+pub trait AggregateDefault<'a>: Default {}
+#[diagnostic::do_not_recommend]
+impl<T: Default> AggregateDefault<'_> for T {}
 
 /// Fails to compile, at the caller's span, when `T` does not implement `Default`.
-pub const fn assert_aggregate_default<T: AggregateDefault>() {}
+pub const fn assert_aggregate_default<T: AggregateDefault<'static>>() {}

@@ -409,7 +409,10 @@ impl ::factum::EventSet for BankAccountEvent {
     }
 }
 #[automatically_derived]
-impl ::factum::Aggregate for BankAccount {
+impl ::factum::Aggregate for BankAccount
+where
+    for<'__factum> Self: ::factum::__private::AggregateDefault<'__factum>,
+{
     type Event = BankAccountEvent;
     type Command = BankAccountCommand;
     type Error = BankError;
@@ -548,7 +551,10 @@ pub enum BalancesAnswer {
     Total(u64),
 }
 #[automatically_derived]
-impl ::factum::Projection for Balances {
+impl ::factum::Projection for Balances
+where
+    for<'__factum> Self: ::factum::__private::ProjectionState<'__factum>,
+{
     type Query = BalancesQuery;
     type Answer = BalancesAnswer;
     const EVENTS: &'static [&'static str] = &[

@@ -97,7 +97,10 @@ impl ::factum::EventSet for AccountEvent {
     }
 }
 #[automatically_derived]
-impl ::factum::Aggregate for Account {
+impl ::factum::Aggregate for Account
+where
+    for<'__factum> Self: ::factum::__private::AggregateDefault<'__factum>,
+{
     type Event = AccountEvent;
     type Command = AccountCommand;
     type Error = Refused;

@@ -69,7 +69,10 @@ pub enum BalancesAnswer {
     Total(u64),
 }
 #[automatically_derived]
-impl ::factum::Projection for Balances {
+impl ::factum::Projection for Balances
+where
+    for<'__factum> Self: ::factum::__private::ProjectionState<'__factum>,
+{
     type Query = BalancesQuery;
     type Answer = BalancesAnswer;
     const EVENTS: &'static [&'static str] = &[

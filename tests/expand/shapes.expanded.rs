@@ -192,7 +192,10 @@ impl ::factum::EventSet for LedgerEvent {
     }
 }
 #[automatically_derived]
-impl ::factum::Aggregate for Ledger {
+impl ::factum::Aggregate for Ledger
+where
+    for<'__factum> Self: ::factum::__private::AggregateDefault<'__factum>,
+{
     type Event = LedgerEvent;
     type Command = LedgerCommand;
     type Error = LedgerError;
@@ -324,7 +327,10 @@ impl ::factum::EventSet for ArchiveEvent {
     }
 }
 #[automatically_derived]
-impl ::factum::Aggregate for Archive {
+impl ::factum::Aggregate for Archive
+where
+    for<'__factum> Self: ::factum::__private::AggregateDefault<'__factum>,
+{
     type Event = ArchiveEvent;
     type Command = ArchiveCommand;
     type Error = ::core::convert::Infallible;

@@ -5,6 +5,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, LitStr};
 
+use super::fallback;
 use crate::attr;
 use crate::ctxt::Ctxt;
 
@@ -33,19 +34,8 @@ pub fn derive(input: TokenStream) -> TokenStream {
         return cx.into_compile_errors();
     }
     if !cx.is_ok() {
-        // Still implement the trait, so that uses of the type as an event do not cascade.
         let errors = cx.into_compile_errors();
-        return quote! {
-            #errors
-            #[automatically_derived]
-            impl ::factum::Event for #ident {
-                const NAME: &'static str = #name;
-                const VERSION: u32 = #version;
-                fn decode(_: u32, _: &str) -> ::core::result::Result<Self, ::factum::DecodeError> {
-                    ::core::unreachable!()
-                }
-            }
-        };
+        return fallback::event(&errors, ident, &name, &version);
     }
 
     let older = match &attrs.upcast_from {

@@ -7,7 +7,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::FnArg;
 use syn::spanned::Spanned;
 
-use super::{doc, enum_variant, serde_enum_derives};
+use super::{as_event, doc, enum_variant, fallback, serde_enum_derives, unique_names};
 use crate::ast::{HandlersImpl, Member};
 use crate::attr;
 use crate::ctxt::Ctxt;
@@ -25,14 +25,17 @@ pub fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     };
     let cx = Ctxt::new();
     let args = attr::handlers_args(&cx, args);
+    attr::correct_misspelled_markers(&cx, &mut item);
     let generated = match model::kind(&item) {
         model::Kind::Projection => {
             let model = model::projection::projection(&cx, &args, &item);
-            model.map(|model| super::projection::generate(&model, cx.is_ok()))
+            model.map(
+                |model| if cx.is_ok() { super::projection::generate(&model) } else { fallback::projection(&model) },
+            )
         }
         model::Kind::Aggregate => {
             let model = model::aggregate::aggregate(&cx, &args, &item);
-            model.map(|model| generate(&model, cx.is_ok()))
+            model.map(|model| if cx.is_ok() { generate(&model) } else { fallback::aggregate(&model) })
         }
         model::Kind::Mixed(attr) => {
             cx.error_spanned_by(
@@ -74,15 +77,15 @@ fn strip_our_attributes(item: &mut HandlersImpl) {
     }
 }
 
-/// Everything `#[handlers]` adds. When the block had errors (`complete` is false) the items
-/// are still declared, so the user's own uses of them do not cascade into more errors, but
-/// the method bodies are `unreachable!()`.
-fn generate(m: &AggregateModel, complete: bool) -> TokenStream {
+/// Everything `#[handlers]` adds to a block without mistakes (with mistakes, see
+/// [`fallback::aggregate`]).
+fn generate(m: &AggregateModel) -> TokenStream {
     let command_enum = command_enum(m);
     let event_enum = event_enum(m);
-    let event_set = event_set(m, complete);
-    let aggregate = aggregate_impl(m, complete);
-    let checks = if complete { checks(m) } else { TokenStream::new() };
+    let event_set = event_set(m, &event_set_body(m));
+    let (handle, apply) = dispatch(m);
+    let aggregate = aggregate_impl(m, &handle, &apply);
+    let checks = checks(m);
     quote! {
         #command_enum
         #event_enum
@@ -92,7 +95,7 @@ fn generate(m: &AggregateModel, complete: bool) -> TokenStream {
     }
 }
 
-fn command_enum(m: &AggregateModel) -> TokenStream {
+pub(super) fn command_enum(m: &AggregateModel) -> TokenStream {
     let AggregateModel { ident, vis, command_enum, .. } = m;
     let docs = doc(&[
         format!(" The commands of `{ident}`: one variant per `#[command]` method."),
@@ -115,7 +118,7 @@ fn command_enum(m: &AggregateModel) -> TokenStream {
     }
 }
 
-fn event_enum(m: &AggregateModel) -> TokenStream {
+pub(super) fn event_enum(m: &AggregateModel) -> TokenStream {
     let AggregateModel { ident, vis, event_enum, .. } = m;
     let docs = doc(&[
         format!(" The events of `{ident}`: one variant per `#[apply]` method, in declaration order."),
@@ -150,42 +153,36 @@ fn event_enum(m: &AggregateModel) -> TokenStream {
     }
 }
 
-/// `<Event as ::factum::Event>`, at the user's token, so that a type without
-/// `#[derive(Event)]` is reported once, where the user wrote it.
-pub(super) fn as_event(ty: &syn::Type) -> TokenStream {
-    quote_spanned!(ty.span()=> <#ty as ::factum::Event>)
-}
-
-fn event_set(m: &AggregateModel, complete: bool) -> TokenStream {
+/// The members of `impl EventSet`: a name, a version, an encoder and a decoder per event.
+fn event_set_body(m: &AggregateModel) -> TokenStream {
     let event_enum = &m.event_enum;
-    let body = if complete {
-        let names = m.applies.iter().map(|a| {
-            let (cfgs, event) = (&a.cfgs, as_event(&a.event_ty));
-            quote!(#(#cfgs)* #event::NAME)
-        });
-        let arms = |what: TokenStream| -> Vec<TokenStream> {
-            m.applies
-                .iter()
-                .map(|Apply { variant, event_ty, cfgs, .. }| {
-                    let event = as_event(event_ty);
-                    quote!(#(#cfgs)* #event_enum::#variant(_) => #event::#what,)
-                })
-                .collect()
-        };
-        let (name_arms, version_arms) = (arms(quote!(NAME)), arms(quote!(VERSION)));
-        let encode_arms = m.applies.iter().map(|Apply { variant, event_ty, cfgs, .. }| {
-            let event = as_event(event_ty);
-            quote!(#(#cfgs)* #event_enum::#variant(event) => #event::encode(event),)
-        });
-        let decode_arms = m.applies.iter().map(|Apply { variant, event_ty, cfgs, .. }| {
-            let event = as_event(event_ty);
-            quote! {
-                #(#cfgs)*
-                __name if __name == #event::NAME => #event::decode(version, payload).map(#event_enum::#variant),
-            }
-        });
-        let on_self = if m.applies.is_empty() { quote!(*self) } else { quote!(self) };
+    let names = m.applies.iter().map(|a| {
+        let (cfgs, event) = (&a.cfgs, as_event(&a.event_ty));
+        quote!(#(#cfgs)* #event::NAME)
+    });
+    let arms = |what: TokenStream| -> Vec<TokenStream> {
+        m.applies
+            .iter()
+            .map(|Apply { variant, event_ty, cfgs, .. }| {
+                let event = as_event(event_ty);
+                quote!(#(#cfgs)* #event_enum::#variant(_) => #event::#what,)
+            })
+            .collect()
+    };
+    let (name_arms, version_arms) = (arms(quote!(NAME)), arms(quote!(VERSION)));
+    let encode_arms = m.applies.iter().map(|Apply { variant, event_ty, cfgs, .. }| {
+        let event = as_event(event_ty);
+        quote!(#(#cfgs)* #event_enum::#variant(event) => #event::encode(event),)
+    });
+    let decode_arms = m.applies.iter().map(|Apply { variant, event_ty, cfgs, .. }| {
+        let event = as_event(event_ty);
         quote! {
+            #(#cfgs)*
+            __name if __name == #event::NAME => #event::decode(version, payload).map(#event_enum::#variant),
+        }
+    });
+    let on_self = if m.applies.is_empty() { quote!(*self) } else { quote!(self) };
+    quote! {
             const NAMES: &'static [&'static str] = &[#(#names),*];
 
             fn name(&self) -> &'static str {
@@ -212,20 +209,12 @@ fn event_set(m: &AggregateModel, complete: bool) -> TokenStream {
                     _ => ::core::result::Result::Err(::factum::__private::unknown_event(name, Self::NAMES)),
                 }
             }
-        }
-    } else {
-        quote! {
-            const NAMES: &'static [&'static str] = &[];
-            fn name(&self) -> &'static str { ::core::unreachable!() }
-            fn version(&self) -> u32 { ::core::unreachable!() }
-            fn encode(&self) -> ::core::result::Result<::std::string::String, ::factum::EncodeError> {
-                ::core::unreachable!()
-            }
-            fn decode(_: &str, _: u32, _: &str) -> ::core::result::Result<Self, ::factum::DecodeError> {
-                ::core::unreachable!()
-            }
-        }
-    };
+    }
+}
+
+/// `impl EventSet for {Aggregate}Event` with the given members.
+pub(super) fn event_set(m: &AggregateModel, body: &TokenStream) -> TokenStream {
+    let event_enum = &m.event_enum;
     quote! {
         #[automatically_derived]
         impl ::factum::EventSet for #event_enum {
@@ -234,7 +223,20 @@ fn event_set(m: &AggregateModel, complete: bool) -> TokenStream {
     }
 }
 
-fn aggregate_impl(m: &AggregateModel, complete: bool) -> TokenStream {
+/// The bodies of `handle` and `apply`: a `match` on the command, a `match` on the event.
+fn dispatch(m: &AggregateModel) -> (TokenStream, TokenStream) {
+    let event_enum = &m.event_enum;
+    let arms = m.commands.iter().map(|c| command_arm(m, c));
+    let on_command = if m.commands.is_empty() { quote!(__command {}) } else { quote!(__command { #(#arms)* }) };
+    let apply_arms = m.applies.iter().map(
+        |Apply { variant, method, cfgs, .. }| quote!(#(#cfgs)* #event_enum::#variant(event) => self.#method(event),),
+    );
+    let on_event = if m.applies.is_empty() { quote!(*__event {}) } else { quote!(__event { #(#apply_arms)* }) };
+    (quote!(match #on_command), quote!(match #on_event))
+}
+
+/// `impl Aggregate` with the given bodies of `handle` and `apply`.
+pub(super) fn aggregate_impl(m: &AggregateModel, handle: &TokenStream, apply: &TokenStream) -> TokenStream {
     let AggregateModel { self_ty, command_enum, event_enum, .. } = m;
     let error_ty = match &m.error_ty {
         Some(ty) => quote!(#ty),
@@ -244,24 +246,15 @@ fn aggregate_impl(m: &AggregateModel, complete: bool) -> TokenStream {
         Some(ty) => quote!(#ty),
         None => quote!(()),
     };
-    let (handle, apply) = if complete {
-        let arms = m.commands.iter().map(|c| command_arm(m, c));
-        let on_command = if m.commands.is_empty() { quote!(__command {}) } else { quote!(__command { #(#arms)* }) };
-        let apply_arms = m.applies.iter().map(
-            |Apply {
-                 variant, method, cfgs, ..
-             }| { quote!(#(#cfgs)* #event_enum::#variant(event) => self.#method(event),) },
-        );
-        let on_event = if m.applies.is_empty() { quote!(*__event {}) } else { quote!(__event { #(#apply_arms)* }) };
-        (quote!(match #on_command), quote!(match #on_event))
-    } else {
-        (quote!(::core::unreachable!()), quote!(::core::unreachable!()))
-    };
     // The impl names the user's type with the user's span: without `#[derive(Aggregate)]`
-    // the missing supertrait is reported there.
+    // the missing supertrait is reported there. `Default` is left to the derive's check
+    // (reported once, at the struct): the bound makes it hold inside the impl.
     quote_spanned! {self_ty.span()=>
         #[automatically_derived]
-        impl ::factum::Aggregate for #self_ty {
+        impl ::factum::Aggregate for #self_ty
+        where
+            for<'__factum> Self: ::factum::__private::AggregateDefault<'__factum>,
+        {
             type Event = #event_enum;
             type Command = #command_enum;
             type Error = #error_ty;
@@ -329,36 +322,6 @@ fn command_arm(m: &AggregateModel, c: &Command) -> TokenStream {
 fn checks(m: &AggregateModel) -> TokenStream {
     let events: Vec<_> = m.applies.iter().map(|a| (&a.variant, &a.event_ty, a.cfgs.as_slice())).collect();
     unique_names(&m.ident, &events)
-}
-
-/// A `const` block that fails compilation, at the event type, when an event is stored
-/// under the same name as an earlier one of `owner`.
-pub(super) fn unique_names(owner: &syn::Ident, events: &[(&syn::Ident, &syn::Type, &[syn::Attribute])]) -> TokenStream {
-    if events.len() < 2 {
-        return TokenStream::new();
-    }
-    let checks = events.iter().enumerate().skip(1).map(|(i, (key, ty, cfgs))| {
-        let earlier = events[..i].iter().map(|(_, ty, cfgs)| {
-            let event = as_event(ty);
-            quote!(#(#cfgs)* #event::NAME)
-        });
-        let event = as_event(ty);
-        let message = format!(
-            "`{key}` is stored under the same name as an earlier event of `{owner}`; give one of them `#[event(name = \"...\")]`"
-        );
-        quote_spanned! {ty.span()=>
-            #(#cfgs)*
-            ::factum::__private::require(
-                !::factum::__private::contains_name(&[#(#earlier),*], #event::NAME),
-                #message,
-            );
-        }
-    });
-    quote! {
-        const _: () = {
-            #(#checks)*
-        };
-    }
 }
 
 fn fields(c: &Command) -> impl Iterator<Item = (&syn::Ident, &syn::Type)> {

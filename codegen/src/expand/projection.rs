@@ -6,8 +6,7 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::{Data, DeriveInput, LitStr};
 
-use super::handlers::{as_event, unique_names};
-use super::{doc, enum_variant, serde_enum_derives};
+use super::{as_event, doc, enum_variant, serde_enum_derives, unique_names};
 use crate::attr;
 use crate::ctxt::Ctxt;
 use crate::model::projection::{On, ProjectionModel, Query};
@@ -45,10 +44,49 @@ pub fn derive(input: TokenStream) -> TokenStream {
     }
 }
 
-/// Everything `#[handlers]` adds to a projection; bodies are `unreachable!()` when the block
-/// had errors, so the user's uses of the generated names add none.
-pub fn generate(m: &ProjectionModel, complete: bool) -> TokenStream {
-    let ProjectionModel { ident, self_ty, vis, query_enum, answer_enum, .. } = m;
+/// Everything `#[handlers]` adds to a projection's block without mistakes (with mistakes,
+/// see [`super::fallback::projection`]).
+pub fn generate(m: &ProjectionModel) -> TokenStream {
+    let ProjectionModel { ident, query_enum, answer_enum, .. } = m;
+    let names = m.handlers.iter().map(|On { event_ty, cfgs, .. }| {
+        let event = as_event(event_ty);
+        quote!(#(#cfgs)* #event::NAME)
+    });
+    let arms = m.handlers.iter().map(on_arm);
+    let ask_arms = m.queries.iter().map(|Query { variant, fields, method, cfgs, .. }| {
+        let names: Vec<_> = fields.iter().map(|(n, _)| n).collect();
+        let pattern = if names.is_empty() {
+            quote!(#query_enum::#variant)
+        } else {
+            quote!(#query_enum::#variant { #(#names),* })
+        };
+        quote!(#(#cfgs)* #pattern => #answer_enum::#variant(self.#method(#(#names),*)),)
+    });
+    let enums = enums(m);
+    let projection_impl = projection_impl(
+        m,
+        &quote!(&[#(#names),*]),
+        &quote! {
+            let __meta = &__event.meta;
+            match __meta.event_name.as_str() {
+                #(#arms)*
+                _ => ::core::result::Result::Ok(()),
+            }
+        },
+        &quote!(match __query { #(#ask_arms)* }),
+    );
+    let events: Vec<_> = m.handlers.iter().map(|h| (&h.key, &h.event_ty, h.cfgs.as_slice())).collect();
+    let checks = unique_names(ident, &events);
+    quote! {
+        #enums
+        #projection_impl
+        #checks
+    }
+}
+
+/// `{Projection}Query` and `{Projection}Answer`.
+pub(super) fn enums(m: &ProjectionModel) -> TokenStream {
+    let ProjectionModel { ident, vis, query_enum, answer_enum, .. } = m;
     let query_docs = doc(&[
         format!(" The queries of the projection `{ident}`: one variant per `#[query]` method."),
         String::new(),
@@ -71,46 +109,38 @@ pub fn generate(m: &ProjectionModel, complete: bool) -> TokenStream {
     });
     let derives = serde_enum_derives();
 
-    let (events, project, ask) = if complete {
-        let names = m.handlers.iter().map(|On { event_ty, cfgs, .. }| {
-            let event = as_event(event_ty);
-            quote!(#(#cfgs)* #event::NAME)
-        });
-        let arms = m.handlers.iter().map(on_arm);
-        let ask_arms = m.queries.iter().map(|Query { variant, fields, method, cfgs, .. }| {
-            let names: Vec<_> = fields.iter().map(|(n, _)| n).collect();
-            let pattern = if names.is_empty() {
-                quote!(#query_enum::#variant)
-            } else {
-                quote!(#query_enum::#variant { #(#names),* })
-            };
-            quote!(#(#cfgs)* #pattern => #answer_enum::#variant(self.#method(#(#names),*)),)
-        });
-        (
-            quote!(&[#(#names),*]),
-            quote! {
-                let __meta = &__event.meta;
-                match __meta.event_name.as_str() {
-                    #(#arms)*
-                    _ => ::core::result::Result::Ok(()),
-                }
-            },
-            quote!(match __query { #(#ask_arms)* }),
-        )
-    } else {
-        (quote!(&[]), quote!(::core::unreachable!()), quote!(::core::unreachable!()))
-    };
-    let checks = if complete {
-        let events: Vec<_> = m.handlers.iter().map(|h| (&h.key, &h.event_ty, h.cfgs.as_slice())).collect();
-        unique_names(ident, &events)
-    } else {
-        TokenStream::new()
-    };
+    quote! {
+        #query_docs
+        #derives
+        #vis enum #query_enum {
+            #(#query_variants,)*
+        }
+
+        #answer_docs
+        #derives
+        #vis enum #answer_enum {
+            #(#answer_variants,)*
+        }
+    }
+}
+
+/// `impl Projection` with the given subscription and bodies of `project` and `ask`.
+pub(super) fn projection_impl(
+    m: &ProjectionModel,
+    events: &TokenStream,
+    project: &TokenStream,
+    ask: &TokenStream,
+) -> TokenStream {
+    let ProjectionModel { self_ty, query_enum, answer_enum, .. } = m;
     // Spanned at the user's type: without `#[derive(Projection)]` the missing supertrait is
-    // reported once, there.
-    let projection_impl = quote_spanned! {syn::spanned::Spanned::span(self_ty)=>
+    // reported once, there. `Default` and serde are left to the derive's check (reported once,
+    // at the struct): the bound makes them hold inside the impl.
+    quote_spanned! {syn::spanned::Spanned::span(self_ty)=>
         #[automatically_derived]
-        impl ::factum::Projection for #self_ty {
+        impl ::factum::Projection for #self_ty
+        where
+            for<'__factum> Self: ::factum::__private::ProjectionState<'__factum>,
+        {
             type Query = #query_enum;
             type Answer = #answer_enum;
 
@@ -124,22 +154,6 @@ pub fn generate(m: &ProjectionModel, complete: bool) -> TokenStream {
                 #ask
             }
         }
-    };
-    quote! {
-        #query_docs
-        #derives
-        #vis enum #query_enum {
-            #(#query_variants,)*
-        }
-
-        #answer_docs
-        #derives
-        #vis enum #answer_enum {
-            #(#answer_variants,)*
-        }
-
-        #projection_impl
-        #checks
     }
 }
 
