@@ -2,8 +2,9 @@
 //!
 //! Run it with `cargo run --example bank`. The events go to the SQLite file `bank.db` (or
 //! the path given as the first argument, or in `FACTUM_BANK_DB`); run it twice and the
-//! second run finds the first run's account still there. `examples/bank-expanded.md` walks
-//! through what the macros write for this file.
+//! second run finds the first run's account still there. `RUST_LOG=factum=debug` prints a
+//! line for each command on stderr, with its span: aggregate, stream, command, attempts and
+//! version. `examples/bank-expanded.md` walks through what the macros write for this file.
 
 use factum::prelude::*;
 use std::sync::Arc;
@@ -183,6 +184,11 @@ impl Balances {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // factum's logs go to stderr, filtered by RUST_LOG: `RUST_LOG=factum=debug` adds one line
+    // a command. Unset, only warnings show, so the output below is the demo's own.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+
     let path = std::env::args()
         .nth(1)
         .or_else(|| std::env::var("FACTUM_BANK_DB").ok())

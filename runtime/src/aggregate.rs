@@ -129,4 +129,12 @@ pub trait Aggregate: AggregateType + Default + Send + Sync + Sized + 'static {
 
     /// Evolves the state by one event. It cannot fail: the event already happened.
     fn apply(&mut self, event: &Self::Event);
+
+    /// The name of a command's variant (`Deposit`), for logs and traces: the repository's
+    /// span of each command carries it. The default, for impls that do not say, is
+    /// `"command"`.
+    fn command_name(command: &Self::Command) -> &'static str {
+        let _ = command;
+        "command"
+    }
 }

@@ -161,16 +161,24 @@ impl StoreError {
     }
 
     /// A [`StoreError::Corrupt`] without an underlying error.
-    #[allow(dead_code)] // used by the durable stores, which are behind features
     pub(crate) fn corrupt(location: impl Into<String>, reason: impl Into<String>) -> Self {
         StoreError::Corrupt { location: location.into(), reason: reason.into(), source: None }
     }
 }
 
-/// Why [`Repository::execute`](crate::Repository::execute) did not commit.
+/// Why [`Repository::execute`](crate::Repository::execute) did not commit, or committed
+/// without its inline projections.
 ///
-/// A rejection is the domain speaking (show it to the user); the other variants are
-/// infrastructure (retry later, or alert).
+/// The variants split by whose move it is:
+///
+/// | variant | whose fault | HTTP | what to do |
+/// |---|---|---|---|
+/// | [`Rejected`](Self::Rejected) | the caller's: the domain said no | 422 | show the domain's message |
+/// | [`Store`](Self::Store) with [`is_invalid_input`](Self::is_invalid_input) | the caller's: an id the store cannot take, an event that does not encode | 400 | show the message |
+/// | [`Conflict`](Self::Conflict) | nobody's: the stream kept moving under every attempt | 409 / 503 | try again later |
+/// | [`Store`](Self::Store) with [`is_corrupt`](Self::is_corrupt) | an operator's: stored data this build cannot read | 500 | log it, alert; a retry will not help |
+/// | [`Store`](Self::Store), otherwise | an operator's: the backend failed (I/O, connection) | 503 | log it; a retry may help |
+/// | [`Projection`](Self::Projection) | an operator's: the events **are committed**, an inline read model stopped | 500 | log it, do not resend the command; see [`ProjectionError`] |
 ///
 /// ```
 /// use factum::ExecuteError;
@@ -179,11 +187,15 @@ impl StoreError {
 ///     match result {
 ///         Ok(()) => (200, "ok".into()),
 ///         Err(ExecuteError::Rejected(why)) => (422, why.to_string()),
+///         Err(e) if e.is_invalid_input() => (400, e.to_string()),
 ///         Err(ExecuteError::Conflict { .. }) => (409, "try again".into()),
-///         Err(other) => (500, other.to_string()),
+///         Err(e) if e.is_corrupt() => (500, "stored data cannot be read; an operator was told".into()),
+///         Err(other) => (503, other.to_string()),
 ///     }
 /// }
 /// assert_eq!(status::<&str>(Err(ExecuteError::Rejected("insufficient funds"))), (422, "insufficient funds".into()));
+/// let bad_id = factum::StreamRef::new("account", "").validate().unwrap_err();
+/// assert_eq!(status::<&str>(Err(bad_id.into())).0, 400);
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -205,7 +217,7 @@ pub enum ExecuteError<E> {
     Store(#[from] StoreError),
     /// The events were committed, but an inline projection failed to take them in.
     #[error("the command was committed, but an inline projection failed: {0}")]
-    Projection(#[source] crate::projection::ProjectionError),
+    Projection(#[source] ProjectionError),
 }
 
 impl<E> ExecuteError<E> {
@@ -215,5 +227,241 @@ impl<E> ExecuteError<E> {
             ExecuteError::Rejected(e) => Some(e),
             _ => None,
         }
+    }
+
+    /// True when the caller's input was refused before anything was stored (see
+    /// [`StoreError::is_invalid_input`]); a rejection by the domain is [`rejection`](Self::rejection).
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(self, ExecuteError::Store(e) if e.is_invalid_input())
+    }
+
+    /// True when the store, or an inline projection's stored state, holds data this code
+    /// cannot read (see [`StoreError::is_corrupt`] and [`ProjectionError::is_corrupt`]).
+    pub fn is_corrupt(&self) -> bool {
+        match self {
+            ExecuteError::Store(e) => e.is_corrupt(),
+            ExecuteError::Projection(e) => e.is_corrupt(),
+            ExecuteError::Rejected(_) | ExecuteError::Conflict { .. } => false,
+        }
+    }
+}
+
+/// Why an event could not be applied to a projection.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApplyError {
+    /// The stored event could not be decoded as the type the handler takes.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// The handler returned an error.
+    #[error(transparent)]
+    Handler(BoxError),
+    /// The handler panicked; the panic's message, or a placeholder when it had none.
+    #[error("the handler panicked: {0}")]
+    Panicked(String),
+}
+
+impl ApplyError {
+    /// True when the event did not decode: stored data the projection cannot read.
+    pub fn is_corrupt(&self) -> bool {
+        matches!(self, ApplyError::Decode(_))
+    }
+}
+
+/// Why a projection stopped.
+///
+/// [`is_corrupt`](Self::is_corrupt) tells stored data the projection cannot read (an event or
+/// its own stored state that does not decode: fix the code or the data, then
+/// [`rebuild`](crate::ProjectionRunner::rebuild)) from a handler's own failure and from a
+/// store that failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProjectionError {
+    /// A handler failed (or panicked) on an event, or the event could not be decoded.
+    #[error(
+        "projection `{projection}` stopped at position {position} (stream {aggregate_type}/{stream_id}, version {version}, event `{event}`): {source}"
+    )]
+    Event {
+        /// The projection's name.
+        projection: &'static str,
+        /// The event's global position.
+        position: u64,
+        /// Its aggregate type.
+        aggregate_type: String,
+        /// Its stream id.
+        stream_id: String,
+        /// Its version in the stream.
+        version: u64,
+        /// Its stored name.
+        event: String,
+        /// What went wrong.
+        #[source]
+        source: ApplyError,
+    },
+    /// The stored state of the projection (its checkpoint) does not decode as its type.
+    #[error("projection `{projection}`: its stored state at position {position} does not decode: {source}")]
+    State {
+        /// The projection's name.
+        projection: &'static str,
+        /// The position of the stored checkpoint.
+        position: u64,
+        /// What serde_json said.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The state could not be serialized to be stored (a map with non-string keys, say).
+    #[error("projection `{projection}`: its state does not serialize as JSON: {source}")]
+    Encode {
+        /// The projection's name.
+        projection: &'static str,
+        /// What serde_json said.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The store failed.
+    #[error("projection `{projection}`: {source}")]
+    Store {
+        /// The projection's name.
+        projection: &'static str,
+        /// The store's error.
+        #[source]
+        source: StoreError,
+    },
+}
+
+impl ProjectionError {
+    /// True when stored data cannot be read: an event that does not decode as the type its
+    /// handler takes, the projection's own stored state that does not decode, or a corrupt
+    /// store ([`StoreError::is_corrupt`]). A handler's error or panic is not: that is the
+    /// projection's code refusing a well-formed event.
+    pub fn is_corrupt(&self) -> bool {
+        match self {
+            ProjectionError::Event { source, .. } => source.is_corrupt(),
+            ProjectionError::State { .. } => true,
+            ProjectionError::Encode { .. } => false,
+            ProjectionError::Store { source, .. } => source.is_corrupt(),
+        }
+    }
+
+    /// The projection's name.
+    pub fn projection(&self) -> &'static str {
+        match self {
+            ProjectionError::Event { projection, .. }
+            | ProjectionError::State { projection, .. }
+            | ProjectionError::Encode { projection, .. }
+            | ProjectionError::Store { projection, .. } => projection,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    fn stream() -> StreamName {
+        StreamName { aggregate_type: "account".into(), stream_id: "a-1".into() }
+    }
+
+    fn json_error() -> serde_json::Error {
+        serde_json::from_str::<u64>("\"seven\"").unwrap_err()
+    }
+
+    fn decode_error() -> DecodeError {
+        DecodeError::Payload { name: "Deposited", version: 1, source: json_error() }
+    }
+
+    fn on_event(source: ApplyError) -> ProjectionError {
+        ProjectionError::Event {
+            projection: "totals",
+            position: 7,
+            aggregate_type: "account".into(),
+            stream_id: "a-1".into(),
+            version: 3,
+            event: "Deposited".into(),
+            source,
+        }
+    }
+
+    #[test]
+    fn store_errors_are_the_callers_or_an_operators() {
+        let invalid = StoreError::InvalidInput { what: "stream id \"\"".into(), reason: "it is empty".into() };
+        let encode = StoreError::Encode { stream: stream(), source: EncodeError { event: "E", source: json_error() } };
+        let corrupt = StoreError::corrupt("events row at position 17", "the payload is not JSON");
+        let decode = StoreError::Decode { stream: stream(), version: 1, source: decode_error() };
+        let newer = StoreError::Incompatible { store: "the SQLite file x.db".into(), found: 9, supported: 2 };
+        let backend = StoreError::Backend("connection refused".into());
+        let conflict = StoreError::Conflict { stream: stream(), expected: 1, actual: 2 };
+        for caller in [&invalid, &encode] {
+            assert!(caller.is_invalid_input() && !caller.is_corrupt(), "{caller}");
+        }
+        for operator in [&corrupt, &decode, &newer] {
+            assert!(operator.is_corrupt() && !operator.is_invalid_input(), "{operator}");
+        }
+        for neither in [&backend, &conflict] {
+            assert!(!neither.is_corrupt() && !neither.is_invalid_input(), "{neither}");
+        }
+    }
+
+    #[test]
+    fn a_projection_error_is_corrupt_only_when_stored_data_does_not_decode() {
+        assert!(on_event(ApplyError::Decode(decode_error())).is_corrupt());
+        assert!(!on_event(ApplyError::Handler("a deposit of 0 is poison".into())).is_corrupt());
+        assert!(!on_event(ApplyError::Panicked("index out of bounds".into())).is_corrupt());
+        assert!(ProjectionError::State { projection: "totals", position: 4, source: json_error() }.is_corrupt());
+        assert!(!ProjectionError::Encode { projection: "totals", source: json_error() }.is_corrupt());
+        let store = |source| ProjectionError::Store { projection: "totals", source };
+        assert!(store(StoreError::corrupt("checkpoint totals", "not JSON")).is_corrupt());
+        assert!(!store(StoreError::Backend("timeout".into())).is_corrupt());
+    }
+
+    #[test]
+    fn a_projection_error_keeps_its_cause_as_the_source() {
+        let handler = on_event(ApplyError::Handler("a deposit of 0 is poison".into()));
+        assert_eq!(
+            handler.to_string(),
+            "projection `totals` stopped at position 7 (stream account/a-1, version 3, event `Deposited`): a deposit of 0 is poison"
+        );
+        let source = handler.source().expect("the handler's error is the source");
+        assert!(matches!(source.downcast_ref::<ApplyError>(), Some(ApplyError::Handler(_))));
+
+        let panicked = on_event(ApplyError::Panicked("index out of bounds".into()));
+        assert!(
+            panicked.to_string().ends_with("`Deposited`): the handler panicked: index out of bounds"),
+            "{panicked}"
+        );
+
+        let decode = on_event(ApplyError::Decode(decode_error()));
+        let apply = decode.source().and_then(|s| s.downcast_ref::<ApplyError>()).expect("an ApplyError");
+        // `Decode` is transparent: its source is the JSON parser's error.
+        assert!(apply.source().and_then(|s| s.downcast_ref::<serde_json::Error>()).is_some());
+
+        let state = ProjectionError::State { projection: "totals", position: 4, source: json_error() };
+        assert!(state.source().and_then(|s| s.downcast_ref::<serde_json::Error>()).is_some());
+        assert!(state.to_string().starts_with("projection `totals`: its stored state at position 4 does not decode: "));
+        assert_eq!(state.projection(), "totals");
+    }
+
+    #[test]
+    fn execute_errors_forward_the_classification() {
+        type Execute = ExecuteError<std::io::Error>;
+        let rejected = Execute::Rejected(std::io::Error::other("insufficient funds"));
+        assert!(!rejected.is_corrupt() && !rejected.is_invalid_input() && rejected.rejection().is_some());
+        let conflict = Execute::Conflict {
+            attempts: 3,
+            source: StoreError::Conflict { stream: stream(), expected: 1, actual: 2 },
+        };
+        assert!(!conflict.is_corrupt() && !conflict.is_invalid_input());
+        let invalid = Execute::from(StoreError::InvalidInput { what: "stream id".into(), reason: "too long".into() });
+        assert!(invalid.is_invalid_input() && !invalid.is_corrupt());
+        let corrupt = Execute::from(StoreError::Decode { stream: stream(), version: 2, source: decode_error() });
+        assert!(corrupt.is_corrupt() && !corrupt.is_invalid_input());
+        let backend = Execute::from(StoreError::Backend("disk full".into()));
+        assert!(!backend.is_corrupt() && !backend.is_invalid_input());
+        let projection = Execute::Projection(on_event(ApplyError::Decode(decode_error())));
+        assert!(projection.is_corrupt() && !projection.is_invalid_input());
+        let handler = Execute::Projection(on_event(ApplyError::Handler("poison".into())));
+        assert!(!handler.is_corrupt());
     }
 }

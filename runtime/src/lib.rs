@@ -50,6 +50,7 @@
 //! ```
 
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // The generated code names `::factum::...`; this lets the crate's own tests use the macros.
 extern crate self as factum;
@@ -59,21 +60,28 @@ mod cache;
 mod envelope;
 mod error;
 mod event;
+mod health;
 pub mod projection;
 mod repository;
+mod snapshot;
 pub mod store;
 pub mod testing;
 mod trace;
 
 pub use aggregate::{Aggregate, AggregateType, SnapshotCodec};
 pub use envelope::{EventEnvelope, EventMeta, Metadata, NewEvent, RecordedEvent};
-pub use error::{BoxError, DecodeError, EncodeError, ExecuteError, StoreError, StreamName};
+pub use error::{
+    ApplyError, BoxError, DecodeError, EncodeError, ExecuteError, ProjectionError, StoreError, StreamName,
+};
 pub use event::{Event, EventSet};
-pub use projection::{ApplyError, InlineProjection, Projection, ProjectionError, ProjectionRunner, ProjectionType};
+pub use health::{RunnerHealth, RunnerStatus};
+pub use projection::{InlineProjection, Projection, ProjectionRunner, ProjectionType};
 pub use repository::{Committed, DEFAULT_CACHE_CAPACITY, Loaded, Repository, RetryPolicy};
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use store::PostgresStore;
 #[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use store::SqliteStore;
 pub use store::{Appended, Checkpoint, EventFilter, EventStore, Lease, MemoryStore, Snapshot, StreamRef};
 

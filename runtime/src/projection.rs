@@ -26,8 +26,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::envelope::RecordedEvent;
-use crate::error::{DecodeError, StoreError};
+use crate::error::StoreError;
+pub use crate::error::{ApplyError, ProjectionError};
+use crate::health::{RunnerHealth, RunnerStatus};
 use crate::store::{Checkpoint, EventFilter, EventStore};
+use crate::trace::{Instrument, debug_span, field, warn};
 
 /// The identity of a projection: the name its checkpoint is stored under.
 ///
@@ -56,18 +59,6 @@ pub trait ProjectionType: Sized {
     const NAME: &'static str;
 }
 
-/// Why an event could not be applied to a projection.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ApplyError {
-    /// The stored event could not be decoded as the type the handler takes.
-    #[error(transparent)]
-    Decode(#[from] DecodeError),
-    /// The handler returned an error.
-    #[error("{0}")]
-    Handler(Box<dyn std::error::Error + Send + Sync + 'static>),
-}
-
 /// A read model: it subscribes to stored event names, folds events into its state, and
 /// answers queries.
 ///
@@ -93,60 +84,32 @@ pub trait Projection: ProjectionType + Default + Serialize + DeserializeOwned + 
     fn ask(&self, query: Self::Query) -> Self::Answer;
 }
 
-/// Why a projection stopped.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ProjectionError {
-    /// A handler failed (or panicked) on an event, or the event could not be decoded.
-    #[error(
-        "projection `{projection}` stopped at position {position} (stream {aggregate_type}/{stream_id}, version {version}, event `{event}`): {reason}"
-    )]
-    Event {
-        /// The projection's name.
-        projection: &'static str,
-        /// The event's global position.
-        position: u64,
-        /// Its aggregate type.
-        aggregate_type: String,
-        /// Its stream id.
-        stream_id: String,
-        /// Its version in the stream.
-        version: u64,
-        /// Its stored name.
-        event: String,
-        /// What went wrong.
-        reason: String,
-    },
-    /// The stored state of the projection could not be read or written.
-    #[error("projection `{projection}`: its stored state: {reason}")]
-    State {
-        /// The projection's name.
-        projection: &'static str,
-        /// What went wrong.
-        reason: String,
-    },
-    /// The store failed.
-    #[error("projection `{projection}`: {source}")]
-    Store {
-        /// The projection's name.
-        projection: &'static str,
-        /// The store's error.
-        #[source]
-        source: StoreError,
-    },
-}
-
 struct Progress<P> {
     projection: P,
     position: u64,
     /// The position of the stored checkpoint, and when it was written.
     saved: (u64, Instant),
+    /// The state in memory may be half-changed by a failing handler and could not be put
+    /// back: the next catch-up reloads the stored checkpoint first.
+    stale: bool,
 }
 
 impl<P> Progress<P> {
     fn new(projection: P, position: u64) -> Self {
-        Progress { projection, position, saved: (position, Instant::now()) }
+        Progress { projection, position, saved: (position, Instant::now()), stale: false }
     }
+}
+
+/// What [`ProjectionRunner::health`] reports from, kept outside the progress lock so that a
+/// long catch-up does not hold up a health check.
+struct Tracked {
+    /// `Starting`, `CatchingUp` (a batch applied, the head not reached), `CaughtUp` (the
+    /// head reached) or `Stopped`; the first three are refined against the store's head
+    /// when asked.
+    status: RunnerStatus,
+    position: u64,
+    /// The last head the runner read.
+    head: u64,
 }
 
 /// How often a runner writes its checkpoint: after this many events, or this much time,
@@ -220,6 +183,7 @@ struct CheckpointPolicy {
 pub struct ProjectionRunner<P: Projection, S: EventStore> {
     store: S,
     progress: tokio::sync::RwLock<Progress<P>>,
+    tracked: std::sync::Mutex<Tracked>,
     batch: usize,
     every: CheckpointPolicy,
 }
@@ -229,7 +193,14 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
     pub async fn start(store: S) -> Result<Self, ProjectionError> {
         let progress = Self::stored(&store).await?;
         let every = CheckpointPolicy { events: 1, interval: Duration::ZERO };
-        Ok(ProjectionRunner { store, progress: tokio::sync::RwLock::new(progress), batch: 1000, every })
+        let tracked = Tracked { status: RunnerStatus::Starting, position: progress.position, head: progress.position };
+        Ok(ProjectionRunner {
+            store,
+            progress: tokio::sync::RwLock::new(progress),
+            tracked: std::sync::Mutex::new(tracked),
+            batch: 1000,
+            every,
+        })
     }
 
     /// Reads at most `events` events a batch (and checkpoints after each batch).
@@ -293,8 +264,11 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
         match checkpoint {
             None => Ok(Progress::new(P::default(), 0)),
             Some(Checkpoint { position, state }) => {
-                let projection = serde_json::from_str(&state)
-                    .map_err(|e| ProjectionError::State { projection: P::NAME, reason: e.to_string() })?;
+                let projection = serde_json::from_str(&state).map_err(|source| ProjectionError::State {
+                    projection: P::NAME,
+                    position,
+                    source,
+                })?;
                 Ok(Progress::new(projection, position))
             }
         }
@@ -302,43 +276,147 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
 
     /// Applies every event after the projection's position, checkpointing each batch.
     /// Returns the position reached.
+    ///
+    /// A failure stops the runner ([`health`](Self::health) reports it) until a catch-up
+    /// succeeds or the projection is rebuilt.
     pub async fn catch_up(&self) -> Result<u64, ProjectionError> {
         let mut progress = self.progress.write().await;
-        self.catch_up_locked(&mut progress).await
+        let caught_up = self.catch_up_locked(&mut progress).await;
+        self.record(&caught_up, progress.position);
+        caught_up
     }
 
     async fn catch_up_locked(&self, progress: &mut Progress<P>) -> Result<u64, ProjectionError> {
+        if progress.stale {
+            *progress = Self::stored(&self.store).await?;
+        }
         loop {
-            // Everything up to `head` is committed: once a read comes back short, the
-            // projection has seen every event it subscribes to up to there.
-            let head = self.store.head_position().await.map_err(store_error::<P>)?;
-            let events = self
-                .store
-                .read_all(progress.position, EventFilter::names(P::EVENTS), self.batch)
-                .await
-                .map_err(store_error::<P>)?;
-            let full = events.len() == self.batch;
-            let before = progress.position;
-            for event in &events {
-                if let Err(reason) = apply_one(&mut progress.projection, event) {
-                    // The failing handler may have changed the state half-way: start again
-                    // from the stored checkpoint, apply the events before this one, and
-                    // store that, so the next run begins at the failing event.
-                    self.restore_before(progress, event.meta.position).await?;
-                    return Err(event_error::<P>(event, reason));
-                }
-                progress.position = event.meta.position;
-            }
-            if !full {
-                progress.position = progress.position.max(head);
-            }
-            if progress.position != before && self.checkpoint_due(progress, full) {
-                self.checkpoint(progress).await?;
-            }
-            if !full {
+            let span = debug_span!(
+                "projection batch",
+                projection = P::NAME,
+                from = progress.position,
+                to = field::Empty,
+                events = field::Empty
+            );
+            let more = self.batch_locked(progress, &span).instrument(span.clone()).await?;
+            if !more {
                 return Ok(progress.position);
             }
+            self.tracked().status = RunnerStatus::CatchingUp;
         }
+    }
+
+    /// Reads and applies one batch, checkpointing if due; true when the batch was full (there
+    /// may be more to read).
+    async fn batch_locked(
+        &self,
+        progress: &mut Progress<P>,
+        span: &crate::trace::Span,
+    ) -> Result<bool, ProjectionError> {
+        // Everything up to `head` is committed: once a read comes back short, the projection
+        // has seen every event it subscribes to up to there.
+        let head = self.store.head_position().await.map_err(store_error::<P>)?;
+        let events = self
+            .store
+            .read_all(progress.position, EventFilter::names(P::EVENTS), self.batch)
+            .await
+            .map_err(store_error::<P>)?;
+        span.record("events", events.len());
+        let full = events.len() == self.batch;
+        let before = progress.position;
+        for event in &events {
+            if let Err(source) = apply_one(&mut progress.projection, event) {
+                // The failing handler may have changed the state half-way: start again from
+                // the stored checkpoint, apply the events before this one, and store that, so
+                // the next run begins at the failing event.
+                let error = event_error::<P>(event, source);
+                if let Err(restoring) = self.restore_before(progress, event.meta.position).await {
+                    progress.stale = true;
+                    warn!(
+                        projection = P::NAME,
+                        position = event.meta.position,
+                        error = %restoring,
+                        "the state before the failing event could not be restored; it is reloaded from the checkpoint on the next catch-up"
+                    );
+                }
+                return Err(error);
+            }
+            progress.position = event.meta.position;
+        }
+        if !full {
+            progress.position = progress.position.max(head);
+        }
+        span.record("to", progress.position);
+        {
+            let mut tracked = self.tracked();
+            tracked.position = progress.position;
+            tracked.head = head;
+        }
+        if progress.position != before && self.checkpoint_due(progress, full) {
+            self.checkpoint(progress).await?;
+        }
+        Ok(full)
+    }
+
+    /// Records the outcome of a catch-up for [`health`](Self::health).
+    fn record(&self, outcome: &Result<u64, ProjectionError>, position: u64) {
+        match outcome {
+            Ok(_) => {
+                let mut tracked = self.tracked();
+                tracked.position = position;
+                tracked.status = RunnerStatus::CaughtUp;
+            }
+            Err(error) => self.record_stopped(error, position),
+        }
+    }
+
+    /// Records that the runner stopped on `error`, with a warning unless it was stopped
+    /// already (a runner retried in a loop warns once, not once a try).
+    fn record_stopped(&self, error: &ProjectionError, position: u64) {
+        let mut tracked = self.tracked();
+        tracked.position = position;
+        let was_stopped = matches!(tracked.status, RunnerStatus::Stopped { .. });
+        tracked.status = stopped_status(error, position);
+        drop(tracked);
+        if !was_stopped {
+            warn!(projection = P::NAME, position, error = %error, "projection stopped");
+        }
+    }
+
+    /// Records a failure outside a catch-up (waiting for events, taking the lease) and
+    /// hands the error back.
+    fn stop(&self, error: ProjectionError) -> ProjectionError {
+        let position = self.tracked().position;
+        self.record_stopped(&error, position);
+        error
+    }
+
+    fn tracked(&self) -> std::sync::MutexGuard<'_, Tracked> {
+        // Every write leaves `Tracked` whole, so a poisoned lock still holds a valid report.
+        self.tracked.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// How the runner is doing: its status, position, the store's head and the lag. Reads
+    /// the store's head; if that fails the report says so (as `Stopped`, with the last head
+    /// seen) rather than failing itself.
+    pub async fn health(&self) -> RunnerHealth {
+        let fresh = self.store.head_position().await;
+        let mut tracked = self.tracked();
+        if let Ok(head) = fresh {
+            tracked.head = head;
+        }
+        let (position, head) = (tracked.position, tracked.head);
+        let status = match (fresh, &tracked.status) {
+            (_, stopped @ RunnerStatus::Stopped { .. }) => stopped.clone(),
+            (Err(error), _) => {
+                let error = format!("the store's head cannot be read: {error}");
+                RunnerStatus::Stopped { position, event: None, stream: None, error }
+            }
+            (Ok(_), RunnerStatus::Starting) => RunnerStatus::Starting,
+            (Ok(_), _) if position >= head => RunnerStatus::CaughtUp,
+            (Ok(_), _) => RunnerStatus::CatchingUp,
+        };
+        RunnerHealth { name: P::NAME, status, position, head, lag: head.saturating_sub(position) }
     }
 
     /// Whether the policy asks for a checkpoint now. A full batch (a long catch-up) always
@@ -364,7 +442,7 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
                 if earlier.meta.position >= failing {
                     break 'read;
                 }
-                apply_one(&mut progress.projection, earlier).map_err(|r| event_error::<P>(earlier, r))?;
+                apply_one(&mut progress.projection, earlier).map_err(|source| event_error::<P>(earlier, source))?;
                 progress.position = earlier.meta.position;
             }
             if events.len() < self.batch {
@@ -376,7 +454,7 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
 
     async fn checkpoint(&self, progress: &mut Progress<P>) -> Result<(), ProjectionError> {
         let state = serde_json::to_string(&progress.projection)
-            .map_err(|e| ProjectionError::State { projection: P::NAME, reason: e.to_string() })?;
+            .map_err(|source| ProjectionError::Encode { projection: P::NAME, source })?;
         self.store
             .save_checkpoint(P::NAME, Checkpoint { position: progress.position, state })
             .await
@@ -386,11 +464,21 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
     }
 
     /// Forgets the stored checkpoint and replays every event from position zero.
+    ///
+    /// This is also how a stopped runner recovers once the cause is fixed (a handler that
+    /// no longer fails, an upcast for an event that did not decode).
     pub async fn rebuild(&self) -> Result<u64, ProjectionError> {
         let mut progress = self.progress.write().await;
-        self.store.delete_checkpoint(P::NAME).await.map_err(store_error::<P>)?;
-        *progress = Progress::new(P::default(), 0);
-        self.catch_up_locked(&mut progress).await
+        let rebuilt = match self.store.delete_checkpoint(P::NAME).await {
+            Ok(()) => {
+                *progress = Progress::new(P::default(), 0);
+                *self.tracked() = Tracked { status: RunnerStatus::Starting, position: 0, head: 0 };
+                self.catch_up_locked(&mut progress).await
+            }
+            Err(source) => Err(store_error::<P>(source)),
+        };
+        self.record(&rebuilt, progress.position);
+        rebuilt
     }
 
     /// Follows the log: catches up, then waits for new events and applies them, until a
@@ -398,7 +486,7 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
     pub async fn run(&self) -> Result<std::convert::Infallible, ProjectionError> {
         loop {
             let position = self.catch_up().await?;
-            self.store.wait_for_events(position).await.map_err(store_error::<P>)?;
+            self.store.wait_for_events(position).await.map_err(|e| self.stop(store_error::<P>(e)))?;
         }
     }
 
@@ -407,9 +495,11 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
     /// stops or dies, a waiting process takes over from the stored checkpoint.
     pub async fn run_exclusive(&self) -> Result<std::convert::Infallible, ProjectionError> {
         let lease_name = format!("projection:{}", P::NAME);
-        let _lease = self.store.acquire_lease(&lease_name).await.map_err(store_error::<P>)?;
+        let _lease = self.store.acquire_lease(&lease_name).await.map_err(|e| self.stop(store_error::<P>(e)))?;
         // The previous holder may have moved the checkpoint on while we waited.
-        *self.progress.write().await = Self::stored(&self.store).await?;
+        let stored = Self::stored(&self.store).await.map_err(|e| self.stop(e))?;
+        self.tracked().position = stored.position;
+        *self.progress.write().await = stored;
         self.run().await
     }
 
@@ -424,7 +514,7 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
             if reached >= position {
                 return Ok(());
             }
-            self.store.wait_for_events(reached).await.map_err(store_error::<P>)?;
+            self.store.wait_for_events(reached).await.map_err(|e| self.stop(store_error::<P>(e)))?;
         }
     }
 
@@ -459,22 +549,21 @@ impl<P: Projection, S: EventStore> Debug for ProjectionRunner<P, S> {
 }
 
 /// Applies one event, turning a panic of the handler into an error.
-fn apply_one<P: Projection>(projection: &mut P, event: &RecordedEvent) -> Result<(), String> {
+fn apply_one<P: Projection>(projection: &mut P, event: &RecordedEvent) -> Result<(), ApplyError> {
     match catch_unwind(AssertUnwindSafe(|| projection.project(event))) {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(error)) => Err(error.to_string()),
+        Ok(applied) => applied,
         Err(panic) => {
             let message = panic
                 .downcast_ref::<&str>()
                 .map(|s| (*s).to_owned())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a handler panicked".to_owned());
-            Err(format!("the handler panicked: {message}"))
+                .unwrap_or_else(|| "(a panic without a message)".to_owned());
+            Err(ApplyError::Panicked(message))
         }
     }
 }
 
-fn event_error<P: Projection>(event: &RecordedEvent, reason: String) -> ProjectionError {
+fn event_error<P: Projection>(event: &RecordedEvent, source: ApplyError) -> ProjectionError {
     let meta = &event.meta;
     ProjectionError::Event {
         projection: P::NAME,
@@ -483,7 +572,22 @@ fn event_error<P: Projection>(event: &RecordedEvent, reason: String) -> Projecti
         stream_id: meta.stream_id.clone(),
         version: meta.stream_version,
         event: meta.event_name.clone(),
-        reason,
+        source,
+    }
+}
+
+/// The status of a runner stopped by `error` at `position` (its own position, unless the
+/// error names an event).
+fn stopped_status(error: &ProjectionError, position: u64) -> RunnerStatus {
+    let error_message = error.to_string();
+    match error {
+        ProjectionError::Event { position, aggregate_type, stream_id, event, .. } => RunnerStatus::Stopped {
+            position: *position,
+            event: Some(event.clone()),
+            stream: Some(format!("{aggregate_type}/{stream_id}")),
+            error: error_message,
+        },
+        _ => RunnerStatus::Stopped { position, event: None, stream: None, error: error_message },
     }
 }
 
@@ -495,10 +599,17 @@ fn store_error<P: Projection>(source: StoreError) -> ProjectionError {
 pub trait InlineProjection: Send + Sync {
     /// Catches the projection up; returns the position reached.
     fn catch_up(&self) -> Pin<Box<dyn Future<Output = Result<u64, ProjectionError>> + Send + '_>>;
+
+    /// How the projection is doing (see [`ProjectionRunner::health`]).
+    fn health(&self) -> Pin<Box<dyn Future<Output = RunnerHealth> + Send + '_>>;
 }
 
 impl<P: Projection, S: EventStore> InlineProjection for ProjectionRunner<P, S> {
     fn catch_up(&self) -> Pin<Box<dyn Future<Output = Result<u64, ProjectionError>> + Send + '_>> {
         Box::pin(ProjectionRunner::catch_up(self))
+    }
+
+    fn health(&self) -> Pin<Box<dyn Future<Output = RunnerHealth> + Send + '_>> {
+        Box::pin(ProjectionRunner::health(self))
     }
 }

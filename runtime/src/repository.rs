@@ -8,8 +8,11 @@ use crate::cache::{Cache, Cached};
 use crate::envelope::{EventEnvelope, Metadata, NewEvent, RecordedEvent};
 use crate::error::{ExecuteError, StoreError};
 use crate::event::EventSet;
+use crate::health::RunnerHealth;
 use crate::projection::InlineProjection;
-use crate::store::{EventStore, Snapshot, StreamRef};
+use crate::snapshot::{Policy, Unusable};
+use crate::store::{EventStore, StreamRef};
+use crate::trace::{Instrument, Span, debug, field, info_span, warn};
 
 /// How often a command is tried when its stream moves on between reading and appending.
 ///
@@ -189,11 +192,44 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
 
     /// Like [`execute`](Self::execute), storing `metadata` (correlation and causation ids,
     /// free key/values) with every recorded event.
+    ///
+    /// Each command runs in a `command` span (fields `aggregate`, `stream`, `command`,
+    /// `attempts`, `version`) and ends with one event at `debug` level saying how it went
+    /// (`RUST_LOG=factum=debug` shows one line a command), or at `warn` when every attempt met
+    /// a concurrency conflict.
     pub async fn execute_with(
         &self,
         id: &str,
         command: A::Command,
         metadata: Metadata,
+    ) -> Result<Committed<A::Event>, ExecuteError<A::Error>>
+    where
+        A::Command: Clone,
+    {
+        let span = info_span!(
+            "command",
+            aggregate = A::NAME,
+            stream = %id,
+            command = A::command_name(&command),
+            attempts = field::Empty,
+            version = field::Empty
+        );
+        let mut trail = Trail { attempts: 0, version: 0 };
+        let outcome = self.decide(id, command, &metadata, &mut trail).instrument(span.clone()).await;
+        // Recorded once, at the end: a subscriber that prints fields would show a field
+        // recorded twice twice.
+        span.record("attempts", trail.attempts);
+        span.record("version", trail.version);
+        report(&span, &outcome);
+        outcome
+    }
+
+    async fn decide(
+        &self,
+        id: &str,
+        command: A::Command,
+        metadata: &Metadata,
+        trail: &mut Trail,
     ) -> Result<Committed<A::Event>, ExecuteError<A::Error>>
     where
         A::Command: Clone,
@@ -205,16 +241,17 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
         if !cached.loaded {
             self.restore(stream, &mut cached).await?;
         }
-        let mut attempts = 0;
         let mut backoff = Duration::ZERO;
         loop {
-            attempts += 1;
+            trail.attempts += 1;
+            trail.version = cached.version;
+            let attempts = trail.attempts;
             let events = cached.state.handle(command.clone(), &self.services).await.map_err(ExecuteError::Rejected)?;
             if events.is_empty() {
                 return Ok(Committed { version: cached.version, events, positions: Vec::new(), attempts });
             }
             let new_events = encode(stream, &events)?;
-            match self.store.append(stream, cached.version, &metadata, new_events).await {
+            match self.store.append(stream, cached.version, metadata, new_events).await {
                 Ok(appended) => {
                     cached.loaded = false;
                     for event in &events {
@@ -223,6 +260,7 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
                     let before = cached.version;
                     cached.version = appended.version;
                     cached.loaded = true;
+                    trail.version = appended.version;
                     self.maybe_snapshot(stream, before, &cached).await;
                     drop(cached);
                     for projection in &self.inline {
@@ -248,6 +286,16 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
                 Err(other) => return Err(other.into()),
             }
         }
+    }
+
+    /// How each inline projection is doing ([`ProjectionRunner::health`](crate::ProjectionRunner::health)),
+    /// in the order they were added.
+    pub async fn inline_health(&self) -> Vec<RunnerHealth> {
+        let mut health = Vec::with_capacity(self.inline.len());
+        for projection in &self.inline {
+            health.push(projection.health().await);
+        }
+        health
     }
 
     /// The current state and version of aggregate `id`, or `None` if its stream has no events.
@@ -307,28 +355,38 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
     }
 
     /// The stored snapshot of `stream` and its version, if the aggregate takes snapshots and
-    /// the snapshot was written by the current shape of the state. A snapshot of another
-    /// shape, or one that no longer deserializes, is passed over: the stream is replayed.
+    /// the [policy](crate::snapshot) lets it be used. One it passes over (another shape of
+    /// the state, or JSON that no longer decodes) is logged, and the stream is replayed.
     async fn snapshot(&self, stream: StreamRef<'_>) -> Result<Option<(A, u64)>, StoreError> {
-        let Some(codec) = A::SNAPSHOT else { return Ok(None) };
+        let Some(policy) = Policy::<A>::of() else { return Ok(None) };
         let Some(snapshot) = self.store.load_snapshot(stream).await? else { return Ok(None) };
-        if snapshot.fingerprint != A::FINGERPRINT {
-            return Ok(None);
+        match policy.restore(&snapshot) {
+            Ok(state) => Ok(Some((state, snapshot.version))),
+            // Expected after a change to the state type: the next snapshot replaces it.
+            Err(unusable @ Unusable::OtherShape { .. }) => {
+                debug!(stream = %stream.name(), version = snapshot.version, "snapshot not used, the stream is replayed instead: {unusable}");
+                Ok(None)
+            }
+            Err(unusable @ Unusable::Undecodable(_)) => {
+                warn!(stream = %stream.name(), version = snapshot.version, "snapshot not used, the stream is replayed instead: {unusable}");
+                Ok(None)
+            }
         }
-        Ok((codec.decode)(&snapshot.state).ok().map(|state| (state, snapshot.version)))
     }
 
-    /// Stores a snapshot when the stream crossed a multiple of `snapshot_every`. The events
-    /// are committed whatever happens here: a snapshot that cannot be written is skipped.
+    /// Stores a snapshot when the policy says one is due. The events are committed whatever
+    /// happens here: a snapshot that cannot be taken or written is skipped, with a warning.
     async fn maybe_snapshot(&self, stream: StreamRef<'_>, before: u64, cached: &Cached<A>) {
-        let Some(every) = A::SNAPSHOT_EVERY else { return };
-        if before / every == cached.version / every {
+        let Some(policy) = Policy::<A>::of() else { return };
+        if !policy.due(before, cached.version) {
             return;
         }
-        let Some(codec) = A::SNAPSHOT else { return };
-        if let Ok(state) = (codec.encode)(&cached.state) {
-            let snapshot = Snapshot { version: cached.version, fingerprint: A::FINGERPRINT, state };
-            let _ = self.store.save_snapshot(stream, snapshot).await;
+        let saved = match policy.take(&cached.state, cached.version) {
+            Ok(snapshot) => self.store.save_snapshot(stream, snapshot).await.map_err(|e| e.to_string()),
+            Err(error) => Err(format!("the state does not serialize: {error}")),
+        };
+        if let Err(error) = saved {
+            warn!(stream = %stream.name(), version = cached.version, error = %error, "snapshot not saved; the events are committed, and loading replays them instead");
         }
     }
 
@@ -339,13 +397,13 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
         for recorded in &tail {
             let expected = cached.version + 1;
             if recorded.meta.stream_version != expected {
-                return Err(StoreError::InvalidInput {
-                    what: format!("stream {}", stream.name()),
-                    reason: format!(
+                return Err(StoreError::corrupt(
+                    format!("stream {}", stream.name()),
+                    format!(
                         "the store returned version {} where version {expected} was due",
                         recorded.meta.stream_version
                     ),
-                });
+                ));
             }
             let event = decode::<A::Event>(stream, recorded)?;
             cached.state.apply(&event);
@@ -364,6 +422,24 @@ impl<A: Aggregate, S: EventStore + std::fmt::Debug> std::fmt::Debug for Reposito
             .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
+}
+
+/// What a command's span records once it is over.
+struct Trail {
+    attempts: u32,
+    version: u64,
+}
+
+/// The one line a command ends with, inside its span.
+fn report<T, E: std::fmt::Display>(span: &Span, outcome: &Result<T, ExecuteError<E>>) {
+    span.in_scope(|| match outcome {
+        Ok(_) => debug!("command committed"),
+        Err(ExecuteError::Rejected(why)) => debug!(error = %why, "command rejected"),
+        Err(ExecuteError::Conflict { attempts, source }) => {
+            warn!(error = %source, "command given up: all {attempts} attempts met a concurrency conflict")
+        }
+        Err(other) => debug!(error = %other, "command failed"),
+    });
 }
 
 /// Decodes a recorded event of `stream`, naming the stream and version on failure.
