@@ -15,6 +15,13 @@
 //! A handler that returns an error or panics stops the projection with a
 //! [`ProjectionError`] naming the event; the checkpoint then holds everything before that
 //! event, and the next run starts there.
+//!
+//! # What an operator sees
+//!
+//! Each batch a runner reads runs in a `projection batch` span (with the tracing feature):
+//! the projection, the position it read from and reached, and how many events it applied.
+//! A runner that stops logs a warning once, and reports it in
+//! [`ProjectionRunner::health`] until a catch-up succeeds or a rebuild does.
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -128,6 +135,8 @@ struct CheckpointPolicy {
 /// - [`run`](Self::run): catch up, then follow new events as they are appended (live).
 /// - [`rebuild`](Self::rebuild): forget the checkpoint and replay from position zero.
 /// - [`wait_for`](Self::wait_for): read-after-write, until a given position is reflected.
+/// - [`health`](Self::health): starting, catching up, caught up, or stopped (and on what),
+///   with the lag behind the store's head; for a `GET /health`.
 /// - inline: [`Repository::with_inline`](crate::Repository::with_inline) catches the
 ///   projection up before `execute` returns.
 ///

@@ -460,6 +460,16 @@ pub async fn a_failing_handler_stops_the_projection_at_the_event<S: EventStore +
     let stopped = runner.state().await;
     assert_eq!(stopped.applied, 12, "everything before the poison, once");
     assert_eq!(runner.position().await, stopped.last_position);
+    let health = runner.health().await;
+    assert!(health.is_stopped(), "{health:?}");
+    assert_eq!((health.name, health.position), ("totals", stopped.last_position));
+    match &health.status {
+        factum::RunnerStatus::Stopped { position: at, event, stream, error: message } => {
+            assert_eq!((*at, event.as_deref(), stream.as_deref()), (position, Some("Deposited"), Some("teller/acc-1")));
+            assert_eq!(*message, error.to_string());
+        }
+        other => panic!("expected a stopped runner, got {other:?}"),
+    }
     // Restarted, it stops at the same event, without applying anything twice.
     let restarted = ProjectionRunner::<Totals, _>::start(store.clone()).await.unwrap();
     assert_eq!(restarted.state().await, stopped);

@@ -181,9 +181,14 @@ impl EventStore for MemoryStore {
 
     async fn wait_for_events(&self, after: u64) -> Result<(), StoreError> {
         let mut head = self.inner.head.subscribe();
-        // The sender lives as long as `self`, so `wait_for` cannot fail while we hold `self`.
-        let _ = head.wait_for(|&h| h > after).await;
-        Ok(())
+        // The sender lives as long as `self`, so `wait_for` cannot fail while we hold `self`;
+        // should that ever change, the waiter hears of it rather than returning as if woken.
+        match head.wait_for(|&h| h > after).await {
+            Ok(_) => Ok(()),
+            Err(closed) => {
+                Err(StoreError::Backend(format!("waiting for events after position {after}: {closed}").into()))
+            }
+        }
     }
 
     async fn save_snapshot(&self, stream: StreamRef<'_>, snapshot: Snapshot) -> Result<(), StoreError> {
