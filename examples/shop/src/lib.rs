@@ -6,7 +6,7 @@
 //! - **Controllers** (`controllers/`): axum handlers that turn a request into a command or a
 //!   query, then render a view or redirect.
 //!
-//! `shop.rs` wires them onto one event store. Run it with `cargo run --example shop`.
+//! `shop.rs` wires them onto one event store. Run it with `cargo run -p factum-shop`.
 
 pub mod cli;
 pub mod controllers;
