@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use clap::{CommandFactory, Parser};
 use factum::EventStore;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::LevelFilter;
 
 use crate::Shop;
 
@@ -24,28 +26,34 @@ pub struct Options {
     pub addr: String,
 }
 
-/// Parses the command line, opens the store and serves until Ctrl-C. A bad command line
-/// exits with clap's message and status 2.
+/// Parses the command line, opens the store and serves until Ctrl-C. A bad command line (or
+/// RUST_LOG) exits with a message on stderr and status 2; from then on, everything goes to
+/// the log.
 pub fn main() -> ExitCode {
     let options = Options::parse();
     if options.postgres.is_some() && !cfg!(feature = "postgres") {
         let message = "--postgres needs the shop built with PostgreSQL: `cargo run -p factum-shop --features postgres`";
         Options::command().error(clap::error::ErrorKind::ArgumentConflict, message).exit();
     }
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("shop: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(options)) {
+    if let Err(error) = start_logging() {
+        eprintln!("factum-shop: RUST_LOG: {error}");
+        return ExitCode::from(2);
+    }
+    let served = tokio::runtime::Runtime::new().map_err(Into::into).and_then(|runtime| runtime.block_on(run(options)));
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("shop: {error}");
+            tracing::error!(caused_by = ?crate::causes(&*error), "the shop stopped: {error}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Logs to stderr what RUST_LOG asks for (`info` and up when it is unset).
+fn start_logging() -> Result<(), tracing_subscriber::filter::FromEnvError> {
+    let filter = EnvFilter::builder().with_default_directive(LevelFilter::INFO.into()).from_env()?;
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    Ok(())
 }
 
 async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
@@ -66,9 +74,10 @@ async fn start<S: EventStore + Clone>(
     let shop = Arc::new(Shop::open(store).await?);
     let listener =
         tokio::net::TcpListener::bind(addr).await.map_err(|error| format!("cannot listen on {addr}: {error}"))?;
-    println!("factum shop on http://{} (events in the {described}); Ctrl-C stops it", listener.local_addr()?);
+    tracing::info!("factum shop on http://{} (events in the {described}); Ctrl-C stops it", listener.local_addr()?);
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("Ctrl-C: stopping once the open requests are answered");
     };
     crate::serve(listener, shop, ctrl_c).await?;
     Ok(())

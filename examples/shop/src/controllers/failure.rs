@@ -43,7 +43,7 @@ impl Failure {
         match self {
             Failure::Client(_, message) => message.clone(),
             Failure::Server(detail) => {
-                eprintln!("shop: internal error: {detail}");
+                tracing::error!("a request failed on our side: {detail}");
                 "something went wrong on our side; please try again".to_owned()
             }
         }

@@ -15,6 +15,9 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use factum::EventStore;
+use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
 pub use failure::Failure;
 
@@ -40,7 +43,17 @@ pub fn router<S: EventStore + Clone>(shop: Arc<Shop<S>>) -> Router {
         .route("/api/queries/order-details", post(api::order_details_query::<S>))
         .fallback(|| async { Failure::not_found("such page").page() })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(request_log())
         .with_state(shop)
+}
+
+/// Logs each request at `info`: a span with the method and path around whatever the handler
+/// logs, and a line with the status and latency when it is answered (tower-http's own default
+/// is `debug`, below the shop's default filter). A 5xx is logged as an error too.
+fn request_log() -> TraceLayer<SharedClassifier<ServerErrorsAsFailures>> {
+    TraceLayer::new_for_http()
+        .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+        .on_response(DefaultOnResponse::new().level(Level::INFO))
 }
 
 /// A view as HTML; a template that fails to render is a server failure.
