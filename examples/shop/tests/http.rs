@@ -266,6 +266,32 @@ async fn the_json_api_answers_bad_input_with_a_4xx_and_a_message() {
     assert_eq!(catalog, serde_json::json!({"Products": []}), "nothing bad was recorded");
 }
 
+/// A failure of ours, here the store's backend refusing every write, is a 500 whose details
+/// go to the log and not to the page nor to the API's answer.
+#[tokio::test]
+async fn a_backend_failure_is_a_500_that_shows_no_detail() {
+    let dir = scratch_dir("backend");
+    let shop = Running::sqlite(&dir).await;
+    let tea = add_product(&shop, "Tea", "4.50").await;
+    let db = rusqlite::Connection::open(dir.join("shop.db")).unwrap();
+    db.execute_batch("CREATE TRIGGER refuse BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;")
+        .unwrap();
+
+    for failed in [
+        shop.post_form("/products", &[("name", "Coffee"), ("price", "3")]).await,
+        shop.post_form(&format!("/products/{tea}/retire"), &[]).await,
+        shop.post_form("/orders", &[(&format!("qty-{tea}"), "1")]).await,
+    ] {
+        assert_eq!(failed.status, 500, "{}", failed.body);
+        assert!(failed.content_type.starts_with("text/html"));
+        assert!(failed.body.contains(factum_shop::controllers::OUR_FAILURE), "{}", failed.body);
+        assert!(!failed.body.contains("disk on fire"), "{}", failed.body);
+    }
+    let api = shop.post_json(&format!("/api/products/{tea}"), r#""Retire""#).await;
+    assert_eq!(api.status, 500);
+    assert_eq!(api.json(), serde_json::json!({ "error": factum_shop::controllers::OUR_FAILURE }));
+}
+
 #[tokio::test]
 async fn the_shop_finds_its_products_and_orders_again_after_a_restart() {
     let dir = scratch_dir("restart");
