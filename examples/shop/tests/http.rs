@@ -136,6 +136,48 @@ async fn an_order_is_placed_paid_and_shipped_and_its_page_tells_its_story() {
     assert!(late.body.contains("the order has already shipped"));
 }
 
+/// The actions the order's page offers: the last part of each form's action under the order.
+async fn actions_offered(shop: &Running, order: &str) -> Vec<String> {
+    let page = shop.get(&format!("/orders/{order}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let under_the_order = format!("/orders/{order}/");
+    let actions = page.body.split("<form ").skip(1).filter_map(|form| {
+        let action = form.split("action=\"").nth(1)?.split('"').next()?;
+        action.strip_prefix(&under_the_order).map(str::to_owned)
+    });
+    let actions: Vec<String> = actions.collect();
+    for action in &actions {
+        assert!(page.body.contains(&format!(r#"id="{action}""#)), "no button for {action}: {}", page.body);
+    }
+    actions
+}
+
+#[tokio::test]
+async fn the_order_page_offers_only_the_actions_its_state_allows() {
+    let dir = scratch_dir("actions");
+    let shop = Running::sqlite(&dir).await;
+    let tea = add_product(&shop, "Tea", "4.50").await;
+    let act = async |order: &str, action: &str| {
+        let done = shop.post_form(&format!("/orders/{order}/{action}"), &[]).await;
+        assert_eq!(done.status, 303, "{action}: {}", done.body);
+    };
+
+    let shipped = place_order(&shop, &[(&tea, "1")]).await;
+    assert_eq!(actions_offered(&shop, &shipped).await, ["pay", "cancel"], "placed");
+    act(&shipped, "pay").await;
+    assert_eq!(actions_offered(&shop, &shipped).await, ["ship", "cancel"], "paid");
+    act(&shipped, "ship").await;
+    assert!(actions_offered(&shop, &shipped).await.is_empty(), "shipped");
+
+    let cancelled_unpaid = place_order(&shop, &[(&tea, "1")]).await;
+    act(&cancelled_unpaid, "cancel").await;
+    assert!(actions_offered(&shop, &cancelled_unpaid).await.is_empty(), "cancelled before payment");
+    let cancelled_paid = place_order(&shop, &[(&tea, "1")]).await;
+    act(&cancelled_paid, "pay").await;
+    act(&cancelled_paid, "cancel").await;
+    assert!(actions_offered(&shop, &cancelled_paid).await.is_empty(), "cancelled after payment");
+}
+
 #[tokio::test]
 async fn a_cancelled_order_takes_no_payment() {
     let dir = scratch_dir("cancel");

@@ -9,7 +9,7 @@ use axum::response::Response;
 use factum::EventStore;
 
 use super::{Failure, PageError, Refusal, render, see_other};
-use crate::models::{LineRequest, OrderCommand};
+use crate::models::{LineRequest, OrderAction, OrderCommand};
 use crate::shop::{Shop, new_id};
 use crate::views::{OrderPage, OrdersPage};
 
@@ -48,13 +48,9 @@ pub async fn act<S: EventStore>(
     State(shop): State<Arc<Shop<S>>>,
     Path((id, action)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
-    let command = match action.as_str() {
-        "pay" => OrderCommand::Pay,
-        "ship" => OrderCommand::Ship,
-        "cancel" => OrderCommand::Cancel,
-        _ => return Err(Failure::not_found(format_args!("action {action:?} on orders")).into()),
-    };
-    match shop.orders.execute(&id, command).await {
+    let action = OrderAction::from_slug(&action);
+    let action = action.ok_or_else(|| Failure::not_found(format_args!("action {action:?} on orders")))?;
+    match shop.orders.execute(&id, action.command()).await {
         Ok(_) => Ok(see_other(&format!("/orders/{id}"))),
         Err(error) => order_page(&shop, id, Some(Failure::from(error).refusal()?)).await,
     }
