@@ -60,7 +60,7 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     #[cfg(feature = "postgres")]
     if let Some(url) = &options.postgres {
         let store = factum::PostgresStore::connect(url).await?;
-        return start(store, "PostgreSQL".to_owned(), &options.addr).await;
+        return start(store, "PostgreSQL database".to_owned(), &options.addr).await;
     }
     let store = factum::SqliteStore::open(&options.db).await?;
     start(store, format!("SQLite file {}", options.db.display()), &options.addr).await
