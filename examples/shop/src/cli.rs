@@ -1,94 +1,69 @@
 //! The command line: where the events live and where to listen.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use clap::{CommandFactory, Parser};
 use factum::EventStore;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::LevelFilter;
 
 use crate::Shop;
 
-const USAGE: &str = "\
-usage: shop [--db PATH] [--postgres URL] [--addr HOST:PORT]
-
-  --db PATH          the SQLite file of the events (default shop.db; env FACTUM_SHOP_DB)
-  --postgres URL     use PostgreSQL instead (built with --features postgres;
-                     env FACTUM_SHOP_POSTGRES_URL)
-  --addr HOST:PORT   where to listen (default 127.0.0.1:3000; env FACTUM_SHOP_ADDR)";
-
-/// What the command line asked for.
-#[derive(Debug, Clone, PartialEq)]
+/// The factum web shop: serves the shop until Ctrl-C.
+#[derive(Debug, Clone, PartialEq, Parser)]
+#[command(name = "factum-shop", version)]
 pub struct Options {
-    pub db: String,
+    /// The SQLite file of the events.
+    #[arg(long, value_name = "PATH", env = "FACTUM_SHOP_DB", default_value = "shop.db")]
+    pub db: PathBuf,
+    /// Keep the events in PostgreSQL instead (needs the shop built with `--features postgres`).
+    #[arg(long, value_name = "URL", env = "FACTUM_SHOP_POSTGRES_URL")]
     pub postgres: Option<String>,
+    /// Where to listen.
+    #[arg(long, value_name = "HOST:PORT", env = "FACTUM_SHOP_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: String,
 }
 
-impl Options {
-    /// Reads `args` (without the program name), falling back to the environment, then to the
-    /// defaults.
-    pub fn parse(
-        args: impl IntoIterator<Item = String>,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Options, String> {
-        let mut options = Options {
-            db: env("FACTUM_SHOP_DB").unwrap_or_else(|| "shop.db".to_owned()),
-            postgres: env("FACTUM_SHOP_POSTGRES_URL"),
-            addr: env("FACTUM_SHOP_ADDR").unwrap_or_else(|| "127.0.0.1:3000".to_owned()),
-        };
-        let mut args = args.into_iter();
-        while let Some(flag) = args.next() {
-            let slot = match flag.as_str() {
-                "--db" => &mut options.db,
-                "--addr" => &mut options.addr,
-                "--postgres" => options.postgres.insert(String::new()),
-                "-h" | "--help" => return Err(USAGE.to_owned()),
-                other => return Err(format!("unknown argument {other:?}\n\n{USAGE}")),
-            };
-            *slot = args.next().ok_or_else(|| format!("{flag} needs a value\n\n{USAGE}"))?;
-        }
-        Ok(options)
-    }
-}
-
-/// Parses the command line, opens the store and serves until Ctrl-C.
+/// Parses the command line, opens the store and serves until Ctrl-C. A bad command line (or
+/// RUST_LOG) exits with a message on stderr and status 2; from then on, everything goes to
+/// the log.
 pub fn main() -> ExitCode {
-    let options = match Options::parse(std::env::args().skip(1), |name| std::env::var(name).ok()) {
-        Ok(options) => options,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::from(2);
-        }
-    };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("shop: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(options)) {
+    let options = Options::parse();
+    if options.postgres.is_some() && !cfg!(feature = "postgres") {
+        let message = "--postgres needs the shop built with PostgreSQL: `cargo run -p factum-shop --features postgres`";
+        Options::command().error(clap::error::ErrorKind::ArgumentConflict, message).exit();
+    }
+    if let Err(error) = start_logging() {
+        eprintln!("factum-shop: RUST_LOG: {error}");
+        return ExitCode::from(2);
+    }
+    let served = tokio::runtime::Runtime::new().map_err(Into::into).and_then(|runtime| runtime.block_on(run(options)));
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("shop: {error}");
+            tracing::error!(caused_by = ?crate::causes(&*error), "the shop stopped: {error}");
             ExitCode::FAILURE
         }
     }
 }
 
+/// Logs to stderr what RUST_LOG asks for (`info` and up when it is unset).
+fn start_logging() -> Result<(), tracing_subscriber::filter::FromEnvError> {
+    let filter = EnvFilter::builder().with_default_directive(LevelFilter::INFO.into()).from_env()?;
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    Ok(())
+}
+
 async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
-    match &options.postgres {
-        #[cfg(feature = "postgres")]
-        Some(url) => {
-            let store = factum::PostgresStore::connect(url).await?;
-            start(store, "PostgreSQL".to_owned(), &options.addr).await
-        }
-        #[cfg(not(feature = "postgres"))]
-        Some(_) => Err("this shop was built without PostgreSQL: run it with `--features postgres`".into()),
-        None => {
-            let store = factum::SqliteStore::open(&options.db).await?;
-            start(store, format!("SQLite file {}", options.db), &options.addr).await
-        }
+    #[cfg(feature = "postgres")]
+    if let Some(url) = &options.postgres {
+        let store = factum::PostgresStore::connect(url).await?;
+        return start(store, "PostgreSQL database".to_owned(), &options.addr).await;
     }
+    let store = factum::SqliteStore::open(&options.db).await?;
+    start(store, format!("SQLite file {}", options.db.display()), &options.addr).await
 }
 
 async fn start<S: EventStore + Clone>(
@@ -99,9 +74,10 @@ async fn start<S: EventStore + Clone>(
     let shop = Arc::new(Shop::open(store).await?);
     let listener =
         tokio::net::TcpListener::bind(addr).await.map_err(|error| format!("cannot listen on {addr}: {error}"))?;
-    println!("factum shop on http://{} (events in the {described}); Ctrl-C stops it", listener.local_addr()?);
+    tracing::info!("factum shop on http://{} (events in the {described}); Ctrl-C stops it", listener.local_addr()?);
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("Ctrl-C: stopping once the open requests are answered");
     };
     crate::serve(listener, shop, ctrl_c).await?;
     Ok(())
@@ -109,29 +85,53 @@ async fn start<S: EventStore + Clone>(
 
 #[cfg(test)]
 mod tests {
+    use clap::error::ErrorKind;
+    use clap::{CommandFactory, Parser};
+
     use super::Options;
 
-    fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<Options, String> {
-        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Options::parse(args.iter().map(|a| a.to_string()), |name| {
-            env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-        })
+    fn parse(args: &[&str]) -> Result<Options, clap::Error> {
+        Options::try_parse_from(std::iter::once("factum-shop").chain(args.iter().copied()))
     }
 
     #[test]
-    fn flags_beat_the_environment_which_beats_defaults() {
-        let defaults = parse(&[], &[]).unwrap();
-        assert_eq!(defaults, Options { db: "shop.db".into(), postgres: None, addr: "127.0.0.1:3000".into() });
-        let from_env = parse(&[], &[("FACTUM_SHOP_DB", "/tmp/a.db")]).unwrap();
-        assert_eq!(from_env.db, "/tmp/a.db");
-        let flags = parse(&["--db", "b.db", "--addr", "127.0.0.1:0"], &[("FACTUM_SHOP_DB", "/tmp/a.db")]).unwrap();
-        assert_eq!((flags.db.as_str(), flags.addr.as_str()), ("b.db", "127.0.0.1:0"));
-        assert_eq!(parse(&["--postgres", "postgres://x"], &[]).unwrap().postgres.as_deref(), Some("postgres://x"));
+    fn the_command_is_well_formed() {
+        Options::command().debug_assert();
+    }
+
+    /// The defaults and environment fallbacks as declared. (Asked of the command rather than
+    /// parsed, so that a FACTUM_SHOP_* variable set in the caller's shell cannot change the
+    /// outcome.)
+    #[test]
+    fn each_flag_falls_back_to_its_variable_then_to_its_default() {
+        let command = Options::command();
+        let fallback = |long: &str| {
+            let arg = command.get_arguments().find(|arg| arg.get_long() == Some(long)).unwrap();
+            let env = arg.get_env().map(|env| env.to_string_lossy().into_owned());
+            let defaults: Vec<String> = arg.get_default_values().iter().map(|v| v.to_string_lossy().into()).collect();
+            (env, defaults)
+        };
+        assert_eq!(fallback("db"), (Some("FACTUM_SHOP_DB".into()), vec!["shop.db".into()]));
+        assert_eq!(fallback("postgres"), (Some("FACTUM_SHOP_POSTGRES_URL".into()), vec![]));
+        assert_eq!(fallback("addr"), (Some("FACTUM_SHOP_ADDR".into()), vec!["127.0.0.1:3000".into()]));
+    }
+
+    #[test]
+    fn flags_are_read() {
+        let options = parse(&["--db", "b.db", "--addr", "127.0.0.1:0", "--postgres", "postgres://x"]).unwrap();
+        let expected = Options { db: "b.db".into(), postgres: Some("postgres://x".into()), addr: "127.0.0.1:0".into() };
+        assert_eq!(options, expected);
+        assert_eq!(parse(&["--db=c.db", "--addr", "127.0.0.1:0"]).unwrap().db, std::path::Path::new("c.db"));
     }
 
     #[test]
     fn bad_flags_are_named() {
-        assert!(parse(&["--port", "1"], &[]).unwrap_err().starts_with("unknown argument \"--port\""));
-        assert!(parse(&["--db"], &[]).unwrap_err().starts_with("--db needs a value"));
+        let unknown = parse(&["--port", "1"]).unwrap_err();
+        assert_eq!(unknown.kind(), ErrorKind::UnknownArgument);
+        assert!(unknown.to_string().contains("unexpected argument '--port'"), "{unknown}");
+        let missing = parse(&["--db"]).unwrap_err();
+        assert_eq!(missing.kind(), ErrorKind::InvalidValue);
+        assert!(missing.to_string().contains("a value is required for '--db <PATH>'"), "{missing}");
+        assert_eq!(parse(&["--help"]).unwrap_err().kind(), ErrorKind::DisplayHelp);
     }
 }

@@ -6,7 +6,7 @@
 //! - **Controllers** (`controllers/`): axum handlers that turn a request into a command or a
 //!   query, then render a view or redirect.
 //!
-//! `shop.rs` wires them onto one event store. Run it with `cargo run --example shop`.
+//! `shop.rs` wires them onto one event store. Run it with `cargo run -p factum-shop`.
 
 pub mod cli;
 pub mod controllers;
@@ -14,6 +14,7 @@ pub mod models;
 pub mod shop;
 pub mod views;
 
+use std::error::Error;
 use std::sync::Arc;
 
 use factum::EventStore;
@@ -32,11 +33,20 @@ pub async fn serve<S: EventStore + Clone>(
     let served = axum::serve(listener, controllers::router(shop)).with_graceful_shutdown(shutdown).await;
     if following.is_finished() {
         match following.await {
-            Ok(error) => eprintln!("shop: a read model stopped following the store: {error}"),
-            Err(panicked) => eprintln!("shop: a read model panicked: {panicked}"),
+            Ok(error) => tracing::error!(
+                caused_by = ?causes(&error),
+                "a read model stopped following the store: {error}"
+            ),
+            Err(panicked) => tracing::error!("a read model panicked: {panicked}"),
         }
     } else {
         following.abort();
     }
     served
+}
+
+/// The `source()` chain of `error`, outermost first, for the log: what a one-line message
+/// leaves out.
+pub(crate) fn causes(error: &(dyn Error + 'static)) -> Vec<String> {
+    std::iter::successors(error.source(), |&cause| cause.source()).map(ToString::to_string).collect()
 }

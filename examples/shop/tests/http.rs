@@ -136,6 +136,48 @@ async fn an_order_is_placed_paid_and_shipped_and_its_page_tells_its_story() {
     assert!(late.body.contains("the order has already shipped"));
 }
 
+/// The actions the order's page offers: the last part of each form's action under the order.
+async fn actions_offered(shop: &Running, order: &str) -> Vec<String> {
+    let page = shop.get(&format!("/orders/{order}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let under_the_order = format!("/orders/{order}/");
+    let actions = page.body.split("<form ").skip(1).filter_map(|form| {
+        let action = form.split("action=\"").nth(1)?.split('"').next()?;
+        action.strip_prefix(&under_the_order).map(str::to_owned)
+    });
+    let actions: Vec<String> = actions.collect();
+    for action in &actions {
+        assert!(page.body.contains(&format!(r#"id="{action}""#)), "no button for {action}: {}", page.body);
+    }
+    actions
+}
+
+#[tokio::test]
+async fn the_order_page_offers_only_the_actions_its_state_allows() {
+    let dir = scratch_dir("actions");
+    let shop = Running::sqlite(&dir).await;
+    let tea = add_product(&shop, "Tea", "4.50").await;
+    let act = async |order: &str, action: &str| {
+        let done = shop.post_form(&format!("/orders/{order}/{action}"), &[]).await;
+        assert_eq!(done.status, 303, "{action}: {}", done.body);
+    };
+
+    let shipped = place_order(&shop, &[(&tea, "1")]).await;
+    assert_eq!(actions_offered(&shop, &shipped).await, ["pay", "cancel"], "placed");
+    act(&shipped, "pay").await;
+    assert_eq!(actions_offered(&shop, &shipped).await, ["ship", "cancel"], "paid");
+    act(&shipped, "ship").await;
+    assert!(actions_offered(&shop, &shipped).await.is_empty(), "shipped");
+
+    let cancelled_unpaid = place_order(&shop, &[(&tea, "1")]).await;
+    act(&cancelled_unpaid, "cancel").await;
+    assert!(actions_offered(&shop, &cancelled_unpaid).await.is_empty(), "cancelled before payment");
+    let cancelled_paid = place_order(&shop, &[(&tea, "1")]).await;
+    act(&cancelled_paid, "pay").await;
+    act(&cancelled_paid, "cancel").await;
+    assert!(actions_offered(&shop, &cancelled_paid).await.is_empty(), "cancelled after payment");
+}
+
 #[tokio::test]
 async fn a_cancelled_order_takes_no_payment() {
     let dir = scratch_dir("cancel");
@@ -264,6 +306,32 @@ async fn the_json_api_answers_bad_input_with_a_4xx_and_a_message() {
 
     let catalog = shop.post_json("/api/queries/catalog", r#""Products""#).await.json();
     assert_eq!(catalog, serde_json::json!({"Products": []}), "nothing bad was recorded");
+}
+
+/// A failure of ours, here the store's backend refusing every write, is a 500 whose details
+/// go to the log and not to the page nor to the API's answer.
+#[tokio::test]
+async fn a_backend_failure_is_a_500_that_shows_no_detail() {
+    let dir = scratch_dir("backend");
+    let shop = Running::sqlite(&dir).await;
+    let tea = add_product(&shop, "Tea", "4.50").await;
+    let db = rusqlite::Connection::open(dir.join("shop.db")).unwrap();
+    db.execute_batch("CREATE TRIGGER refuse BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;")
+        .unwrap();
+
+    for failed in [
+        shop.post_form("/products", &[("name", "Coffee"), ("price", "3")]).await,
+        shop.post_form(&format!("/products/{tea}/retire"), &[]).await,
+        shop.post_form("/orders", &[(&format!("qty-{tea}"), "1")]).await,
+    ] {
+        assert_eq!(failed.status, 500, "{}", failed.body);
+        assert!(failed.content_type.starts_with("text/html"));
+        assert!(failed.body.contains(factum_shop::controllers::OUR_FAILURE), "{}", failed.body);
+        assert!(!failed.body.contains("disk on fire"), "{}", failed.body);
+    }
+    let api = shop.post_json(&format!("/api/products/{tea}"), r#""Retire""#).await;
+    assert_eq!(api.status, 500);
+    assert_eq!(api.json(), serde_json::json!({ "error": factum_shop::controllers::OUR_FAILURE }));
 }
 
 #[tokio::test]

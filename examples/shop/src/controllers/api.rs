@@ -7,17 +7,19 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
-use factum::{Aggregate, Committed, EventSet, EventStore, ExecuteError, Projection, ProjectionRunner, Repository};
+use factum::{Aggregate, Committed, EventSet, EventStore};
 use serde::Serialize;
 
-use super::Failure;
-use crate::models::{CatalogQuery, OrderCommand, OrderDetailsQuery, OrderListQuery, ProductCommand};
+use super::{ApiError, Failure};
+use crate::models::{
+    CatalogAnswer, CatalogQuery, Order, OrderCommand, OrderDetailsAnswer, OrderDetailsQuery, OrderListAnswer,
+    OrderListQuery, Product, ProductCommand,
+};
 use crate::shop::Shop;
 
 /// What a command recorded.
 #[derive(Serialize)]
-struct Recorded {
+pub struct Recorded {
     stream: String,
     version: u64,
     events: Vec<RecordedView>,
@@ -34,87 +36,51 @@ pub async fn product_command<S: EventStore>(
     State(shop): State<Arc<Shop<S>>>,
     Path(id): Path<String>,
     command: Result<Json<ProductCommand>, JsonRejection>,
-) -> Response {
-    execute(&shop.products, &id, command).await
+) -> Result<Json<Recorded>, ApiError> {
+    let Json(command) = command?;
+    recorded::<Product>(&id, shop.products.execute(&id, command).await?)
 }
 
 pub async fn order_command<S: EventStore>(
     State(shop): State<Arc<Shop<S>>>,
     Path(id): Path<String>,
     command: Result<Json<OrderCommand>, JsonRejection>,
-) -> Response {
-    execute(&shop.orders, &id, command).await
+) -> Result<Json<Recorded>, ApiError> {
+    let Json(command) = command?;
+    recorded::<Order>(&id, shop.orders.execute(&id, command).await?)
 }
 
 pub async fn catalog_query<S: EventStore>(
     State(shop): State<Arc<Shop<S>>>,
     query: Result<Json<CatalogQuery>, JsonRejection>,
-) -> Response {
-    ask(&shop.catalog, query).await
+) -> Result<Json<CatalogAnswer>, ApiError> {
+    let Json(query) = query?;
+    Ok(Json(shop.catalog.ask(query).await))
 }
 
 pub async fn order_list_query<S: EventStore>(
     State(shop): State<Arc<Shop<S>>>,
     query: Result<Json<OrderListQuery>, JsonRejection>,
-) -> Response {
-    ask(&shop.order_list, query).await
+) -> Result<Json<OrderListAnswer>, ApiError> {
+    let Json(query) = query?;
+    Ok(Json(shop.order_list.ask(query).await))
 }
 
 pub async fn order_details_query<S: EventStore>(
     State(shop): State<Arc<Shop<S>>>,
     query: Result<Json<OrderDetailsQuery>, JsonRejection>,
-) -> Response {
-    ask(&shop.order_details, query).await
+) -> Result<Json<OrderDetailsAnswer>, ApiError> {
+    let Json(query) = query?;
+    Ok(Json(shop.order_details.ask(query).await))
 }
 
-/// Executes a command that arrived as JSON.
-async fn execute<A: Aggregate, S: EventStore>(
-    repository: &Repository<A, S>,
-    id: &str,
-    command: Result<Json<A::Command>, JsonRejection>,
-) -> Response
-where
-    A::Command: Clone,
-    A::Error: std::fmt::Display,
-{
-    match command {
-        Ok(Json(command)) => answer::<A, _>(id, repository.execute(id, command).await),
-        Err(rejection) => Failure::from(rejection).json(),
-    }
-}
-
-/// Asks a read model a query that arrived as JSON.
-async fn ask<P: Projection, S: EventStore>(
-    read_model: &ProjectionRunner<P, S>,
-    query: Result<Json<P::Query>, JsonRejection>,
-) -> Response
-where
-    P::Answer: Serialize,
-{
-    match query {
-        Ok(Json(query)) => Json(read_model.ask(query).await).into_response(),
-        Err(rejection) => Failure::from(rejection).json(),
-    }
-}
-
-/// The recorded events as JSON, or the failure as `{"error": ...}`.
-fn answer<A: Aggregate, E: std::fmt::Display>(
-    id: &str,
-    outcome: Result<Committed<A::Event>, ExecuteError<E>>,
-) -> Response {
-    let committed = match outcome {
-        Ok(committed) => committed,
-        Err(error) => return Failure::from(error).json(),
-    };
+/// The recorded events, each with its data as the JSON it is stored as.
+fn recorded<A: Aggregate>(id: &str, committed: Committed<A::Event>) -> Result<Json<Recorded>, ApiError> {
     let mut events = Vec::with_capacity(committed.events.len());
     for (event, position) in committed.events.iter().zip(&committed.positions) {
-        let data = match event.encode().map(|json| serde_json::from_str(&json)) {
-            Ok(Ok(data)) => data,
-            Ok(Err(error)) => return Failure::Server(format!("re-reading an encoded event: {error}")).json(),
-            Err(error) => return Failure::Server(format!("encoding an event: {error}")).json(),
-        };
+        let data = serde_json::from_str(&event.encode().map_err(Failure::ours)?).map_err(Failure::ours)?;
         events.push(RecordedView { position: *position, name: event.name(), data });
     }
     let stream = format!("{}/{id}", A::NAME);
-    Json(Recorded { stream, version: committed.version, events }).into_response()
+    Ok(Json(Recorded { stream, version: committed.version, events }))
 }

@@ -1,5 +1,6 @@
 //! The controllers: each one parses a request, sends a command or asks a read model, then
 //! renders a view or redirects. No business rule lives here; the aggregates hold them all.
+//! A handler that fails returns a [`PageError`] or an [`ApiError`] (see `failure.rs`).
 
 mod api;
 mod failure;
@@ -15,8 +16,11 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use factum::EventStore;
+use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
-pub use failure::Failure;
+pub use failure::{ApiError, Failure, OUR_FAILURE, PageError, Refusal};
 
 use crate::shop::Shop;
 
@@ -38,33 +42,29 @@ pub fn router<S: EventStore + Clone>(shop: Arc<Shop<S>>) -> Router {
         .route("/api/queries/catalog", post(api::catalog_query::<S>))
         .route("/api/queries/order-list", post(api::order_list_query::<S>))
         .route("/api/queries/order-details", post(api::order_details_query::<S>))
-        .fallback(|| async { Failure::not_found("such page").page() })
+        .fallback(|| async { PageError::from(Failure::not_found("such page")) })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(request_log())
         .with_state(shop)
 }
 
-/// A view as HTML; a template that fails to render is a server failure.
-fn render(page: &impl Template) -> Response {
-    match page.render() {
-        Ok(html) => Html(html).into_response(),
-        Err(error) => {
-            let failure = Failure::from(error);
-            (failure.status(), failure.message()).into_response()
-        }
-    }
+/// Logs each request at `info`: a span with the method and path around whatever the handler
+/// logs, and a line with the status and latency when it is answered (tower-http's own default
+/// is `debug`, below the shop's default filter). A 5xx is logged as an error too.
+fn request_log() -> TraceLayer<SharedClassifier<ServerErrorsAsFailures>> {
+    TraceLayer::new_for_http()
+        .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+        .on_response(DefaultOnResponse::new().level(Level::INFO))
+}
+
+/// A view as HTML, with the status of the refusal it shows (200 without one). A template
+/// that fails to render is a failure of ours.
+fn render(view: &impl Template, refusal: Option<&Refusal>) -> Result<Response, PageError> {
+    let status = refusal.map_or(StatusCode::OK, |refusal| refusal.status);
+    Ok((status, Html(view.render()?)).into_response())
 }
 
 /// After a POST that worked, the browser is sent to `to` with a GET (303 See Other).
 fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
-}
-
-/// A page shown for a failure carries the failure's status (unless rendering failed too).
-fn with_status(status: Option<StatusCode>, mut page: Response) -> Response {
-    if let Some(status) = status
-        && page.status().is_success()
-    {
-        *page.status_mut() = status;
-    }
-    page
 }

@@ -8,8 +8,8 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use factum::EventStore;
 
-use super::{Failure, render, see_other, with_status};
-use crate::models::{LineRequest, OrderCommand};
+use super::{Failure, PageError, Refusal, render, see_other};
+use crate::models::{LineRequest, OrderAction, OrderCommand};
 use crate::shop::{Shop, new_id};
 use crate::views::{OrderPage, OrdersPage};
 
@@ -19,7 +19,7 @@ const LIST_LENGTH: usize = 50;
 /// The form's quantity fields are named `qty-<product id>`.
 const QUANTITY_FIELD: &str = "qty-";
 
-pub async fn index<S: EventStore>(State(shop): State<Arc<Shop<S>>>) -> Response {
+pub async fn index<S: EventStore>(State(shop): State<Arc<Shop<S>>>) -> Result<Response, PageError> {
     list(&shop, None).await
 }
 
@@ -27,21 +27,19 @@ pub async fn index<S: EventStore>(State(shop): State<Arc<Shop<S>>>) -> Response 
 pub async fn place<S: EventStore>(
     State(shop): State<Arc<Shop<S>>>,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Response {
-    let placed = async {
-        let Form(fields) = form?;
-        let lines = order_lines(fields)?;
-        let id = new_id("o");
-        shop.orders.execute(&id, OrderCommand::Place { lines }).await?;
-        Ok::<_, Failure>(id)
-    };
-    match placed.await {
-        Ok(id) => see_other(&format!("/orders/{id}")),
-        Err(failure) => list(&shop, Some(failure)).await,
+) -> Result<Response, PageError> {
+    let Form(fields) = form?;
+    let id = new_id("o");
+    match place_order(&shop, &id, fields).await {
+        Ok(()) => Ok(see_other(&format!("/orders/{id}"))),
+        Err(failure) => list(&shop, Some(failure.refusal()?)).await,
     }
 }
 
-pub async fn show<S: EventStore>(State(shop): State<Arc<Shop<S>>>, Path(id): Path<String>) -> Response {
+pub async fn show<S: EventStore>(
+    State(shop): State<Arc<Shop<S>>>,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
     order_page(&shop, id, None).await
 }
 
@@ -49,17 +47,19 @@ pub async fn show<S: EventStore>(State(shop): State<Arc<Shop<S>>>, Path(id): Pat
 pub async fn act<S: EventStore>(
     State(shop): State<Arc<Shop<S>>>,
     Path((id, action)): Path<(String, String)>,
-) -> Response {
-    let command = match action.as_str() {
-        "pay" => OrderCommand::Pay,
-        "ship" => OrderCommand::Ship,
-        "cancel" => OrderCommand::Cancel,
-        _ => return Failure::not_found(format_args!("action {action:?} on orders")).page(),
-    };
-    match shop.orders.execute(&id, command).await {
-        Ok(_) => see_other(&format!("/orders/{id}")),
-        Err(error) => order_page(&shop, id, Some(error.into())).await,
+) -> Result<Response, PageError> {
+    let action = OrderAction::from_slug(&action);
+    let action = action.ok_or_else(|| Failure::not_found(format_args!("action {action:?} on orders")))?;
+    match shop.orders.execute(&id, action.command()).await {
+        Ok(_) => Ok(see_other(&format!("/orders/{id}"))),
+        Err(error) => order_page(&shop, id, Some(Failure::from(error).refusal()?)).await,
     }
+}
+
+async fn place_order<S: EventStore>(shop: &Shop<S>, id: &str, fields: Vec<(String, String)>) -> Result<(), Failure> {
+    let lines = order_lines(fields)?;
+    shop.orders.execute(id, OrderCommand::Place { lines }).await?;
+    Ok(())
 }
 
 /// The lines of the order form: every filled-in `qty-<product>` field.
@@ -78,18 +78,24 @@ fn order_lines(fields: Vec<(String, String)>) -> Result<Vec<LineRequest>, Failur
     Ok(lines)
 }
 
-async fn list<S: EventStore>(shop: &Shop<S>, failure: Option<Failure>) -> Response {
+async fn list<S: EventStore>(shop: &Shop<S>, refusal: Option<Refusal>) -> Result<Response, PageError> {
     let orders = shop.order_list.read(|list| list.recent(LIST_LENGTH)).await;
     let for_sale = shop.catalog.read(|catalog| catalog.products().into_iter().filter(|p| !p.retired).collect()).await;
-    let status = failure.as_ref().map(Failure::status);
-    let view = OrdersPage { orders, for_sale, error: failure.map(|f| f.message()) };
-    with_status(status, render(&view))
+    let error = refusal.as_ref().map(|refusal| refusal.message.clone());
+    render(&OrdersPage { orders, for_sale, error }, refusal.as_ref())
 }
 
-async fn order_page<S: EventStore>(shop: &Shop<S>, id: String, failure: Option<Failure>) -> Response {
+/// The order's page; with a refusal, its message above the order. An order that does not
+/// exist is a 404, or the refusal on a page of its own.
+async fn order_page<S: EventStore>(
+    shop: &Shop<S>,
+    id: String,
+    refusal: Option<Refusal>,
+) -> Result<Response, PageError> {
     let Some(order) = shop.order_details.read(|details| details.order(id.clone())).await else {
-        return failure.unwrap_or_else(|| Failure::not_found(format_args!("order {id:?}"))).page();
+        let failure = refusal.map_or_else(|| Failure::not_found(format_args!("order {id:?}")), Failure::Refused);
+        return Err(failure.into());
     };
-    let status = failure.as_ref().map(Failure::status);
-    with_status(status, render(&OrderPage { order, error: failure.map(|f| f.message()) }))
+    let error = refusal.as_ref().map(|refusal| refusal.message.clone());
+    render(&OrderPage { order, error }, refusal.as_ref())
 }

@@ -9,7 +9,7 @@ use axum::response::Response;
 use factum::EventStore;
 use serde::Deserialize;
 
-use super::{Failure, render, see_other, with_status};
+use super::{Failure, PageError, Refusal, render, see_other};
 use crate::models::{ProductCommand, parse_price};
 use crate::shop::{Shop, new_id};
 use crate::views::ProductsPage;
@@ -30,60 +30,70 @@ pub struct PriceForm {
     price: String,
 }
 
-pub async fn index<S: EventStore>(State(shop): State<Arc<Shop<S>>>) -> Response {
+pub async fn index<S: EventStore>(State(shop): State<Arc<Shop<S>>>) -> Result<Response, PageError> {
     page(&shop, None, ProductForm::default()).await
 }
 
 pub async fn add<S: EventStore>(
     State(shop): State<Arc<Shop<S>>>,
     form: Result<Form<ProductForm>, FormRejection>,
-) -> Response {
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return page(&shop, Some(rejection.into()), ProductForm::default()).await,
-    };
-    let added = async {
-        let price = parse_price(&form.price)?.0;
-        let command = ProductCommand::AddToCatalog { name: form.name.clone(), price };
-        shop.products.execute(&new_id("p"), command).await?;
-        Ok::<_, Failure>(())
-    };
-    match added.await {
-        Ok(()) => see_other("/products"),
-        Err(failure) => page(&shop, Some(failure), form).await,
-    }
+) -> Result<Response, PageError> {
+    let Form(form) = form?;
+    let added = add_to_catalog(&shop, &form).await;
+    back_to_catalog(&shop, added, form).await
 }
 
 pub async fn change_price<S: EventStore>(
     State(shop): State<Arc<Shop<S>>>,
     Path(id): Path<String>,
     form: Result<Form<PriceForm>, FormRejection>,
-) -> Response {
-    let changed = async {
-        let Form(form) = form?;
-        let price = parse_price(&form.price)?.0;
-        shop.products.execute(&id, ProductCommand::ChangePrice { price }).await?;
-        Ok(())
-    };
-    done_or_page(&shop, changed.await).await
+) -> Result<Response, PageError> {
+    let Form(form) = form?;
+    let changed = reprice(&shop, &id, &form.price).await;
+    back_to_catalog(&shop, changed, ProductForm::default()).await
 }
 
-pub async fn retire<S: EventStore>(State(shop): State<Arc<Shop<S>>>, Path(id): Path<String>) -> Response {
+pub async fn retire<S: EventStore>(
+    State(shop): State<Arc<Shop<S>>>,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
     let retired = shop.products.execute(&id, ProductCommand::Retire).await.map(drop).map_err(Failure::from);
-    done_or_page(&shop, retired).await
+    back_to_catalog(&shop, retired, ProductForm::default()).await
 }
 
-async fn done_or_page<S: EventStore>(shop: &Shop<S>, outcome: Result<(), Failure>) -> Response {
+async fn add_to_catalog<S: EventStore>(shop: &Shop<S>, form: &ProductForm) -> Result<(), Failure> {
+    let price = parse_price(&form.price)?.0;
+    let command = ProductCommand::AddToCatalog { name: form.name.clone(), price };
+    shop.products.execute(&new_id("p"), command).await?;
+    Ok(())
+}
+
+async fn reprice<S: EventStore>(shop: &Shop<S>, id: &str, price: &str) -> Result<(), Failure> {
+    let price = parse_price(price)?.0;
+    shop.products.execute(id, ProductCommand::ChangePrice { price }).await?;
+    Ok(())
+}
+
+/// After a form: to the catalog if it worked; back to the catalog page with a refusal (what
+/// was typed still in `form`); to the error page with a failure of ours.
+async fn back_to_catalog<S: EventStore>(
+    shop: &Shop<S>,
+    outcome: Result<(), Failure>,
+    form: ProductForm,
+) -> Result<Response, PageError> {
     match outcome {
-        Ok(()) => see_other("/products"),
-        Err(failure) => page(shop, Some(failure), ProductForm::default()).await,
+        Ok(()) => Ok(see_other("/products")),
+        Err(failure) => page(shop, Some(failure.refusal()?), form).await,
     }
 }
 
-/// The catalog page; with a failure, its message above the form and its status code.
-async fn page<S: EventStore>(shop: &Shop<S>, failure: Option<Failure>, form: ProductForm) -> Response {
+/// The catalog page; with a refusal, its message above the form and its status code.
+async fn page<S: EventStore>(
+    shop: &Shop<S>,
+    refusal: Option<Refusal>,
+    form: ProductForm,
+) -> Result<Response, PageError> {
     let products = shop.catalog.read(|catalog| catalog.products()).await;
-    let status = failure.as_ref().map(Failure::status);
-    let view = ProductsPage { products, error: failure.map(|f| f.message()), name: form.name, price: form.price };
-    with_status(status, render(&view))
+    let error = refusal.as_ref().map(|refusal| refusal.message.clone());
+    render(&ProductsPage { products, error, name: form.name, price: form.price }, refusal.as_ref())
 }

@@ -8,8 +8,8 @@ pub mod read;
 
 pub use money::{Cents, PriceSyntaxError, parse_price};
 pub use order::{
-    LineRequest, Order, OrderCommand, OrderError, OrderEvent, OrderLine, OrderServices, OrderStatus, ProductLookup,
-    ProductOffer, line_cost,
+    LineRequest, Order, OrderAction, OrderCommand, OrderError, OrderEvent, OrderLine, OrderServices, OrderStatus,
+    ProductLookup, ProductOffer, line_cost,
 };
 pub use product::{Product, ProductCommand, ProductError, ProductEvent};
 pub use read::{

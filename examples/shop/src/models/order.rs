@@ -108,6 +108,63 @@ impl std::fmt::Display for OrderStatus {
     }
 }
 
+/// What can be done to a placed order: the steps its page offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderAction {
+    Pay,
+    Ship,
+    Cancel,
+}
+
+impl OrderAction {
+    pub const ALL: [OrderAction; 3] = [OrderAction::Pay, OrderAction::Ship, OrderAction::Cancel];
+
+    /// The last part of its path, `/orders/{id}/pay`.
+    pub fn slug(self) -> &'static str {
+        match self {
+            OrderAction::Pay => "pay",
+            OrderAction::Ship => "ship",
+            OrderAction::Cancel => "cancel",
+        }
+    }
+
+    pub fn from_slug(slug: &str) -> Option<OrderAction> {
+        OrderAction::ALL.into_iter().find(|action| action.slug() == slug)
+    }
+
+    /// The word on its button.
+    pub fn label(self) -> &'static str {
+        match self {
+            OrderAction::Pay => "Pay",
+            OrderAction::Ship => "Ship",
+            OrderAction::Cancel => "Cancel",
+        }
+    }
+
+    pub fn command(self) -> OrderCommand {
+        match self {
+            OrderAction::Pay => OrderCommand::Pay,
+            OrderAction::Ship => OrderCommand::Ship,
+            OrderAction::Cancel => OrderCommand::Cancel,
+        }
+    }
+}
+
+impl OrderStatus {
+    /// The actions an order in this status takes, as the aggregate's own commands decide (so
+    /// a page offers no step the order would refuse): a placed order can be paid or
+    /// cancelled, a paid one shipped or cancelled, and a shipped or cancelled one nothing.
+    pub fn actions(self) -> Vec<OrderAction> {
+        let order = Order { status: self, total: 0 };
+        let accepts = |action: &OrderAction| match action {
+            OrderAction::Pay => order.pay().is_ok(),
+            OrderAction::Ship => order.ship().is_ok(),
+            OrderAction::Cancel => order.cancel().is_ok(),
+        };
+        OrderAction::ALL.into_iter().filter(accepts).collect()
+    }
+}
+
 /// What an order needs to know of a product when it is placed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProductOffer {
@@ -239,4 +296,28 @@ impl Order {
 /// Shown when an order's price is formatted.
 pub fn line_cost(line: &OrderLine) -> Cents {
     Cents(line.unit_price.saturating_mul(i64::from(line.quantity)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OrderAction::{Cancel, Pay, Ship};
+    use super::{OrderAction, OrderStatus};
+
+    #[test]
+    fn each_status_offers_the_actions_its_order_takes() {
+        assert_eq!(OrderStatus::New.actions(), []);
+        assert_eq!(OrderStatus::Placed.actions(), [Pay, Cancel]);
+        assert_eq!(OrderStatus::Paid.actions(), [Ship, Cancel]);
+        assert_eq!(OrderStatus::Shipped.actions(), []);
+        assert_eq!(OrderStatus::Cancelled.actions(), []);
+    }
+
+    #[test]
+    fn actions_are_found_by_their_slug() {
+        for action in OrderAction::ALL {
+            assert_eq!(OrderAction::from_slug(action.slug()), Some(action));
+        }
+        assert_eq!(OrderAction::from_slug("fly"), None);
+        assert_eq!(OrderAction::from_slug("Pay"), None);
+    }
 }
