@@ -1,0 +1,88 @@
+//! Leases: one holder at a time of a named worker among every process sharing the file.
+
+use std::time::{Duration, SystemTime};
+
+use rusqlite::params;
+
+use super::rows::to_micros;
+use super::{SqliteStore, backend};
+use crate::error::StoreError;
+use crate::store::{Lease, validate_id};
+
+/// A lease not renewed for this long passes to another process: the holder renews it every
+/// third of that, so only a dead or frozen holder loses it.
+const LEASE_TTL: Duration = Duration::from_secs(5);
+
+/// Waits until this process holds lease `name`, then renews it in the background.
+pub(super) async fn acquire(store: &SqliteStore, name: &str) -> Result<Lease, StoreError> {
+    validate_id("lease name", name)?;
+    let owner = lease_owner();
+    while !store.claim(name, &owner).await? {
+        tokio::time::sleep(LEASE_TTL / 5).await;
+    }
+    let renewal = tokio::spawn({
+        let (store, name, owner) = (store.clone(), name.to_owned(), owner.clone());
+        async move {
+            loop {
+                tokio::time::sleep(LEASE_TTL / 3).await;
+                let _ = store.claim(&name, &owner).await;
+            }
+        }
+    });
+    Ok(Lease::new(HeldLease { store: store.clone(), name: name.to_owned(), owner, renewal }))
+}
+
+/// Releases a lease when dropped: stops renewing it and deletes its row.
+struct HeldLease {
+    store: SqliteStore,
+    name: String,
+    owner: String,
+    renewal: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for HeldLease {
+    fn drop(&mut self) {
+        self.renewal.abort();
+        let (store, name, owner) =
+            (self.store.clone(), std::mem::take(&mut self.name), std::mem::take(&mut self.owner));
+        // Best effort: if the release never runs, the lease expires after `LEASE_TTL`.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = store
+                    .write(move |c| {
+                        c.execute("DELETE FROM leases WHERE name = ?1 AND owner = ?2", params![name, owner])
+                            .map_err(backend)
+                    })
+                    .await;
+            });
+        }
+    }
+}
+
+impl SqliteStore {
+    /// Takes or renews lease `name` for `owner`; true if it is `owner`'s now.
+    pub(super) async fn claim(&self, name: &str, owner: &str) -> Result<bool, StoreError> {
+        let (name, owner) = (name.to_owned(), owner.to_owned());
+        self.write(move |connection| {
+            let now = to_micros(SystemTime::now());
+            let expires = now + LEASE_TTL.as_micros() as i64;
+            let changed = connection
+                .execute(
+                    "INSERT INTO leases (name, owner, expires_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+                     WHERE leases.owner = excluded.owner OR leases.expires_at < ?4",
+                    params![name, owner, expires, now],
+                )
+                .map_err(backend)?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+}
+
+/// Identifies one holder of one lease.
+fn lease_owner() -> String {
+    use std::hash::{BuildHasher, RandomState};
+    let random = RandomState::new().hash_one(SystemTime::now());
+    format!("pid{}-{random:016x}", std::process::id())
+}

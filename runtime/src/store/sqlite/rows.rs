@@ -1,0 +1,76 @@
+//! Rows: turning what the queries return into events and numbers, and Rust values into
+//! SQLite's.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, params};
+
+use super::backend;
+use crate::envelope::{EventMeta, Metadata, RecordedEvent};
+use crate::error::StoreError;
+
+pub(super) const COLUMNS: &str =
+    "position, aggregate_type, stream_id, version, name, schema_version, recorded_at, metadata, payload";
+
+/// Turns rows of [`COLUMNS`] into recorded events.
+pub(super) fn collect(mut rows: rusqlite::Rows<'_>) -> Result<Vec<RecordedEvent>, StoreError> {
+    let mut events = Vec::new();
+    while let Some(row) = rows.next().map_err(backend)? {
+        let aggregate_type: String = row.get(1).map_err(backend)?;
+        let stream_id: String = row.get(2).map_err(backend)?;
+        let version = row.get::<_, i64>(3).map_err(backend)? as u64;
+        let metadata: Option<String> = row.get(7).map_err(backend)?;
+        let metadata = match metadata {
+            None => Metadata::default(),
+            Some(text) => serde_json::from_str(&text).map_err(|e| StoreError::InvalidInput {
+                what: format!("stored metadata of stream {aggregate_type}/{stream_id}, version {version}"),
+                reason: e.to_string(),
+            })?,
+        };
+        events.push(RecordedEvent {
+            meta: EventMeta {
+                position: row.get::<_, i64>(0).map_err(backend)? as u64,
+                aggregate_type,
+                stream_id,
+                stream_version: version,
+                event_name: row.get(4).map_err(backend)?,
+                event_version: row.get(5).map_err(backend)?,
+                recorded_at: from_micros(row.get(6).map_err(backend)?),
+                metadata,
+            },
+            payload: row.get(8).map_err(backend)?,
+        });
+    }
+    Ok(events)
+}
+
+pub(super) fn head_of(connection: &Connection) -> Result<u64, StoreError> {
+    connection
+        .query_row("SELECT COALESCE(MAX(position), 0) FROM events", [], |row| row.get::<_, i64>(0))
+        .map(|p| p as u64)
+        .map_err(backend)
+}
+
+pub(super) fn current_version(
+    connection: &Connection,
+    aggregate_type: &str,
+    stream_id: &str,
+) -> Result<u64, StoreError> {
+    connection
+        .prepare_cached("SELECT COALESCE(MAX(version), 0) FROM events WHERE aggregate_type = ?1 AND stream_id = ?2")
+        .and_then(|mut s| s.query_row(params![aggregate_type, stream_id], |row| row.get::<_, i64>(0)))
+        .map(|v| v as u64)
+        .map_err(backend)
+}
+
+pub(super) fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+pub(super) fn to_micros(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+pub(super) fn from_micros(micros: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_micros(u64::try_from(micros).unwrap_or(0))
+}
