@@ -7,8 +7,8 @@ use std::time::{Duration, Instant, SystemTime};
 use rusqlite::{Connection, TransactionBehavior, params};
 
 use super::connection::lock;
-use super::rows::{current_version, to_i64, to_micros};
-use super::{Inner, SqliteStore, backend};
+use super::rows::{stream_version, to_i64, to_micros};
+use super::{Inner, SqliteStore, backend, statements};
 use crate::envelope::{Metadata, NewEvent};
 use crate::error::StoreError;
 use crate::store::{Appended, StreamRef};
@@ -166,17 +166,12 @@ fn append_one(
 ) -> Result<Appended, StoreError> {
     let PendingAppend { stream, expected, metadata, events, .. } = pending;
     let expected = *expected;
-    let actual = current_version(connection, &stream.aggregate_type, &stream.stream_id)?;
+    let actual = stream_version(connection, &stream.aggregate_type, &stream.stream_id)?;
     if actual != expected {
         return Err(StoreError::Conflict { stream: stream.clone(), expected, actual });
     }
     let micros = to_micros(recorded_at);
-    let mut insert = connection
-        .prepare_cached(
-            "INSERT INTO events (aggregate_type, stream_id, version, name, schema_version, recorded_at, metadata, payload)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )
-        .map_err(backend)?;
+    let mut insert = connection.prepare_cached(statements::INSERT_EVENT).map_err(backend)?;
     let mut positions = Vec::with_capacity(events.len());
     for (offset, event) in events.iter().enumerate() {
         insert

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 use rusqlite::params;
 
 use super::rows::to_micros;
-use super::{SqliteStore, backend};
+use super::{SqliteStore, backend, statements};
 use crate::error::StoreError;
 use crate::store::{Lease, validate_id};
 
@@ -50,7 +50,8 @@ impl Drop for HeldLease {
             runtime.spawn(async move {
                 let _ = store
                     .write(move |c| {
-                        c.execute("DELETE FROM leases WHERE name = ?1 AND owner = ?2", params![name, owner])
+                        c.prepare_cached(statements::RELEASE_LEASE)
+                            .and_then(|mut s| s.execute(params![name, owner]))
                             .map_err(backend)
                     })
                     .await;
@@ -67,12 +68,8 @@ impl SqliteStore {
             let now = to_micros(SystemTime::now());
             let expires = now + LEASE_TTL.as_micros() as i64;
             let changed = connection
-                .execute(
-                    "INSERT INTO leases (name, owner, expires_at) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-                     WHERE leases.owner = excluded.owner OR leases.expires_at < ?4",
-                    params![name, owner, expires, now],
-                )
+                .prepare_cached(statements::CLAIM_LEASE)
+                .and_then(|mut s| s.execute(params![name, owner, expires, now]))
                 .map_err(backend)?;
             Ok(changed > 0)
         })

@@ -4,6 +4,7 @@
 //! - `migrate.rs`: the versioned schema.
 //! - `committer.rs`: group commit, the queue of appends and the one committer.
 //! - `lease.rs`: leases between processes.
+//! - `statements.rs`: every SQL statement, once.
 //! - `rows.rs`: decoding rows, and the conversion of values.
 
 mod committer;
@@ -11,18 +12,19 @@ mod connection;
 mod lease;
 mod migrate;
 mod rows;
+mod statements;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use tokio::sync::watch;
 
 use self::committer::Queue;
 use self::connection::{blocking, connect};
 use self::migrate::migrate;
-use self::rows::{COLUMNS, collect, current_version, head_of, to_i64};
+use self::rows::to_i64;
 use super::{Appended, Checkpoint, EventFilter, EventStore, Lease, Snapshot, StreamRef, validate_id};
 use crate::envelope::{Metadata, NewEvent, RecordedEvent};
 use crate::error::StoreError;
@@ -84,7 +86,7 @@ impl SqliteStore {
         blocking(move || {
             let mut writer = connect(&path)?;
             migrate(&mut writer)?;
-            let head = head_of(&writer)?;
+            let head = rows::head_position(&writer)?;
             Ok(SqliteStore {
                 inner: Arc::new(Inner {
                     path,
@@ -136,20 +138,16 @@ impl EventStore for SqliteStore {
     async fn read_stream(&self, stream: StreamRef<'_>, from: u64, to: u64) -> Result<Vec<RecordedEvent>, StoreError> {
         let (aggregate_type, stream_id) = (stream.aggregate_type.to_owned(), stream.stream_id.to_owned());
         self.read(move |connection| {
-            let mut query = connection
-                .prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM events WHERE aggregate_type = ?1 AND stream_id = ?2 AND version BETWEEN ?3 AND ?4 ORDER BY version"
-                ))
-                .map_err(backend)?;
-            let rows = query.query(params![aggregate_type, stream_id, to_i64(from), to_i64(to)]).map_err(backend)?;
-            collect(rows)
+            let mut query = connection.prepare_cached(statements::READ_STREAM).map_err(backend)?;
+            let found = query.query(params![aggregate_type, stream_id, to_i64(from), to_i64(to)]).map_err(backend)?;
+            rows::events(found)
         })
         .await
     }
 
     async fn stream_version(&self, stream: StreamRef<'_>) -> Result<u64, StoreError> {
         let (aggregate_type, stream_id) = (stream.aggregate_type.to_owned(), stream.stream_id.to_owned());
-        self.read(move |connection| current_version(connection, &aggregate_type, &stream_id)).await
+        self.read(move |connection| rows::stream_version(connection, &aggregate_type, &stream_id)).await
     }
 
     async fn read_all(
@@ -161,28 +159,19 @@ impl EventStore for SqliteStore {
         if filter.names.is_some_and(<[_]>::is_empty) || limit == 0 {
             return Ok(Vec::new());
         }
-        // The names travel as one JSON array parameter: every query stays parameterized.
         let names = filter.names.map(|names| serde_json::to_string(names).expect("a list of strings is JSON"));
         let aggregate_type = filter.aggregate_type.map(str::to_owned);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read(move |connection| {
-            let mut query = connection
-                .prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM events
-                     WHERE position > ?1
-                       AND (?2 IS NULL OR name IN (SELECT value FROM json_each(?2)))
-                       AND (?3 IS NULL OR aggregate_type = ?3)
-                     ORDER BY position LIMIT ?4"
-                ))
-                .map_err(backend)?;
-            let rows = query.query(params![to_i64(after), names, aggregate_type, limit]).map_err(backend)?;
-            collect(rows)
+            let mut query = connection.prepare_cached(statements::READ_ALL).map_err(backend)?;
+            let found = query.query(params![to_i64(after), names, aggregate_type, limit]).map_err(backend)?;
+            rows::events(found)
         })
         .await
     }
 
     async fn head_position(&self) -> Result<u64, StoreError> {
-        let head = self.read(head_of).await?;
+        let head = self.read(rows::head_position).await?;
         self.inner.head.send_if_modified(|known| {
             let newer = head > *known;
             if newer {
@@ -209,21 +198,11 @@ impl EventStore for SqliteStore {
         stream.validate()?;
         let (aggregate_type, stream_id) = (stream.aggregate_type.to_owned(), stream.stream_id.to_owned());
         self.write(move |connection| {
+            let Snapshot { version, fingerprint, state } = snapshot;
             connection
-                .prepare_cached(
-                    "INSERT INTO snapshots (aggregate_type, stream_id, version, fingerprint, state) VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT (aggregate_type, stream_id) DO UPDATE
-                     SET version = excluded.version, fingerprint = excluded.fingerprint, state = excluded.state
-                     WHERE excluded.version >= snapshots.version",
-                )
+                .prepare_cached(statements::SAVE_SNAPSHOT)
                 .and_then(|mut s| {
-                    s.execute(params![
-                        aggregate_type,
-                        stream_id,
-                        to_i64(snapshot.version),
-                        snapshot.fingerprint as i64,
-                        snapshot.state
-                    ])
+                    s.execute(params![aggregate_type, stream_id, to_i64(version), fingerprint as i64, state])
                 })
                 .map_err(backend)?;
             Ok(())
@@ -234,21 +213,9 @@ impl EventStore for SqliteStore {
     async fn load_snapshot(&self, stream: StreamRef<'_>) -> Result<Option<Snapshot>, StoreError> {
         let (aggregate_type, stream_id) = (stream.aggregate_type.to_owned(), stream.stream_id.to_owned());
         self.read(move |connection| {
-            connection
-                .prepare_cached(
-                    "SELECT version, fingerprint, state FROM snapshots WHERE aggregate_type = ?1 AND stream_id = ?2",
-                )
-                .and_then(|mut s| {
-                    s.query_row(params![aggregate_type, stream_id], |row| {
-                        Ok(Snapshot {
-                            version: row.get::<_, i64>(0)? as u64,
-                            fingerprint: row.get::<_, i64>(1)? as u64,
-                            state: row.get(2)?,
-                        })
-                    })
-                    .optional()
-                })
-                .map_err(backend)
+            let mut query = connection.prepare_cached(statements::LOAD_SNAPSHOT).map_err(backend)?;
+            let mut found = query.query(params![aggregate_type, stream_id]).map_err(backend)?;
+            found.next().map_err(backend)?.map(rows::snapshot).transpose()
         })
         .await
     }
@@ -256,15 +223,9 @@ impl EventStore for SqliteStore {
     async fn load_checkpoint(&self, name: &str) -> Result<Option<Checkpoint>, StoreError> {
         let name = name.to_owned();
         self.read(move |connection| {
-            connection
-                .prepare_cached("SELECT position, state FROM checkpoints WHERE name = ?1")
-                .and_then(|mut s| {
-                    s.query_row(params![name], |row| {
-                        Ok(Checkpoint { position: row.get::<_, i64>(0)? as u64, state: row.get(1)? })
-                    })
-                    .optional()
-                })
-                .map_err(backend)
+            let mut query = connection.prepare_cached(statements::LOAD_CHECKPOINT).map_err(backend)?;
+            let mut found = query.query(params![name]).map_err(backend)?;
+            found.next().map_err(backend)?.map(rows::checkpoint).transpose()
         })
         .await
     }
@@ -274,10 +235,7 @@ impl EventStore for SqliteStore {
         let name = name.to_owned();
         self.write(move |connection| {
             connection
-                .prepare_cached(
-                    "INSERT INTO checkpoints (name, position, state) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (name) DO UPDATE SET position = excluded.position, state = excluded.state",
-                )
+                .prepare_cached(statements::SAVE_CHECKPOINT)
                 .and_then(|mut s| s.execute(params![name, to_i64(checkpoint.position), checkpoint.state]))
                 .map_err(backend)?;
             Ok(())
@@ -288,7 +246,10 @@ impl EventStore for SqliteStore {
     async fn delete_checkpoint(&self, name: &str) -> Result<(), StoreError> {
         let name = name.to_owned();
         self.write(move |connection| {
-            connection.execute("DELETE FROM checkpoints WHERE name = ?1", params![name]).map_err(backend)?;
+            connection
+                .prepare_cached(statements::DELETE_CHECKPOINT)
+                .and_then(|mut s| s.execute(params![name]))
+                .map_err(backend)?;
             Ok(())
         })
         .await

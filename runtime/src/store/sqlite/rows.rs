@@ -3,17 +3,15 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, Row, params};
 
-use super::backend;
+use super::{backend, statements};
 use crate::envelope::{EventMeta, Metadata, RecordedEvent};
 use crate::error::StoreError;
+use crate::store::{Checkpoint, Snapshot};
 
-pub(super) const COLUMNS: &str =
-    "position, aggregate_type, stream_id, version, name, schema_version, recorded_at, metadata, payload";
-
-/// Turns rows of [`COLUMNS`] into recorded events.
-pub(super) fn collect(mut rows: rusqlite::Rows<'_>) -> Result<Vec<RecordedEvent>, StoreError> {
+/// Turns rows of `event_columns!()` (see `statements.rs`) into recorded events.
+pub(super) fn events(mut rows: rusqlite::Rows<'_>) -> Result<Vec<RecordedEvent>, StoreError> {
     let mut events = Vec::new();
     while let Some(row) = rows.next().map_err(backend)? {
         let aggregate_type: String = row.get(1).map_err(backend)?;
@@ -44,20 +42,37 @@ pub(super) fn collect(mut rows: rusqlite::Rows<'_>) -> Result<Vec<RecordedEvent>
     Ok(events)
 }
 
-pub(super) fn head_of(connection: &Connection) -> Result<u64, StoreError> {
+/// A snapshot row: `version, fingerprint, state`.
+pub(super) fn snapshot(row: &Row<'_>) -> Result<Snapshot, StoreError> {
+    Ok(Snapshot {
+        version: row.get::<_, i64>(0).map_err(backend)? as u64,
+        fingerprint: row.get::<_, i64>(1).map_err(backend)? as u64,
+        state: row.get(2).map_err(backend)?,
+    })
+}
+
+/// A checkpoint row: `position, state`.
+pub(super) fn checkpoint(row: &Row<'_>) -> Result<Checkpoint, StoreError> {
+    Ok(Checkpoint { position: row.get::<_, i64>(0).map_err(backend)? as u64, state: row.get(1).map_err(backend)? })
+}
+
+/// The position of the newest event: 0 if there is none.
+pub(super) fn head_position(connection: &Connection) -> Result<u64, StoreError> {
     connection
-        .query_row("SELECT COALESCE(MAX(position), 0) FROM events", [], |row| row.get::<_, i64>(0))
+        .prepare_cached(statements::HEAD_POSITION)
+        .and_then(|mut s| s.query_row([], |row| row.get::<_, i64>(0)))
         .map(|p| p as u64)
         .map_err(backend)
 }
 
-pub(super) fn current_version(
+/// The version of a stream: 0 if it has no events.
+pub(super) fn stream_version(
     connection: &Connection,
     aggregate_type: &str,
     stream_id: &str,
 ) -> Result<u64, StoreError> {
     connection
-        .prepare_cached("SELECT COALESCE(MAX(version), 0) FROM events WHERE aggregate_type = ?1 AND stream_id = ?2")
+        .prepare_cached(statements::STREAM_VERSION)
         .and_then(|mut s| s.query_row(params![aggregate_type, stream_id], |row| row.get::<_, i64>(0)))
         .map(|v| v as u64)
         .map_err(backend)
