@@ -143,7 +143,7 @@ fn commit_batch(connection: &mut Connection, batch: Vec<PendingAppend>) {
             }
             return;
         }
-        Err(error) => Some(error.to_string()),
+        Err(error) => Some(Arc::new(error)),
     };
     for (pending, outcome) in
         batch.into_iter().zip(outcomes.into_iter().map(Some).chain(std::iter::repeat_with(|| None)))
@@ -151,7 +151,7 @@ fn commit_batch(connection: &mut Connection, batch: Vec<PendingAppend>) {
         let result = match (&failure, outcome) {
             // Committed, or refused on its own account (a conflict holds either way).
             (None, Some(outcome)) | (_, Some(outcome @ Err(StoreError::Conflict { .. }))) => outcome,
-            (Some(reason), _) => Err(StoreError::Backend(format!("the transaction failed: {reason}").into())),
+            (Some(error), _) => Err(StoreError::Backend(Box::new(TransactionFailed(Arc::clone(error))))),
             (None, None) => unreachable!("a committed batch has an outcome for every append"),
         };
         let _ = pending.reply.send(result);
@@ -206,8 +206,36 @@ fn conflict_or_backend(
     if duplicate {
         StoreError::Conflict { stream: stream.clone(), expected, actual: version }
     } else {
-        StoreError::Backend(format!("stream {stream}, version {version}: {error}").into())
+        StoreError::Backend(Box::new(InsertFailed { stream: stream.clone(), version, error }))
     }
+}
+
+/// The transaction of a batch failed as a whole (it could not begin, or not commit): every
+/// append of the batch fails with this, and they share the one underlying error.
+#[derive(Debug)]
+struct TransactionFailed(Arc<rusqlite::Error>);
+
+impl std::fmt::Display for TransactionFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the transaction failed: {}", self.0)
+    }
+}
+
+impl std::error::Error for TransactionFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        // The rusqlite error itself (not the `Arc`), so that callers can downcast to it.
+        Some(&*self.0)
+    }
+}
+
+/// An insert of one event failed on something other than a duplicate version.
+#[derive(Debug, thiserror::Error)]
+#[error("stream {stream}, version {version}: {error}")]
+struct InsertFailed {
+    stream: crate::error::StreamName,
+    version: u64,
+    #[source]
+    error: rusqlite::Error,
 }
 
 fn encode_metadata(metadata: &Metadata) -> Option<String> {

@@ -1,6 +1,8 @@
 //! The schema: versioned migrations, run when a file is opened, and the refusal of a file
 //! written by a newer factum.
 
+use std::path::Path;
+
 use rusqlite::{Connection, TransactionBehavior};
 
 use super::backend;
@@ -45,19 +47,24 @@ const MIGRATIONS: &[&str] = &[
 
 /// Brings the schema up to date, in one write transaction, so two processes opening a new
 /// file at once cannot both migrate it.
-pub(super) fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
+///
+/// A file at a schema version past [`MIGRATIONS`] was written by a newer factum: it is
+/// refused as [`StoreError::Incompatible`], untouched. A negative version is written by no
+/// factum: [`StoreError::Corrupt`].
+pub(super) fn migrate(connection: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
-    let done: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(backend)?;
-    let done = usize::try_from(done).unwrap_or(usize::MAX);
-    if done > MIGRATIONS.len() {
-        return Err(StoreError::InvalidInput {
-            what: "SQLite schema".to_owned(),
-            reason: format!(
-                "the file is at schema version {done}, newer than this factum knows ({}); upgrade factum",
-                MIGRATIONS.len()
-            ),
-        });
+    let found: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(backend)?;
+    let store = || format!("the SQLite file {}", path.display());
+    let supported = MIGRATIONS.len() as i64;
+    if found > supported {
+        return Err(StoreError::Incompatible { store: store(), found, supported });
     }
+    let done = usize::try_from(found).map_err(|_| {
+        StoreError::corrupt(
+            store(),
+            format!("its schema version (PRAGMA user_version) is {found}, which no factum writes"),
+        )
+    })?;
     for (index, migration) in MIGRATIONS.iter().enumerate().skip(done) {
         tx.execute_batch(migration).map_err(backend)?;
         tx.pragma_update(None, "user_version", (index + 1) as i64).map_err(backend)?;

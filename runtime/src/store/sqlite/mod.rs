@@ -85,7 +85,7 @@ impl SqliteStore {
         let path = path.as_ref().to_path_buf();
         blocking(move || {
             let mut writer = connect(&path)?;
-            migrate(&mut writer)?;
+            migrate(&mut writer, &path)?;
             let head = rows::head_position(&writer)?;
             Ok(SqliteStore {
                 inner: Arc::new(Inner {
@@ -215,7 +215,7 @@ impl EventStore for SqliteStore {
         self.read(move |connection| {
             let mut query = connection.prepare_cached(statements::LOAD_SNAPSHOT).map_err(backend)?;
             let mut found = query.query(params![aggregate_type, stream_id]).map_err(backend)?;
-            found.next().map_err(backend)?.map(rows::snapshot).transpose()
+            found.next().map_err(backend)?.map(|row| rows::snapshot(row, &aggregate_type, &stream_id)).transpose()
         })
         .await
     }
@@ -225,7 +225,7 @@ impl EventStore for SqliteStore {
         self.read(move |connection| {
             let mut query = connection.prepare_cached(statements::LOAD_CHECKPOINT).map_err(backend)?;
             let mut found = query.query(params![name]).map_err(backend)?;
-            found.next().map_err(backend)?.map(rows::checkpoint).transpose()
+            found.next().map_err(backend)?.map(|row| rows::checkpoint(row, &name)).transpose()
         })
         .await
     }
