@@ -12,6 +12,7 @@ use super::{Inner, SqliteStore, backend, statements};
 use crate::envelope::{Metadata, NewEvent};
 use crate::error::StoreError;
 use crate::store::{Appended, StreamRef};
+use crate::trace::{debug_span, field, warn};
 
 impl SqliteStore {
     /// Queues one append for the committer and waits for its answer.
@@ -103,10 +104,18 @@ fn commit_queued(inner: &Inner) {
         }
         let batch = std::mem::take(&mut queue.pending);
         drop(queue);
+        let span = debug_span!(
+            "append_batch",
+            store = "sqlite",
+            appends = batch.len(),
+            events = batch.iter().map(|pending| pending.events.len()).sum::<usize>(),
+            duration_us = field::Empty,
+        );
         let started = Instant::now();
         last.0 = batch.len();
-        commit_batch(&mut connection, batch);
+        span.in_scope(|| commit_batch(&mut connection, batch));
         last.1 = started.elapsed();
+        span.record("duration_us", u64::try_from(last.1.as_micros()).unwrap_or(u64::MAX));
     }
 }
 
@@ -123,22 +132,33 @@ fn commit_batch(connection: &mut Connection, batch: Vec<PendingAppend>) {
     let mut outcomes = Vec::with_capacity(batch.len());
     let committed = (|| {
         let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for pending in &batch {
+        for (index, pending) in batch.iter().enumerate() {
             match append_one(&tx, pending, recorded_at) {
                 outcome @ (Ok(_) | Err(StoreError::Conflict { .. })) => outcomes.push(outcome),
-                Err(error) => return Ok(Some(error)), // dropping `tx` rolls everything back
+                Err(error) => return Ok(Some((index, error))), // dropping `tx` rolls everything back
             }
         }
         tx.commit().map(|()| None)
     })();
     let failure = match committed {
         Ok(None) => None,
-        Ok(Some(error)) => {
+        Ok(Some((index, error))) => {
             if batch.len() > 1 {
+                // Handled here, not returned: the faulty append gets its own error from its
+                // retry below, so this one is only logged.
+                warn!(
+                    store = "sqlite",
+                    appends = batch.len(),
+                    stream = %batch[index].stream,
+                    error = %error,
+                    "an append failed inside a group commit, which was rolled back; committing each append of the batch on its own"
+                );
                 for pending in batch {
                     commit_batch(connection, vec![pending]);
                 }
             } else if let Some(alone) = batch.into_iter().next() {
+                // A receiver that is gone belongs to an append whose caller stopped waiting
+                // (its future was dropped): there is no one left to tell.
                 let _ = alone.reply.send(Err(error));
             }
             return;
@@ -154,6 +174,8 @@ fn commit_batch(connection: &mut Connection, batch: Vec<PendingAppend>) {
             (Some(error), _) => Err(StoreError::Backend(Box::new(TransactionFailed(Arc::clone(error))))),
             (None, None) => unreachable!("a committed batch has an outcome for every append"),
         };
+        // A receiver that is gone belongs to an append whose caller stopped waiting (its
+        // future was dropped): the outcome stands, and there is no one left to tell.
         let _ = pending.reply.send(result);
     }
 }
@@ -240,4 +262,118 @@ struct InsertFailed {
 
 fn encode_metadata(metadata: &Metadata) -> Option<String> {
     (!metadata.is_empty()).then(|| serde_json::to_string(metadata).expect("metadata is plain strings"))
+}
+
+#[cfg(all(test, feature = "tracing"))]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event, Metadata as TraceMetadata, Subscriber};
+
+    use super::{PendingAppend, commit_queued};
+    use crate::envelope::NewEvent;
+    use crate::error::StreamName;
+    use crate::store::sqlite::{SqliteStore, connection::lock};
+
+    /// What the committer told tracing: span names with their fields, and events.
+    #[derive(Clone, Default)]
+    struct Recorder(Arc<Mutex<Vec<String>>>);
+
+    /// Writes the fields of a span or event as `name=value`.
+    struct Fields<'a>(&'a mut String);
+
+    impl Visit for Fields<'_> {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            self.0.push_str(&format!(" {}={value:?}", field.name()));
+        }
+    }
+
+    impl Subscriber for Recorder {
+        fn enabled(&self, _: &TraceMetadata<'_>) -> bool {
+            true
+        }
+
+        fn new_span(&self, span: &Attributes<'_>) -> Id {
+            let mut line = format!("span {}", span.metadata().name());
+            span.record(&mut Fields(&mut line));
+            let mut lines = self.0.lock().unwrap();
+            lines.push(line);
+            Id::from_u64(lines.len() as u64)
+        }
+
+        fn record(&self, span: &Id, values: &Record<'_>) {
+            let mut lines = self.0.lock().unwrap();
+            let line = &mut lines[span.into_u64() as usize - 1];
+            values.record(&mut Fields(line));
+        }
+
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+
+        fn event(&self, event: &Event<'_>) {
+            let mut line = format!("{}", event.metadata().level());
+            event.record(&mut Fields(&mut line));
+            self.0.lock().unwrap().push(line);
+        }
+
+        fn enter(&self, _: &Id) {}
+
+        fn exit(&self, _: &Id) {}
+    }
+
+    /// A batch is one `append_batch` span, with its size and duration; an append that fails
+    /// inside it (a trigger planted in the file) is logged as a warning, naming its stream,
+    /// before the others are committed on their own.
+    #[test]
+    fn a_batch_is_one_span_and_a_failed_append_in_it_a_warning() {
+        let path = std::env::temp_dir().join(format!("factum-committer-trace-{}.db", std::process::id()));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let store = runtime.block_on(SqliteStore::open(&path)).unwrap();
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "CREATE TRIGGER planted BEFORE INSERT ON events WHEN NEW.stream_id = 'poison' \
+                 BEGIN SELECT RAISE(ABORT, 'planted failure'); END;",
+            )
+            .unwrap();
+        let event = || NewEvent { name: "Noted", version: 1, payload: "{}".into() };
+        let mut answers = Vec::new();
+        {
+            let mut queue = lock(&store.inner.queue);
+            for (id, events) in [("good", vec![event(), event()]), ("poison", vec![event()])] {
+                let (reply, answer) = tokio::sync::oneshot::channel();
+                let stream = StreamName { aggregate_type: "note".into(), stream_id: id.into() };
+                queue.pending.push(PendingAppend { stream, expected: 0, metadata: None, events, reply });
+                answers.push(answer);
+            }
+            queue.committing = true;
+        }
+
+        let recorder = Recorder::default();
+        tracing::subscriber::with_default(recorder.clone(), || commit_queued(&store.inner));
+
+        let mut answers = answers.into_iter().map(|mut answer| answer.try_recv().expect("answered"));
+        assert_eq!(answers.next().unwrap().unwrap().version, 2);
+        let failure = answers.next().unwrap().unwrap_err().to_string();
+        assert!(failure.contains("stream note/poison, version 1") && failure.contains("planted failure"), "{failure}");
+        let lines = recorder.0.lock().unwrap().clone();
+        assert_eq!(lines.len(), 2, "{lines:#?}");
+        assert!(
+            lines[0].starts_with(r#"span append_batch store="sqlite" appends=2 events=3 duration_us="#),
+            "{lines:#?}"
+        );
+        let warning = &lines[1];
+        assert!(warning.starts_with("WARN message=an append failed inside a group commit"), "{warning}");
+        for field in [r#"store="sqlite""#, "appends=2", "stream=note/poison", "planted failure"] {
+            assert!(warning.contains(field), "{field} in {warning}");
+        }
+        drop(store);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
 }

@@ -8,6 +8,7 @@ use super::rows::to_micros;
 use super::{SqliteStore, backend, statements};
 use crate::error::StoreError;
 use crate::store::{Lease, validate_id};
+use crate::trace::{debug, error, warn};
 
 /// A lease not renewed for this long passes to another process: the holder renews it every
 /// third of that, so only a dead or frozen holder loses it.
@@ -23,9 +24,36 @@ pub(super) async fn acquire(store: &SqliteStore, name: &str) -> Result<Lease, St
     let renewal = tokio::spawn({
         let (store, name, owner) = (store.clone(), name.to_owned(), owner.clone());
         async move {
+            // Whether the last renewal found the lease taken, so a loss is logged once, not
+            // at every renewal while another process holds it.
+            let mut lost = false;
             loop {
                 tokio::time::sleep(LEASE_TTL / 3).await;
-                let _ = store.claim(&name, &owner).await;
+                match store.claim(&name, &owner).await {
+                    Ok(true) if lost => {
+                        lost = false;
+                        warn!(store = "sqlite", lease = %name, "the lease is held again after it was lost");
+                    }
+                    Ok(true) => {}
+                    Ok(false) if lost => {}
+                    Ok(false) => {
+                        lost = true;
+                        error!(
+                            store = "sqlite",
+                            lease = %name,
+                            "the lease was lost to another process: it went unrenewed for {:?}, so two holders may now run",
+                            LEASE_TTL
+                        );
+                    }
+                    Err(error) => warn!(
+                        store = "sqlite",
+                        lease = %name,
+                        error = %error,
+                        "a lease renewal failed; trying again in {:?}, the lease expires {:?} after the last renewal",
+                        LEASE_TTL / 3,
+                        LEASE_TTL
+                    ),
+                }
             }
         }
     });
@@ -46,17 +74,31 @@ impl Drop for HeldLease {
         let (store, name, owner) =
             (self.store.clone(), std::mem::take(&mut self.name), std::mem::take(&mut self.owner));
         // Best effort: if the release never runs, the lease expires after `LEASE_TTL`.
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                let _ = store
-                    .write(move |c| {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            debug!(store = "sqlite", lease = %name, "no Tokio runtime to release the lease on; it expires in {:?}", LEASE_TTL);
+            return;
+        };
+        runtime.spawn(async move {
+            let released = store
+                .write({
+                    let name = name.clone();
+                    move |c| {
                         c.prepare_cached(statements::RELEASE_LEASE)
                             .and_then(|mut s| s.execute(params![name, owner]))
                             .map_err(backend)
-                    })
-                    .await;
-            });
-        }
+                    }
+                })
+                .await;
+            if let Err(error) = released {
+                warn!(
+                    store = "sqlite",
+                    lease = %name,
+                    error = %error,
+                    "a lease was not released; it passes to another process when it expires, within {:?}",
+                    LEASE_TTL
+                );
+            }
+        });
     }
 }
 

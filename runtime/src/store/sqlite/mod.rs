@@ -190,6 +190,9 @@ impl EventStore for SqliteStore {
             if self.head_position().await? > after {
                 return Ok(());
             }
+            // Woken by an append of this process, or 50 ms passed: either way, look at the
+            // file again. Neither is a failure (`wait_for` fails only once the sender is
+            // dropped, and `self` holds it), so the outcome is not needed.
             let _ = tokio::time::timeout(Duration::from_millis(50), head.wait_for(|&h| h > after)).await;
         }
     }
