@@ -32,17 +32,48 @@ use crate::error::StoreError;
 /// An event store in one SQLite file: embedded, durable, and safe to share between
 /// processes on one machine.
 ///
-/// - WAL mode with `synchronous = FULL`: an append that returned `Ok` survives a crash or a
-///   power cut; a batch is one transaction, so it is stored whole or not at all.
+/// # Durability
+///
+/// - WAL mode with `synchronous = FULL`: an append that returned `Ok` has been fsynced, and
+///   survives a crash or a power cut.
+/// - An append is one transaction: its events are stored whole or not at all.
+/// - Group commit: appends that arrive while the writer is busy wait for it and are then
+///   committed together, in one transaction and one fsync, and each is answered only once
+///   that transaction is durable. Many writers thus share fsyncs instead of queueing for one
+///   each. A conflict rejects only its own append; an append that fails otherwise takes the
+///   transaction down, and the others are committed again one by one, so that only it fails.
+///
+/// # Versions and positions
+///
 /// - Optimistic concurrency is checked inside an immediate (write-locked) transaction and
 ///   backed by a unique `(aggregate_type, stream_id, version)` constraint, so two processes
 ///   appending to one file never hand out one version twice.
-/// - Positions come from an `AUTOINCREMENT` key: they only grow, and are never reused.
-/// - Schema migrations run when the file is opened.
-/// - Group commit: appends that arrive while the writer is busy are committed together, in
-///   one transaction and one fsync; a conflict rejects only its own append, and an append
-///   that fails otherwise is retried alone so that it fails only itself.
-/// - Every call runs on Tokio's blocking pool, never on the async executor.
+/// - Positions come from an `AUTOINCREMENT` key, assigned inside the write transaction: they
+///   only grow, are never reused, and have no gaps (a transaction that fails is rolled back
+///   with the positions it took). SQLite has one writer at a time, so events become visible
+///   in position order: a reader that has seen position `p` never later finds a new event at
+///   or below `p`, and a projection's checkpoint at `p` misses nothing.
+///
+/// # Processes, schema and threads
+///
+/// - Several processes may open one file. [`wait_for_events`](EventStore::wait_for_events)
+///   wakes at once for appends of this process, and looks at the file every 50 ms for those
+///   of others. [Leases](EventStore::acquire_lease) expire 5 s after their holder stops
+///   renewing them.
+/// - Schema migrations run when the file is opened, in one write transaction. A file written
+///   by a newer factum is refused with [`StoreError::Incompatible`] and left untouched.
+/// - Every call runs on Tokio's blocking pool, never on the async executor; reads use their
+///   own connections and do not wait for the writer.
+///
+/// # Errors and tracing
+///
+/// A stored row that does not decode (metadata that is not JSON, a version or position below
+/// 1, a value of the wrong type) is [`StoreError::Corrupt`] naming the row, with the
+/// underlying error as its source; a failed SQLite call is [`StoreError::Backend`] keeping
+/// the SQLite error as its source. With the `tracing` feature each committed batch is a
+/// debug-level `append_batch` span (`appends`, `events`, `duration_us`), and failures
+/// handled without being returned (a lease renewal, a batch retried append by append) are
+/// logged as warnings.
 ///
 /// ```
 /// use factum::{EventStore, Metadata, NewEvent, SqliteStore, StreamRef};
@@ -60,6 +91,7 @@ use crate::error::StoreError;
 /// # drop(reopened); for suffix in ["", "-wal", "-shm"] { let _ = std::fs::remove_file(format!("{}{suffix}", path.display())); }
 /// # Ok(()) }
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 #[derive(Clone)]
 pub struct SqliteStore {
     inner: Arc<Inner>,
