@@ -260,6 +260,7 @@ struct InsertFailed {
     error: rusqlite::Error,
 }
 
+/// The metadata column: JSON of the key/values, or null when there are none.
 fn encode_metadata(metadata: &Metadata) -> Option<String> {
     (!metadata.is_empty()).then(|| serde_json::to_string(metadata).expect("metadata is plain strings"))
 }

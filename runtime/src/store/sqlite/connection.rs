@@ -13,6 +13,8 @@ use crate::error::StoreError;
 /// How long a connection waits for another process's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Opens a connection to `path` with the store's pragmas: the WAL journal, `synchronous =
+/// FULL` (every commit fsynced before it returns), foreign keys on, and [`BUSY_TIMEOUT`].
 pub(super) fn connect(path: &Path) -> Result<Connection, StoreError> {
     let connection = Connection::open(path).map_err(backend)?;
     connection.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
@@ -52,12 +54,14 @@ impl SqliteStore {
     }
 }
 
+/// Locks `mutex`, poisoned or not.
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic in a blocking task cannot leave a connection mid-transaction: rusqlite rolls
     // back an unfinished transaction when it is dropped.
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Runs `work` on Tokio's blocking pool; a panic in it becomes a backend error.
 pub(super) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {

@@ -295,6 +295,7 @@ impl EventStore for SqliteStore {
     }
 }
 
+/// A failed SQLite call, with the rusqlite error as its source.
 fn backend(error: rusqlite::Error) -> StoreError {
     StoreError::Backend(Box::new(error))
 }

@@ -160,10 +160,12 @@ pub(super) fn stream_version(
         })
 }
 
+/// A count or position as SQLite's integer, capped at `i64::MAX` (a bound past every row).
 pub(super) fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+/// The recorded-time column: microseconds since the Unix epoch (0 for a clock before it).
 pub(super) fn to_micros(time: SystemTime) -> i64 {
     time.duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
