@@ -213,23 +213,144 @@ async fn bad_stored_data_is_an_error_naming_stream_version_and_event() {
     assert_eq!(fresh.load("healthy").await.unwrap().unwrap().state.balance, 3);
     assert_eq!(store.read_all(0, EventFilter::ALL, 100).await.unwrap().len(), 8);
 
-    // Metadata that is not JSON is an error too, naming stream and version.
+    // Metadata that is not JSON is corruption, naming stream and version.
     rusqlite::Connection::open(&db)
         .unwrap()
         .execute("UPDATE events SET metadata = 'oops' WHERE stream_id = 'healthy' AND version = 1", [])
         .unwrap();
     let error = store.read_stream(StreamRef::new("account", "healthy"), 1, 1).await.unwrap_err();
-    assert!(error.to_string().starts_with("invalid stored metadata of stream account/healthy, version 1:"), "{error}");
+    assert!(error.to_string().starts_with("corrupt store: stream account/healthy, version 1 (position 4):"), "{error}");
 }
 
-/// A file written by a newer factum (a higher schema version) is refused, not "migrated".
+/// The first error of `error`'s source chain that is an `E`.
+fn source_of<'a, E: std::error::Error + 'static>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a E> {
+    std::iter::successors(error.source(), |e| e.source()).find_map(|e| e.downcast_ref::<E>())
+}
+
+/// Rows no factum writes, planted with rusqlite (metadata that is not JSON, a recorded time
+/// that is text, a version below 1): a read that meets one returns `StoreError::Corrupt`
+/// naming the row, with the underlying error kept as the source. The rows around them, the
+/// planted rows themselves and the numbering of positions are unharmed.
 #[tokio::test]
-async fn a_newer_schema_is_refused_with_a_clear_error() {
+async fn a_row_that_does_not_decode_is_corrupt_and_named() {
+    let db = fresh_path("corrupt-row");
+    let store = SqliteStore::open(&db).await.unwrap();
+    let stream = |id| StreamRef::new("note", id);
+    let event = || NewEvent { name: "Noted", version: 1, payload: "{}".into() };
+    for id in ["before", "bad-metadata", "bad-time", "after"] {
+        store.append(stream(id), 0, &Metadata::new(), vec![event()]).await.unwrap(); // positions 1 to 4
+    }
+    let raw = rusqlite::Connection::open(&db).unwrap();
+    raw.execute("UPDATE events SET metadata = '{not json' WHERE stream_id = 'bad-metadata'", []).unwrap();
+    raw.execute("UPDATE events SET recorded_at = 'yesterday' WHERE stream_id = 'bad-time'", []).unwrap();
+    raw.execute(
+        "INSERT INTO events (aggregate_type, stream_id, version, name, schema_version, recorded_at, payload)
+         VALUES ('note', 'bad-version', -1, 'Noted', 1, 0, '{}')",
+        [],
+    )
+    .unwrap(); // position 5
+
+    let corrupt = |error: StoreError| match error {
+        StoreError::Corrupt { ref location, ref source, .. } => {
+            assert!(error.is_corrupt() && !error.is_invalid_input(), "{error}");
+            (location.clone(), source.is_some(), error.to_string())
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    };
+
+    let error = store.read_stream(stream("bad-metadata"), 1, u64::MAX).await.unwrap_err();
+    assert!(source_of::<serde_json::Error>(&error).is_some(), "the JSON error is kept: {error:?}");
+    let (location, _, message) = corrupt(error);
+    assert_eq!(location, "stream note/bad-metadata, version 1 (position 2)");
+    assert!(message.contains("metadata"), "{message}");
+
+    let error = store.read_stream(stream("bad-time"), 1, u64::MAX).await.unwrap_err();
+    let sqlite = source_of::<rusqlite::Error>(&error).expect("the rusqlite error is kept");
+    assert!(matches!(sqlite, rusqlite::Error::InvalidColumnType(..)), "{sqlite:?}");
+    let (location, _, message) = corrupt(error);
+    assert_eq!(location, "stream note/bad-time, version 1 (position 3)");
+    assert!(message.contains("recorded time"), "{message}");
+
+    // The global log stops at the first bad row, and reads up to it and past it work.
+    let (location, _, _) = corrupt(store.read_all(0, EventFilter::ALL, 100).await.unwrap_err());
+    assert_eq!(location, "stream note/bad-metadata, version 1 (position 2)");
+    let first = store.read_all(0, EventFilter::ALL, 1).await.unwrap();
+    assert_eq!(first.iter().map(|e| e.meta.stream_id.as_str()).collect::<Vec<_>>(), ["before"]);
+    let error = store.read_all(3, EventFilter::ALL, 100).await.unwrap_err();
+    let (location, has_source, message) = corrupt(error);
+    assert_eq!(location, "stream note/bad-version, version -1 (position 5)");
+    assert!(!has_source && message.contains("count from 1"), "{message}");
+    let (location, _, message) = corrupt(store.stream_version(stream("bad-version")).await.unwrap_err());
+    assert_eq!(location, "stream note/bad-version");
+    assert!(message.contains("-1"), "{message}");
+
+    // Nothing else was harmed: the healthy streams read and take appends, positions go on
+    // from the planted row without a gap, and the bad rows are still there as planted.
+    for id in ["before", "after"] {
+        assert_eq!(store.read_stream(stream(id), 1, u64::MAX).await.unwrap().len(), 1, "{id}");
+    }
+    let appended = store.append(stream("after"), 1, &Metadata::new(), vec![event()]).await.unwrap();
+    assert_eq!(appended.positions, [6]);
+    let planted: (String, String, i64) = raw
+        .query_row(
+            "SELECT (SELECT metadata FROM events WHERE position = 2),
+                    (SELECT recorded_at FROM events WHERE position = 3),
+                    (SELECT version FROM events WHERE position = 5)",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(planted, ("{not json".to_owned(), "yesterday".to_owned(), -1));
+}
+
+/// A file written by a newer factum (a higher schema version) is refused as `Incompatible`
+/// naming the file, not "migrated", and left as it was.
+#[tokio::test]
+async fn a_newer_schema_is_refused_as_incompatible() {
     let db = fresh_path("newer");
     drop(SqliteStore::open(&db).await.unwrap());
     rusqlite::Connection::open(&db).unwrap().pragma_update(None, "user_version", 99).unwrap();
     let error = SqliteStore::open(&db).await.unwrap_err();
-    assert!(error.to_string().contains("the file is at schema version 99, newer than this factum knows"), "{error}");
+    assert!(error.is_corrupt() && !error.is_invalid_input(), "{error}");
+    match &error {
+        StoreError::Incompatible { store, found: 99, supported } => {
+            assert!(store.contains(&db.display().to_string()), "{store}");
+            assert!(*supported < 99, "{supported}");
+        }
+        other => panic!("expected Incompatible, got {other:?}"),
+    }
+    assert!(error.to_string().contains("upgrade factum"), "{error}");
+    let version: i64 =
+        rusqlite::Connection::open(&db).unwrap().query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
+    assert_eq!(version, 99, "the file is left as it was");
+}
+
+/// A batch whose transaction fails as a whole (here its COMMIT, on a deferred foreign key
+/// planted in the file) fails its appends with the SQLite error kept as the source, not
+/// flattened into a string; nothing of it is stored and the next append takes position 1.
+#[tokio::test]
+async fn a_failed_commit_keeps_the_sqlite_error_as_its_source() {
+    let db = fresh_path("failed-commit");
+    let store = SqliteStore::open(&db).await.unwrap();
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE parent (id INTEGER PRIMARY KEY);
+             CREATE TABLE child (parent INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED);
+             CREATE TRIGGER planted AFTER INSERT ON events WHEN NEW.stream_id = 'doomed'
+             BEGIN INSERT INTO child VALUES (42); END;",
+        )
+        .unwrap();
+    let event = || NewEvent { name: "Noted", version: 1, payload: "{}".into() };
+    let error = store.append(StreamRef::new("note", "doomed"), 0, &Metadata::new(), vec![event()]).await.unwrap_err();
+    assert!(matches!(error, StoreError::Backend(_)), "{error:?}");
+    assert!(error.to_string().contains("the transaction failed"), "{error}");
+    let sqlite = source_of::<rusqlite::Error>(&error).expect("the rusqlite error is kept");
+    assert_eq!(sqlite.sqlite_error_code(), Some(rusqlite::ErrorCode::ConstraintViolation), "{sqlite:?}");
+
+    assert_eq!(store.stream_version(StreamRef::new("note", "doomed")).await.unwrap(), 0);
+    let appended = store.append(StreamRef::new("note", "fine"), 0, &Metadata::new(), vec![event()]).await.unwrap();
+    assert_eq!(appended.positions, [1], "the rolled-back batch left no gap");
 }
 
 #[tokio::test]

@@ -1,0 +1,380 @@
+//! Group commit: appends queue up while the writer is busy, and one committer takes them into
+//! one transaction (one fsync), batch after batch.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use rusqlite::{Connection, TransactionBehavior, params};
+
+use super::connection::lock;
+use super::rows::{stream_version, to_i64, to_micros};
+use super::{Inner, SqliteStore, backend, statements};
+use crate::envelope::{Metadata, NewEvent};
+use crate::error::StoreError;
+use crate::store::{Appended, StreamRef};
+use crate::trace::{debug_span, field, warn};
+
+impl SqliteStore {
+    /// Queues one append for the committer and waits for its answer.
+    pub(super) async fn commit(
+        &self,
+        stream: StreamRef<'_>,
+        expected: u64,
+        metadata: &Metadata,
+        events: Vec<NewEvent>,
+    ) -> Result<Appended, StoreError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let pending =
+            PendingAppend { stream: stream.name(), expected, metadata: encode_metadata(metadata), events, reply };
+        // Group commit: the append joins the queue; if no committer is running, it starts
+        // one. The committer takes everything queued so far into one transaction (one fsync;
+        // a conflict rejects only its own append, see `commit_batch`), and goes on while
+        // appends keep arriving: those queued during one fsync go together in the next
+        // transaction. Each append waits only for its own answer.
+        let start_committer = {
+            let mut queue = lock(&self.inner.queue);
+            queue.pending.push(pending);
+            !std::mem::replace(&mut queue.committing, true)
+        };
+        if start_committer {
+            let inner = Arc::clone(&self.inner);
+            tokio::task::spawn_blocking(move || commit_queued(&inner));
+        } else {
+            self.inner.arrived.notify_one();
+        }
+        answer.await.map_err(|_| {
+            StoreError::Backend(
+                format!("stream {}: the committer stopped before answering (it panicked)", stream.name()).into(),
+            )
+        })?
+    }
+}
+
+/// An append waiting for the writer.
+struct PendingAppend {
+    stream: crate::error::StreamName,
+    expected: u64,
+    metadata: Option<String>,
+    events: Vec<NewEvent>,
+    reply: tokio::sync::oneshot::Sender<Result<Appended, StoreError>>,
+}
+
+/// The appends waiting to be committed, and whether a committer is at work on them.
+#[derive(Default)]
+pub(super) struct Queue {
+    pending: Vec<PendingAppend>,
+    committing: bool,
+}
+
+/// The committer: commits batch after batch until the queue is empty, then stops (the next
+/// append starts another). Holds the writing connection meanwhile.
+fn commit_queued(inner: &Inner) {
+    /// If a commit panics, the appends still queued fail (their answers are dropped) and the
+    /// next append starts a new committer, instead of every later append waiting forever.
+    struct OnPanic<'a>(&'a Inner);
+    impl Drop for OnPanic<'_> {
+        fn drop(&mut self) {
+            let mut queue = lock(&self.0.queue);
+            queue.committing = false;
+            queue.pending.clear();
+        }
+    }
+    let on_panic = OnPanic(inner);
+    let mut connection = lock(&inner.writer);
+    // The size and duration of the last batch. When several writers are at work, their next
+    // appends arrive just after they were answered: waiting for as many as the last batch had
+    // (at most half the time a commit takes) keeps them in one transaction, instead of
+    // committing the first alone and the others after another fsync.
+    let mut last = (0, Duration::ZERO);
+    loop {
+        let mut queue = lock(&inner.queue);
+        if last.0 > 1 && queue.pending.len() < last.0 {
+            let deadline = Instant::now() + (last.1 / 2).min(MAX_GATHER);
+            while queue.pending.len() < last.0 {
+                let Some(left) = deadline.checked_duration_since(Instant::now()) else { break };
+                queue = inner.arrived.wait_timeout(queue, left).unwrap_or_else(|poisoned| poisoned.into_inner()).0;
+            }
+        }
+        if queue.pending.is_empty() {
+            // Stopping and clearing the flag happen under one lock, so an append either
+            // found this committer still running or starts the next one.
+            queue.committing = false;
+            std::mem::forget(on_panic);
+            return;
+        }
+        let batch = std::mem::take(&mut queue.pending);
+        drop(queue);
+        let span = debug_span!(
+            "append_batch",
+            store = "sqlite",
+            appends = batch.len(),
+            events = batch.iter().map(|pending| pending.events.len()).sum::<usize>(),
+            duration_us = field::Empty,
+        );
+        let started = Instant::now();
+        last.0 = batch.len();
+        span.in_scope(|| commit_batch(&mut connection, batch));
+        last.1 = started.elapsed();
+        span.record("duration_us", u64::try_from(last.1.as_micros()).unwrap_or(u64::MAX));
+    }
+}
+
+/// The longest the committer waits for more appends before committing what it has.
+const MAX_GATHER: Duration = Duration::from_millis(2);
+
+/// Commits `batch` in one transaction and answers every waiting append once the transaction
+/// is durable (or failed). A conflict rejects only its own append: versions are checked
+/// before anything of an append is written, under the write lock. An append that fails on
+/// anything else takes the transaction down with it; the others are then committed again,
+/// each on its own, so that only the faulty append fails.
+fn commit_batch(connection: &mut Connection, batch: Vec<PendingAppend>) {
+    let recorded_at = SystemTime::now();
+    let mut outcomes = Vec::with_capacity(batch.len());
+    let committed = (|| {
+        let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for (index, pending) in batch.iter().enumerate() {
+            match append_one(&tx, pending, recorded_at) {
+                outcome @ (Ok(_) | Err(StoreError::Conflict { .. })) => outcomes.push(outcome),
+                Err(error) => return Ok(Some((index, error))), // dropping `tx` rolls everything back
+            }
+        }
+        tx.commit().map(|()| None)
+    })();
+    let failure = match committed {
+        Ok(None) => None,
+        Ok(Some((index, error))) => {
+            if batch.len() > 1 {
+                // Handled here, not returned: the faulty append gets its own error from its
+                // retry below, so this one is only logged.
+                warn!(
+                    store = "sqlite",
+                    appends = batch.len(),
+                    stream = %batch[index].stream,
+                    error = %error,
+                    "an append failed inside a group commit, which was rolled back; committing each append of the batch on its own"
+                );
+                for pending in batch {
+                    commit_batch(connection, vec![pending]);
+                }
+            } else if let Some(alone) = batch.into_iter().next() {
+                // A receiver that is gone belongs to an append whose caller stopped waiting
+                // (its future was dropped): there is no one left to tell.
+                let _ = alone.reply.send(Err(error));
+            }
+            return;
+        }
+        Err(error) => Some(Arc::new(error)),
+    };
+    for (pending, outcome) in
+        batch.into_iter().zip(outcomes.into_iter().map(Some).chain(std::iter::repeat_with(|| None)))
+    {
+        let result = match (&failure, outcome) {
+            // Committed, or refused on its own account (a conflict holds either way).
+            (None, Some(outcome)) | (_, Some(outcome @ Err(StoreError::Conflict { .. }))) => outcome,
+            (Some(error), _) => Err(StoreError::Backend(Box::new(TransactionFailed(Arc::clone(error))))),
+            (None, None) => unreachable!("a committed batch has an outcome for every append"),
+        };
+        // A receiver that is gone belongs to an append whose caller stopped waiting (its
+        // future was dropped): the outcome stands, and there is no one left to tell.
+        let _ = pending.reply.send(result);
+    }
+}
+
+/// One append inside the batch's transaction: check the version, insert the events.
+fn append_one(
+    connection: &Connection,
+    pending: &PendingAppend,
+    recorded_at: SystemTime,
+) -> Result<Appended, StoreError> {
+    let PendingAppend { stream, expected, metadata, events, .. } = pending;
+    let expected = *expected;
+    let actual = stream_version(connection, &stream.aggregate_type, &stream.stream_id)?;
+    if actual != expected {
+        return Err(StoreError::Conflict { stream: stream.clone(), expected, actual });
+    }
+    let micros = to_micros(recorded_at);
+    let mut insert = connection.prepare_cached(statements::INSERT_EVENT).map_err(backend)?;
+    let mut positions = Vec::with_capacity(events.len());
+    for (offset, event) in events.iter().enumerate() {
+        insert
+            .execute(params![
+                stream.aggregate_type,
+                stream.stream_id,
+                to_i64(expected + offset as u64 + 1),
+                event.name,
+                event.version,
+                micros,
+                metadata,
+                event.payload,
+            ])
+            .map_err(|e| conflict_or_backend(e, stream, expected, expected + offset as u64 + 1))?;
+        positions.push(connection.last_insert_rowid() as u64);
+    }
+    Ok(Appended { version: expected + events.len() as u64, positions, recorded_at })
+}
+
+/// A failed insert: a duplicate version is a conflict (another writer got there first); any
+/// other failure is the backend's, named with the stream and version it was writing.
+fn conflict_or_backend(
+    error: rusqlite::Error,
+    stream: &crate::error::StreamName,
+    expected: u64,
+    version: u64,
+) -> StoreError {
+    let duplicate = matches!(
+        error.sqlite_error().map(|e| e.extended_code),
+        Some(rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+    );
+    if duplicate {
+        StoreError::Conflict { stream: stream.clone(), expected, actual: version }
+    } else {
+        StoreError::Backend(Box::new(InsertFailed { stream: stream.clone(), version, error }))
+    }
+}
+
+/// The transaction of a batch failed as a whole (it could not begin, or not commit): every
+/// append of the batch fails with this, and they share the one underlying error.
+#[derive(Debug)]
+struct TransactionFailed(Arc<rusqlite::Error>);
+
+impl std::fmt::Display for TransactionFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the transaction failed: {}", self.0)
+    }
+}
+
+impl std::error::Error for TransactionFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        // The rusqlite error itself (not the `Arc`), so that callers can downcast to it.
+        Some(&*self.0)
+    }
+}
+
+/// An insert of one event failed on something other than a duplicate version.
+#[derive(Debug, thiserror::Error)]
+#[error("stream {stream}, version {version}: {error}")]
+struct InsertFailed {
+    stream: crate::error::StreamName,
+    version: u64,
+    #[source]
+    error: rusqlite::Error,
+}
+
+/// The metadata column: JSON of the key/values, or null when there are none.
+fn encode_metadata(metadata: &Metadata) -> Option<String> {
+    (!metadata.is_empty()).then(|| serde_json::to_string(metadata).expect("metadata is plain strings"))
+}
+
+#[cfg(all(test, feature = "tracing"))]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event, Metadata as TraceMetadata, Subscriber};
+
+    use super::{PendingAppend, commit_queued};
+    use crate::envelope::NewEvent;
+    use crate::error::StreamName;
+    use crate::store::sqlite::{SqliteStore, connection::lock};
+
+    /// What the committer told tracing: span names with their fields, and events.
+    #[derive(Clone, Default)]
+    struct Recorder(Arc<Mutex<Vec<String>>>);
+
+    /// Writes the fields of a span or event as `name=value`.
+    struct Fields<'a>(&'a mut String);
+
+    impl Visit for Fields<'_> {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            self.0.push_str(&format!(" {}={value:?}", field.name()));
+        }
+    }
+
+    impl Subscriber for Recorder {
+        fn enabled(&self, _: &TraceMetadata<'_>) -> bool {
+            true
+        }
+
+        fn new_span(&self, span: &Attributes<'_>) -> Id {
+            let mut line = format!("span {}", span.metadata().name());
+            span.record(&mut Fields(&mut line));
+            let mut lines = self.0.lock().unwrap();
+            lines.push(line);
+            Id::from_u64(lines.len() as u64)
+        }
+
+        fn record(&self, span: &Id, values: &Record<'_>) {
+            let mut lines = self.0.lock().unwrap();
+            let line = &mut lines[span.into_u64() as usize - 1];
+            values.record(&mut Fields(line));
+        }
+
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+
+        fn event(&self, event: &Event<'_>) {
+            let mut line = format!("{}", event.metadata().level());
+            event.record(&mut Fields(&mut line));
+            self.0.lock().unwrap().push(line);
+        }
+
+        fn enter(&self, _: &Id) {}
+
+        fn exit(&self, _: &Id) {}
+    }
+
+    /// A batch is one `append_batch` span, with its size and duration; an append that fails
+    /// inside it (a trigger planted in the file) is logged as a warning, naming its stream,
+    /// before the others are committed on their own.
+    #[test]
+    fn a_batch_is_one_span_and_a_failed_append_in_it_a_warning() {
+        let path = std::env::temp_dir().join(format!("factum-committer-trace-{}.db", std::process::id()));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let store = runtime.block_on(SqliteStore::open(&path)).unwrap();
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "CREATE TRIGGER planted BEFORE INSERT ON events WHEN NEW.stream_id = 'poison' \
+                 BEGIN SELECT RAISE(ABORT, 'planted failure'); END;",
+            )
+            .unwrap();
+        let event = || NewEvent { name: "Noted", version: 1, payload: "{}".into() };
+        let mut answers = Vec::new();
+        {
+            let mut queue = lock(&store.inner.queue);
+            for (id, events) in [("good", vec![event(), event()]), ("poison", vec![event()])] {
+                let (reply, answer) = tokio::sync::oneshot::channel();
+                let stream = StreamName { aggregate_type: "note".into(), stream_id: id.into() };
+                queue.pending.push(PendingAppend { stream, expected: 0, metadata: None, events, reply });
+                answers.push(answer);
+            }
+            queue.committing = true;
+        }
+
+        let recorder = Recorder::default();
+        tracing::subscriber::with_default(recorder.clone(), || commit_queued(&store.inner));
+
+        let mut answers = answers.into_iter().map(|mut answer| answer.try_recv().expect("answered"));
+        assert_eq!(answers.next().unwrap().unwrap().version, 2);
+        let failure = answers.next().unwrap().unwrap_err().to_string();
+        assert!(failure.contains("stream note/poison, version 1") && failure.contains("planted failure"), "{failure}");
+        let lines = recorder.0.lock().unwrap().clone();
+        assert_eq!(lines.len(), 2, "{lines:#?}");
+        assert!(
+            lines[0].starts_with(r#"span append_batch store="sqlite" appends=2 events=3 duration_us="#),
+            "{lines:#?}"
+        );
+        let warning = &lines[1];
+        assert!(warning.starts_with("WARN message=an append failed inside a group commit"), "{warning}");
+        for field in [r#"store="sqlite""#, "appends=2", "stream=note/poison", "planted failure"] {
+            assert!(warning.contains(field), "{field} in {warning}");
+        }
+        drop(store);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
+}

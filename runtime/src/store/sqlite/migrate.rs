@@ -1,0 +1,73 @@
+//! The schema: versioned migrations, run when a file is opened, and the refusal of a file
+//! written by a newer factum.
+
+use std::path::Path;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::backend;
+use crate::error::StoreError;
+
+/// The schema, one entry per version; `PRAGMA user_version` records how many have run.
+const MIGRATIONS: &[&str] = &[
+    // 1: events, snapshots, checkpoints.
+    "CREATE TABLE events (
+        position       INTEGER PRIMARY KEY AUTOINCREMENT,
+        aggregate_type TEXT    NOT NULL,
+        stream_id      TEXT    NOT NULL,
+        version        INTEGER NOT NULL,
+        name           TEXT    NOT NULL,
+        schema_version INTEGER NOT NULL,
+        recorded_at    INTEGER NOT NULL,
+        metadata       TEXT,
+        payload        TEXT    NOT NULL,
+        UNIQUE (aggregate_type, stream_id, version)
+    );
+    CREATE INDEX events_by_name ON events (name, position);
+    CREATE TABLE snapshots (
+        aggregate_type TEXT    NOT NULL,
+        stream_id      TEXT    NOT NULL,
+        version        INTEGER NOT NULL,
+        fingerprint    INTEGER NOT NULL,
+        state          TEXT    NOT NULL,
+        PRIMARY KEY (aggregate_type, stream_id)
+    );
+    CREATE TABLE checkpoints (
+        name     TEXT    PRIMARY KEY,
+        position INTEGER NOT NULL,
+        state    TEXT    NOT NULL
+    );",
+    // 2: leases, so one process at a time runs a given projection.
+    "CREATE TABLE leases (
+        name       TEXT    PRIMARY KEY,
+        owner      TEXT    NOT NULL,
+        expires_at INTEGER NOT NULL
+    );",
+];
+
+/// Brings the schema up to date, in one write transaction, so two processes opening a new
+/// file at once cannot both migrate it.
+///
+/// A file at a schema version past [`MIGRATIONS`] was written by a newer factum: it is
+/// refused as [`StoreError::Incompatible`], untouched. A negative version is written by no
+/// factum: [`StoreError::Corrupt`].
+pub(super) fn migrate(connection: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+    let found: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(backend)?;
+    let store = || format!("the SQLite file {}", path.display());
+    let supported = MIGRATIONS.len() as i64;
+    if found > supported {
+        return Err(StoreError::Incompatible { store: store(), found, supported });
+    }
+    let done = usize::try_from(found).map_err(|_| {
+        StoreError::corrupt(
+            store(),
+            format!("its schema version (PRAGMA user_version) is {found}, which no factum writes"),
+        )
+    })?;
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(done) {
+        tx.execute_batch(migration).map_err(backend)?;
+        tx.pragma_update(None, "user_version", (index + 1) as i64).map_err(backend)?;
+    }
+    tx.commit().map_err(backend)
+}

@@ -1,0 +1,301 @@
+//! `SqliteStore`: the embedded, durable default. One file, WAL mode, full fsync.
+//!
+//! - `connection.rs`: opening a connection (pragmas), and the bridge to the blocking pool.
+//! - `migrate.rs`: the versioned schema.
+//! - `committer.rs`: group commit, the queue of appends and the one committer.
+//! - `lease.rs`: leases between processes.
+//! - `statements.rs`: every SQL statement, once.
+//! - `rows.rs`: decoding rows, and the conversion of values.
+
+mod committer;
+mod connection;
+mod lease;
+mod migrate;
+mod rows;
+mod statements;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use rusqlite::{Connection, params};
+use tokio::sync::watch;
+
+use self::committer::Queue;
+use self::connection::{blocking, connect};
+use self::migrate::migrate;
+use self::rows::to_i64;
+use super::{Appended, Checkpoint, EventFilter, EventStore, Lease, Snapshot, StreamRef, validate_id};
+use crate::envelope::{Metadata, NewEvent, RecordedEvent};
+use crate::error::StoreError;
+
+/// An event store in one SQLite file: embedded, durable, and safe to share between
+/// processes on one machine.
+///
+/// # Durability
+///
+/// - WAL mode with `synchronous = FULL`: an append that returned `Ok` has been fsynced, and
+///   survives a crash or a power cut.
+/// - An append is one transaction: its events are stored whole or not at all.
+/// - Group commit: appends that arrive while the writer is busy wait for it and are then
+///   committed together, in one transaction and one fsync, and each is answered only once
+///   that transaction is durable. Many writers thus share fsyncs instead of queueing for one
+///   each. A conflict rejects only its own append; an append that fails otherwise takes the
+///   transaction down, and the others are committed again one by one, so that only it fails.
+///
+/// # Versions and positions
+///
+/// - Optimistic concurrency is checked inside an immediate (write-locked) transaction and
+///   backed by a unique `(aggregate_type, stream_id, version)` constraint, so two processes
+///   appending to one file never hand out one version twice.
+/// - Positions come from an `AUTOINCREMENT` key, assigned inside the write transaction: they
+///   only grow, are never reused, and have no gaps (a transaction that fails is rolled back
+///   with the positions it took). SQLite has one writer at a time, so events become visible
+///   in position order: a reader that has seen position `p` never later finds a new event at
+///   or below `p`, and a projection's checkpoint at `p` misses nothing.
+///
+/// # Processes, schema and threads
+///
+/// - Several processes may open one file. [`wait_for_events`](EventStore::wait_for_events)
+///   wakes at once for appends of this process, and looks at the file every 50 ms for those
+///   of others. [Leases](EventStore::acquire_lease) expire 5 s after their holder stops
+///   renewing them.
+/// - Schema migrations run when the file is opened, in one write transaction. A file written
+///   by a newer factum is refused with [`StoreError::Incompatible`] and left untouched.
+/// - Every call runs on Tokio's blocking pool, never on the async executor; reads use their
+///   own connections and do not wait for the writer.
+///
+/// # Errors and tracing
+///
+/// A stored row that does not decode (metadata that is not JSON, a version or position below
+/// 1, a value of the wrong type) is [`StoreError::Corrupt`] naming the row, with the
+/// underlying error as its source; a failed SQLite call is [`StoreError::Backend`] keeping
+/// the SQLite error as its source. With the `tracing` feature each committed batch is a
+/// debug-level `append_batch` span (`appends`, `events`, `duration_us`), and failures
+/// handled without being returned (a lease renewal, a batch retried append by append) are
+/// logged as warnings.
+///
+/// ```
+/// use factum::{EventStore, Metadata, NewEvent, SqliteStore, StreamRef};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), factum::StoreError> {
+/// let path = std::env::temp_dir().join(format!("factum-doc-{}.db", std::process::id()));
+/// let store = SqliteStore::open(&path).await?;
+/// let stream = StreamRef::new("counter", "c-1");
+/// let event = NewEvent { name: "Incremented", version: 1, payload: r#"{"by":1}"#.into() };
+/// store.append(stream, 0, &Metadata::new(), vec![event]).await?;
+/// drop(store);
+///
+/// let reopened = SqliteStore::open(&path).await?; // still there
+/// assert_eq!(reopened.stream_version(stream).await?, 1);
+/// # drop(reopened); for suffix in ["", "-wal", "-shm"] { let _ = std::fs::remove_file(format!("{}{suffix}", path.display())); }
+/// # Ok(()) }
+/// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    /// The one connection that writes: SQLite has one writer at a time anyway.
+    writer: Mutex<Connection>,
+    /// Appends waiting for the committer, which commits them together.
+    queue: Mutex<Queue>,
+    /// Signalled when an append joins the queue while a committer runs.
+    arrived: Condvar,
+    /// Idle reading connections; WAL lets them read while the writer writes.
+    readers: Mutex<Vec<Connection>>,
+    /// The newest position this process has appended or seen.
+    head: watch::Sender<u64>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store in the file at `path`, and migrates its schema.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        blocking(move || {
+            let mut writer = connect(&path)?;
+            migrate(&mut writer, &path)?;
+            let head = rows::head_position(&writer)?;
+            Ok(SqliteStore {
+                inner: Arc::new(Inner {
+                    path,
+                    writer: Mutex::new(writer),
+                    queue: Mutex::default(),
+                    arrived: Condvar::new(),
+                    readers: Mutex::default(),
+                    head: watch::Sender::new(head),
+                }),
+            })
+        })
+        .await
+    }
+
+    /// The file the store lives in.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.inner.path).finish_non_exhaustive()
+    }
+}
+
+impl EventStore for SqliteStore {
+    async fn append(
+        &self,
+        stream: StreamRef<'_>,
+        expected: u64,
+        metadata: &Metadata,
+        events: Vec<NewEvent>,
+    ) -> Result<Appended, StoreError> {
+        stream.validate()?;
+        let appended = self.commit(stream, expected, metadata, events).await?;
+        if let Some(&last) = appended.positions.last() {
+            self.inner.head.send_if_modified(|head| {
+                let newer = last > *head;
+                if newer {
+                    *head = last;
+                }
+                newer
+            });
+        }
+        Ok(appended)
+    }
+
+    async fn read_stream(&self, stream: StreamRef<'_>, from: u64, to: u64) -> Result<Vec<RecordedEvent>, StoreError> {
+        let (aggregate_type, stream_id) = (stream.aggregate_type.to_owned(), stream.stream_id.to_owned());
+        self.read(move |connection| {
+            let mut query = connection.prepare_cached(statements::READ_STREAM).map_err(backend)?;
+            let found = query.query(params![aggregate_type, stream_id, to_i64(from), to_i64(to)]).map_err(backend)?;
+            rows::events(found)
+        })
+        .await
+    }
+
+    async fn stream_version(&self, stream: StreamRef<'_>) -> Result<u64, StoreError> {
+        let (aggregate_type, stream_id) = (stream.aggregate_type.to_owned(), stream.stream_id.to_owned());
+        self.read(move |connection| rows::stream_version(connection, &aggregate_type, &stream_id)).await
+    }
+
+    async fn read_all(
+        &self,
+        after: u64,
+        filter: EventFilter<'_>,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        if filter.names.is_some_and(<[_]>::is_empty) || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let names = filter.names.map(|names| serde_json::to_string(names).expect("a list of strings is JSON"));
+        let aggregate_type = filter.aggregate_type.map(str::to_owned);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(move |connection| {
+            let mut query = connection.prepare_cached(statements::READ_ALL).map_err(backend)?;
+            let found = query.query(params![to_i64(after), names, aggregate_type, limit]).map_err(backend)?;
+            rows::events(found)
+        })
+        .await
+    }
+
+    async fn head_position(&self) -> Result<u64, StoreError> {
+        let head = self.read(rows::head_position).await?;
+        self.inner.head.send_if_modified(|known| {
+            let newer = head > *known;
+            if newer {
+                *known = head;
+            }
+            newer
+        });
+        Ok(head)
+    }
+
+    async fn wait_for_events(&self, after: u64) -> Result<(), StoreError> {
+        // Appends of this process wake waiters at once; those of other processes are seen
+        // by looking at the file again every 50 ms.
+        let mut head = self.inner.head.subscribe();
+        loop {
+            if self.head_position().await? > after {
+                return Ok(());
+            }
+            // Woken by an append of this process, or 50 ms passed: either way, look at the
+            // file again. Neither is a failure (`wait_for` fails only once the sender is
+            // dropped, and `self` holds it), so the outcome is not needed.
+            let _ = tokio::time::timeout(Duration::from_millis(50), head.wait_for(|&h| h > after)).await;
+        }
+    }
+
+    async fn save_snapshot(&self, stream: StreamRef<'_>, snapshot: Snapshot) -> Result<(), StoreError> {
+        stream.validate()?;
+        let (aggregate_type, stream_id) = (stream.aggregate_type.to_owned(), stream.stream_id.to_owned());
+        self.write(move |connection| {
+            let Snapshot { version, fingerprint, state } = snapshot;
+            connection
+                .prepare_cached(statements::SAVE_SNAPSHOT)
+                .and_then(|mut s| {
+                    s.execute(params![aggregate_type, stream_id, to_i64(version), fingerprint as i64, state])
+                })
+                .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn load_snapshot(&self, stream: StreamRef<'_>) -> Result<Option<Snapshot>, StoreError> {
+        let (aggregate_type, stream_id) = (stream.aggregate_type.to_owned(), stream.stream_id.to_owned());
+        self.read(move |connection| {
+            let mut query = connection.prepare_cached(statements::LOAD_SNAPSHOT).map_err(backend)?;
+            let mut found = query.query(params![aggregate_type, stream_id]).map_err(backend)?;
+            found.next().map_err(backend)?.map(|row| rows::snapshot(row, &aggregate_type, &stream_id)).transpose()
+        })
+        .await
+    }
+
+    async fn load_checkpoint(&self, name: &str) -> Result<Option<Checkpoint>, StoreError> {
+        let name = name.to_owned();
+        self.read(move |connection| {
+            let mut query = connection.prepare_cached(statements::LOAD_CHECKPOINT).map_err(backend)?;
+            let mut found = query.query(params![name]).map_err(backend)?;
+            found.next().map_err(backend)?.map(|row| rows::checkpoint(row, &name)).transpose()
+        })
+        .await
+    }
+
+    async fn save_checkpoint(&self, name: &str, checkpoint: Checkpoint) -> Result<(), StoreError> {
+        validate_id("checkpoint name", name)?;
+        let name = name.to_owned();
+        self.write(move |connection| {
+            connection
+                .prepare_cached(statements::SAVE_CHECKPOINT)
+                .and_then(|mut s| s.execute(params![name, to_i64(checkpoint.position), checkpoint.state]))
+                .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_checkpoint(&self, name: &str) -> Result<(), StoreError> {
+        let name = name.to_owned();
+        self.write(move |connection| {
+            connection
+                .prepare_cached(statements::DELETE_CHECKPOINT)
+                .and_then(|mut s| s.execute(params![name]))
+                .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn acquire_lease(&self, name: &str) -> Result<Lease, StoreError> {
+        lease::acquire(self, name).await
+    }
+}
+
+/// A failed SQLite call, with the rusqlite error as its source.
+fn backend(error: rusqlite::Error) -> StoreError {
+    StoreError::Backend(Box::new(error))
+}

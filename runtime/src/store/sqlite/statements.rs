@@ -1,0 +1,72 @@
+//! Every SQL statement the store runs (the schema aside, which is in `migrate.rs`), each
+//! written once. They are run through `prepare_cached`, so each is compiled once per
+//! connection.
+
+/// The columns of an event row, in the order `rows::events` decodes them.
+macro_rules! event_columns {
+    () => {
+        "position, aggregate_type, stream_id, version, name, schema_version, recorded_at, metadata, payload"
+    };
+}
+
+/// The events of one stream (`?1`, `?2`) with versions in `?3..=?4`, in version order.
+pub(super) const READ_STREAM: &str = concat!(
+    "SELECT ",
+    event_columns!(),
+    " FROM events WHERE aggregate_type = ?1 AND stream_id = ?2 AND version BETWEEN ?3 AND ?4 ORDER BY version"
+);
+
+/// Up to `?4` events after position `?1`, in position order, with a name in the JSON array
+/// `?2` (all if null) and of aggregate type `?3` (all if null). The names travel as one JSON
+/// array parameter, so the statement stays one cached, parameterized query whatever the list.
+pub(super) const READ_ALL: &str = concat!(
+    "SELECT ",
+    event_columns!(),
+    " FROM events
+     WHERE position > ?1
+       AND (?2 IS NULL OR name IN (SELECT value FROM json_each(?2)))
+       AND (?3 IS NULL OR aggregate_type = ?3)
+     ORDER BY position LIMIT ?4"
+);
+
+/// The version of stream `?1`/`?2`: 0 if it has no events.
+pub(super) const STREAM_VERSION: &str =
+    "SELECT COALESCE(MAX(version), 0) FROM events WHERE aggregate_type = ?1 AND stream_id = ?2";
+
+/// The position of the newest event: 0 if there is none.
+pub(super) const HEAD_POSITION: &str = "SELECT COALESCE(MAX(position), 0) FROM events";
+
+/// One new event; its position is the new row id.
+pub(super) const INSERT_EVENT: &str =
+    "INSERT INTO events (aggregate_type, stream_id, version, name, schema_version, recorded_at, metadata, payload)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+/// Stores the snapshot of a stream, unless the stored one is of a later version.
+pub(super) const SAVE_SNAPSHOT: &str =
+    "INSERT INTO snapshots (aggregate_type, stream_id, version, fingerprint, state) VALUES (?1, ?2, ?3, ?4, ?5)
+     ON CONFLICT (aggregate_type, stream_id) DO UPDATE
+     SET version = excluded.version, fingerprint = excluded.fingerprint, state = excluded.state
+     WHERE excluded.version >= snapshots.version";
+
+/// The snapshot of stream `?1`/`?2`.
+pub(super) const LOAD_SNAPSHOT: &str =
+    "SELECT version, fingerprint, state FROM snapshots WHERE aggregate_type = ?1 AND stream_id = ?2";
+
+/// Stores checkpoint `?1`: position and state in one row, so they move together.
+pub(super) const SAVE_CHECKPOINT: &str = "INSERT INTO checkpoints (name, position, state) VALUES (?1, ?2, ?3)
+     ON CONFLICT (name) DO UPDATE SET position = excluded.position, state = excluded.state";
+
+/// Checkpoint `?1`.
+pub(super) const LOAD_CHECKPOINT: &str = "SELECT position, state FROM checkpoints WHERE name = ?1";
+
+/// Forgets checkpoint `?1`.
+pub(super) const DELETE_CHECKPOINT: &str = "DELETE FROM checkpoints WHERE name = ?1";
+
+/// Takes lease `?1` for owner `?2` until `?3` (microseconds since the epoch), if it is free,
+/// already `?2`'s, or expired at `?4` (now). Changes one row if the lease is `?2`'s now.
+pub(super) const CLAIM_LEASE: &str = "INSERT INTO leases (name, owner, expires_at) VALUES (?1, ?2, ?3)
+     ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+     WHERE leases.owner = excluded.owner OR leases.expires_at < ?4";
+
+/// Gives lease `?1` up, if owner `?2` still holds it.
+pub(super) const RELEASE_LEASE: &str = "DELETE FROM leases WHERE name = ?1 AND owner = ?2";
