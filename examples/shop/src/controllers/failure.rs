@@ -197,7 +197,8 @@ mod tests {
 
         let backend = StoreError::Backend("the disk is full".into());
         assert_eq!(status_and_message(ExecuteError::Store(backend)), Err("storage backend: the disk is full".into()));
-        let projection = ProjectionError::State { projection: "catalog", reason: "unreadable".into() };
+        let unreadable = serde_json::from_str::<u64>("unreadable").unwrap_err();
+        let projection = ProjectionError::State { projection: "catalog", position: 7, source: unreadable };
         let projection = status_and_message(ExecuteError::Projection(projection));
         assert!(projection.is_err_and(|ours| ours.contains("an inline projection failed")));
     }
