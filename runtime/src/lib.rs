@@ -71,11 +71,11 @@ pub use error::{BoxError, DecodeError, EncodeError, ExecuteError, StoreError, St
 pub use event::{Event, EventSet};
 pub use projection::{ApplyError, InlineProjection, Projection, ProjectionError, ProjectionRunner, ProjectionType};
 pub use repository::{Committed, DEFAULT_CACHE_CAPACITY, Loaded, Repository, RetryPolicy};
-#[cfg(feature = "postgres")]
-pub use store::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
 pub use store::{Appended, Checkpoint, EventFilter, EventStore, Lease, MemoryStore, Snapshot, StreamRef};
+#[cfg(feature = "postgres")]
+pub use store::{PostgresOptions, PostgresStore, TlsMode};
 
 mod macros;
 pub use macros::*;

@@ -2,8 +2,6 @@
 
 use std::time::Duration;
 
-use tokio_postgres::NoTls;
-
 use super::{PostgresStore, backend, fnv1a};
 use crate::error::StoreError;
 use crate::store::Lease;
@@ -18,8 +16,7 @@ const LEASE_RETRY: Duration = Duration::from_millis(200);
 pub(super) async fn acquire(store: &PostgresStore, name: &str) -> Result<Lease, StoreError> {
     crate::store::validate_id("lease name", name)?;
     let key = fnv1a(&["lease", &store.inner.schema, name]) as i64;
-    let (client, connection) = store.inner.pool.config.connect(NoTls).await.map_err(backend)?;
-    tokio::spawn(connection);
+    let client = store.inner.pool.connector.connect_spawned("lease").await?;
     let try_lock = client.prepare("SELECT pg_try_advisory_lock($1::bigint)").await.map_err(backend)?;
     loop {
         let row = client.query_one(&try_lock, &[&key]).await.map_err(backend)?;

@@ -72,9 +72,11 @@
 //! net, waiters also re-read the head position every 500 ms.
 
 mod committer;
+mod connection;
 mod lease;
 mod listener;
 mod migrate;
+mod options;
 mod pool;
 mod rows;
 mod statements;
@@ -89,9 +91,11 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::{Semaphore, oneshot, watch};
 use tokio::task::AbortHandle;
-use tokio_postgres::{Config, NoTls};
+
+pub use self::options::{PostgresOptions, TlsMode};
 
 use self::committer::{AppendQueue, HandOver, PendingAppend};
+use self::connection::Connector;
 use self::listener::{bump, keep_listening, open_listener};
 use self::migrate::migrate;
 use self::pool::Pool;
@@ -101,12 +105,6 @@ use super::{Appended, Checkpoint, EventFilter, EventStore, Lease, Snapshot, Stre
 use crate::envelope::{Metadata, NewEvent, RecordedEvent};
 use crate::error::StoreError;
 
-/// The schema [`PostgresStore::connect`] uses.
-const DEFAULT_SCHEMA: &str = "factum";
-/// The number of query connections [`PostgresStore::connect`] keeps.
-const DEFAULT_POOL_SIZE: usize = 8;
-/// PostgreSQL truncates longer identifiers, so two long schema names could collide.
-const MAX_SCHEMA_LEN: usize = 63;
 /// How often a waiter re-reads the head position in case a notification was lost.
 const WAIT_RECHECK: Duration = Duration::from_millis(500);
 
@@ -185,11 +183,12 @@ impl Drop for Inner {
 
 impl PostgresStore {
     /// Connects to the database at `url` (`postgres://user:password@host:port/database` or
-    /// `host=... user=...`), using the schema `factum` and 8 query connections.
+    /// `host=... user=...`; see [`PostgresOptions`] for the parameters, TLS included),
+    /// using the schema `factum` and 8 query connections.
     ///
     /// Creates the schema and its tables, or migrates them, if needed.
     pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
-        Self::connect_with(url, DEFAULT_SCHEMA, DEFAULT_POOL_SIZE).await
+        Self::connect_with_options(PostgresOptions::from_url(url)?).await
     }
 
     /// Connects to the database at `url`, keeping the store in `schema` (created if
@@ -197,52 +196,46 @@ impl PostgresStore {
     /// listens for new events (and one for each lease held or awaited).
     ///
     /// Stores in different schemas of one database are independent: tests can each take a
-    /// fresh schema.
+    /// fresh schema. Short for [`connect_with_options`](PostgresStore::connect_with_options)
+    /// with [`PostgresOptions::from_url`], [`schema`](PostgresOptions::schema) and
+    /// [`pool_size`](PostgresOptions::pool_size).
     pub async fn connect_with(url: &str, schema: &str, pool_size: usize) -> Result<PostgresStore, StoreError> {
-        super::validate_id("schema", schema)?;
-        if schema.len() > MAX_SCHEMA_LEN {
-            return Err(StoreError::InvalidInput {
-                what: format!("schema {schema:?}"),
-                reason: format!("it is {} bytes long; the limit is {MAX_SCHEMA_LEN}", schema.len()),
-            });
-        }
-        if pool_size == 0 {
-            return Err(StoreError::InvalidInput {
-                what: "pool size".to_owned(),
-                reason: "it must be at least 1".to_owned(),
-            });
-        }
-        let mut config: Config = url.parse().map_err(backend)?;
-        if config.get_application_name().is_none() {
-            config.application_name("factum");
-        }
-        let quoted = quote_identifier(schema);
-        let channel = format!("factum_{:016x}", fnv1a(&["notify", schema]));
+        Self::connect_with_options(PostgresOptions::from_url(url)?.schema(schema).pool_size(pool_size)).await
+    }
+
+    /// Connects as `options` say, after checking them: a bad option is an
+    /// [`InvalidInput`](StoreError::InvalidInput) error that names it.
+    ///
+    /// Creates the schema and its tables, or migrates them, if needed.
+    pub async fn connect_with_options(options: PostgresOptions) -> Result<PostgresStore, StoreError> {
+        let connector = Connector::new(&options)?;
+        let (schema, pool_size) = (options.schema, options.pool_size);
+        let quoted = quote_identifier(&schema);
+        let channel = format!("factum_{:016x}", fnv1a(&["notify", &schema]));
         let pool = Pool {
             sql: Sql::new(&quoted),
-            config,
+            connector,
             permits: Semaphore::new(pool_size),
             idle: Mutex::new(Vec::with_capacity(pool_size)),
             size: pool_size,
         };
 
         // The first connection migrates, then joins the pool.
-        let (client, connection) = pool.config.connect(NoTls).await.map_err(backend)?;
-        tokio::spawn(connection);
-        migrate(&client, schema, &quoted, fnv1a(&["migrate", schema]) as i64).await?;
+        let client = pool.connector.connect_spawned("pool").await?;
+        migrate(&client, &schema, &quoted, fnv1a(&["migrate", &schema]) as i64).await?;
         let conn = pool.prepare(client).await?;
         let head_now = conn.head_position().await?;
         pool.idle().push(conn);
 
         let head = Arc::new(watch::Sender::new(head_now));
         let listen = format!("LISTEN {}", quote_identifier(&channel));
-        let listener = open_listener(&pool.config, &listen, &head).await.map_err(backend)?;
-        let listener = tokio::spawn(keep_listening(pool.config.clone(), listen, head.clone(), listener));
+        let listener = open_listener(&pool.connector, &listen, &head).await?;
+        let listener = tokio::spawn(keep_listening(pool.connector.clone(), listen, head.clone(), listener));
         Ok(PostgresStore {
             inner: Arc::new(Inner {
-                schema: schema.to_owned(),
+                append_lock: fnv1a(&["append", &schema]) as i64,
+                schema,
                 pool,
-                append_lock: fnv1a(&["append", schema]) as i64,
                 channel,
                 head,
                 appends: Mutex::default(),

@@ -3,8 +3,9 @@
 use std::sync::{Mutex, MutexGuard};
 
 use tokio::sync::{Semaphore, SemaphorePermit};
-use tokio_postgres::{Client, Config, NoTls, Statement};
+use tokio_postgres::{Client, Statement};
 
+use super::connection::Connector;
 use super::statements::{Sql, Statements};
 use super::{backend, join_all, unexpected};
 use crate::error::StoreError;
@@ -13,7 +14,7 @@ use crate::store::StreamRef;
 /// At most `size` connections, each with its statements prepared; idle ones are reused,
 /// closed ones dropped and replaced on demand.
 pub(super) struct Pool {
-    pub(super) config: Config,
+    pub(super) connector: Connector,
     pub(super) sql: Sql,
     pub(super) permits: Semaphore,
     pub(super) idle: Mutex<Vec<Conn>>,
@@ -52,8 +53,7 @@ impl Pool {
         let conn = match reused {
             Some(conn) => conn,
             None => {
-                let (client, connection) = self.config.connect(NoTls).await.map_err(backend)?;
-                tokio::spawn(connection);
+                let client = self.connector.connect_spawned("pool").await?;
                 self.prepare(client).await?
             }
         };
