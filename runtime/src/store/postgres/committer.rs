@@ -1,5 +1,8 @@
 //! Group commit: the queue of appends, the committer task, and the transaction of a batch.
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use tokio::sync::oneshot;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
@@ -7,10 +10,16 @@ use tokio_postgres::{Row, Statement};
 
 use super::pool::PooledConn;
 use super::rows::{decode_batch, decode_one};
-use super::{Inner, PostgresStore, backend, join, unexpected};
+use futures_util::future::join;
+
+use super::{Inner, PostgresStore, backend, unexpected};
 use crate::envelope::NewEvent;
 use crate::error::StoreError;
 use crate::store::{Appended, StreamRef};
+use crate::trace::{Instrument, debug, debug_span, field, warn};
+
+/// A failure shared by several appends, kept whole as their error's source.
+type SharedCause = Arc<dyn std::error::Error + Send + Sync + 'static>;
 
 /// The unique constraint that backs optimistic concurrency.
 const STREAM_VERSION_CONSTRAINT: &str = "events_stream_version";
@@ -51,7 +60,7 @@ impl PostgresStore {
                 None => match self.inner.pool.get().await {
                     Ok(c) => c,
                     Err(error) => {
-                        fail_all(batch, &error);
+                        fail_all(batch, error);
                         continue;
                     }
                 },
@@ -62,36 +71,65 @@ impl PostgresStore {
         }
     }
 
+    /// Commits one append that found no commit under way, alone, on a pooled connection.
+    pub(super) async fn commit_alone(&self, append: &PendingAppend) -> Result<Appended, StoreError> {
+        let span = batch_span(std::slice::from_ref(append));
+        let started = Instant::now();
+        let result = async {
+            let mut conn = self.inner.pool.get().await?;
+            self.commit_one(&mut conn, append).await
+        }
+        .instrument(span.clone())
+        .await;
+        span.record("duration_ms", started.elapsed().as_secs_f64() * 1000.0);
+        result
+    }
+
     /// Commits `batch` (at most one append per stream) and answers each append.
     pub(super) async fn commit(&self, conn: &mut PooledConn<'_>, batch: Vec<PendingAppend>) {
+        let span = batch_span(&batch);
+        let started = Instant::now();
+        self.commit_batch(conn, batch).instrument(span.clone()).await;
+        span.record("duration_ms", started.elapsed().as_secs_f64() * 1000.0);
+    }
+
+    async fn commit_batch(&self, conn: &mut PooledConn<'_>, batch: Vec<PendingAppend>) {
         if batch.len() == 1 {
             for append in batch {
                 let result = self.commit_one(conn, &append).await;
-                let _ = append.reply.send(result);
+                append.answer(result);
             }
             return;
         }
         match self.try_commit(conn, &batch).await {
             Ok(results) => {
                 for (append, result) in batch.into_iter().zip(results) {
-                    let _ = append.reply.send(result);
+                    append.answer(result);
                 }
             }
             // The insert failed and the transaction was rolled back, so nothing was
             // written. The error does not say which append caused it (an invalid JSON
             // payload, a writer that bypassed the lock): commit each on its own, so that
             // only that one fails.
-            Err(BatchFailure::Insert(_)) => {
+            Err(BatchFailure::Insert(error)) => {
+                warn!(
+                    store = "postgres",
+                    appends = batch.len(),
+                    error = %error,
+                    "a batch's insert failed and was rolled back; committing its appends one at a time"
+                );
+                let cause: SharedCause = Arc::new(error);
+                let count = batch.len();
                 for append in batch {
                     let result = if conn.in_transaction || conn.conn().client.is_closed() {
-                        Err(StoreError::Backend("the connection was lost while committing a batch".into()))
+                        Err(BatchFailed::lost(&append, count, cause.clone()))
                     } else {
                         self.commit_one(conn, &append).await
                     };
-                    let _ = append.reply.send(result);
+                    append.answer(result);
                 }
             }
-            Err(BatchFailure::Other(error)) => fail_all(batch, &error),
+            Err(BatchFailure::Other(error)) => fail_all(batch, error),
         }
     }
 
@@ -208,6 +246,7 @@ impl PostgresStore {
         // The server runs these in order, and the statement's snapshot is taken after the
         // lock is granted, so it sees every earlier append committed. Sent together, they
         // cost one round trip, and the lock is held for the statement and the commit only.
+        // (`join` polls its first future first, so the requests go out in this order.)
         conn.in_transaction = true;
         let client = &conn.conn().client;
         let lock = &conn.conn().statements.lock;
@@ -256,13 +295,51 @@ pub(super) fn take_batch(pending: &mut Vec<PendingAppend>) -> Vec<PendingAppend>
     batch
 }
 
+/// The span of one append batch: its size, and (recorded at its end) how long it took.
+fn batch_span(batch: &[PendingAppend]) -> crate::trace::Span {
+    let events: usize = batch.iter().map(|a| a.events.len()).sum();
+    debug_span!("append batch", store = "postgres", appends = batch.len(), events, duration_ms = field::Empty)
+}
+
 /// Answers every append of a batch that failed as a whole: nothing of it was stored, or
-/// (if the connection was lost during `COMMIT`) whether it was is unknown.
-pub(super) fn fail_all(batch: Vec<PendingAppend>, error: &StoreError) {
+/// (if the connection was lost during `COMMIT`) whether it was is unknown. Each error keeps
+/// `error` as its source.
+pub(super) fn fail_all(batch: Vec<PendingAppend>, error: StoreError) {
     let count = batch.len();
+    let cause: SharedCause = Arc::new(error);
     for append in batch {
-        let message = format!("a batch of {count} append(s) to {} failed: {error}", append.stream().name());
-        let _ = append.reply.send(Err(StoreError::Backend(message.into())));
+        let failed =
+            BatchFailed { what: "failed", stream: append.stream().name().to_string(), count, cause: cause.clone() };
+        append.answer(Err(StoreError::Backend(Box::new(failed))));
+    }
+}
+
+/// The error of an append whose batch failed as a whole; the batch's failure is its source.
+#[derive(Debug)]
+struct BatchFailed {
+    what: &'static str,
+    stream: String,
+    count: usize,
+    cause: SharedCause,
+}
+
+impl BatchFailed {
+    /// The connection was lost while the batch's appends were retried one at a time.
+    fn lost(append: &PendingAppend, count: usize, cause: SharedCause) -> StoreError {
+        let stream = append.stream().name().to_string();
+        StoreError::Backend(Box::new(BatchFailed { what: "lost its connection", stream, count, cause }))
+    }
+}
+
+impl std::fmt::Display for BatchFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the batch of {} appends holding this append to {} {}", self.count, self.stream, self.what)
+    }
+}
+
+impl std::error::Error for BatchFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.cause)
     }
 }
 
@@ -280,6 +357,16 @@ pub(super) struct PendingAppend {
 }
 
 impl PendingAppend {
+    /// Sends the append its result; an appender that stopped waiting (its future was
+    /// dropped) no longer learns it.
+    pub(super) fn answer(self, result: Result<Appended, StoreError>) {
+        let stream = self.stream().name();
+        let ok = result.is_ok();
+        if self.reply.send(result).is_err() {
+            debug!(store = "postgres", stream = %stream, appended = ok, "an appender stopped waiting before its answer");
+        }
+    }
+
     pub(super) fn stream(&self) -> StreamRef<'_> {
         StreamRef::new(&self.aggregate_type, &self.stream_id)
     }
@@ -320,7 +407,7 @@ impl Drop for HandOver<'_> {
                 }
             }
         };
-        fail_all(pending, &StoreError::Backend("no Tokio runtime to commit on".into()));
+        fail_all(pending, StoreError::Backend("no Tokio runtime to commit on".into()));
     }
 }
 
@@ -348,7 +435,7 @@ impl Drop for CommitterGuard<'_> {
                 queue.committing = false;
                 std::mem::take(&mut queue.pending)
             };
-            fail_all(pending, &StoreError::Backend("the committer stopped".into()));
+            fail_all(pending, StoreError::Backend("the committer stopped".into()));
         }
     }
 }

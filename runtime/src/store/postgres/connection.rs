@@ -17,6 +17,15 @@ type MakeTls = tokio_postgres::NoTls;
 /// A connection's driver: the task that reads and writes its socket.
 pub(super) type Connection = tokio_postgres::Connection<Socket, <MakeTls as MakeTlsConnect<Socket>>::Stream>;
 
+/// What a connection is for, as its failure is logged.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Role {
+    /// One of the pool's query connections.
+    Pool,
+    /// The connection that holds a lease: when it fails, the lease is lost.
+    Lease,
+}
+
 /// Opens connections with one configuration and one TLS setup.
 #[derive(Clone)]
 pub(super) struct Connector {
@@ -41,11 +50,16 @@ impl Connector {
 
     /// A new connection, its driver spawned on the current runtime; a driver that ends in an
     /// error (the server went away, the network failed) says so in the log.
-    pub(super) async fn connect_spawned(&self, role: &'static str) -> Result<Client, StoreError> {
+    pub(super) async fn connect_spawned(&self, role: Role) -> Result<Client, StoreError> {
         let (client, connection) = self.connect().await?;
         tokio::spawn(async move {
             if let Err(error) = connection.await {
-                warn!(store = "postgres", connection = role, error = %error, "a PostgreSQL connection failed");
+                match role {
+                    Role::Lease => {
+                        warn!(store = "postgres", error = %error, "a lease's connection failed: the lease is lost")
+                    }
+                    Role::Pool => warn!(store = "postgres", error = %error, "a pooled connection failed"),
+                }
             }
         });
         Ok(client)

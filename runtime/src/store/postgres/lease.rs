@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::connection::Role;
 use super::{PostgresStore, backend, fnv1a};
 use crate::error::StoreError;
 use crate::store::Lease;
@@ -16,7 +17,7 @@ const LEASE_RETRY: Duration = Duration::from_millis(200);
 pub(super) async fn acquire(store: &PostgresStore, name: &str) -> Result<Lease, StoreError> {
     crate::store::validate_id("lease name", name)?;
     let key = fnv1a(&["lease", &store.inner.schema, name]) as i64;
-    let client = store.inner.pool.connector.connect_spawned("lease").await?;
+    let client = store.inner.pool.connector.connect_spawned(Role::Lease).await?;
     let try_lock = client.prepare("SELECT pg_try_advisory_lock($1::bigint)").await.map_err(backend)?;
     loop {
         let row = client.query_one(&try_lock, &[&key]).await.map_err(backend)?;

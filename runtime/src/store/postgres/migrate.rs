@@ -95,12 +95,10 @@ pub(super) async fn migrate_in_transaction(
         .map_err(backend)?;
     let newest = MIGRATIONS.last().map_or(0, |&(version, _, _)| version);
     if current > newest {
-        return Err(StoreError::InvalidInput {
-            what: format!("schema {schema:?}"),
-            reason: format!(
-                "it is at migration {current}, but this version of factum knows migrations up to {newest}: \
-                 upgrade factum"
-            ),
+        return Err(StoreError::Incompatible {
+            store: format!("PostgreSQL schema {schema:?}"),
+            found: i64::from(current),
+            supported: i64::from(newest),
         });
     }
     for &(version, description, sql) in MIGRATIONS.iter().filter(|(version, _, _)| *version > current) {

@@ -83,10 +83,7 @@ mod statements;
 #[cfg(test)]
 mod tests;
 
-use std::future::{Future, poll_fn};
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::Poll;
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::{Semaphore, oneshot, watch};
@@ -95,7 +92,7 @@ use tokio::task::AbortHandle;
 pub use self::options::{PostgresOptions, TlsMode};
 
 use self::committer::{AppendQueue, HandOver, PendingAppend};
-use self::connection::Connector;
+use self::connection::{Connector, Role};
 use self::listener::{bump, keep_listening, open_listener};
 use self::migrate::migrate;
 use self::pool::Pool;
@@ -221,7 +218,7 @@ impl PostgresStore {
         };
 
         // The first connection migrates, then joins the pool.
-        let client = pool.connector.connect_spawned("pool").await?;
+        let client = pool.connector.connect_spawned(Role::Pool).await?;
         migrate(&client, &schema, &quoted, fnv1a(&["migrate", &schema]) as i64).await?;
         let conn = pool.prepare(client).await?;
         let head_now = conn.head_position().await?;
@@ -320,8 +317,7 @@ impl EventStore for PostgresStore {
                 .unwrap_or_else(|_| Err(StoreError::Backend("the committer stopped before answering".into())));
         };
         let _hand_over = HandOver { store: self };
-        let mut conn = self.inner.pool.get().await?;
-        self.commit_one(&mut conn, &append).await
+        self.commit_alone(&append).await
     }
 
     async fn read_stream(&self, stream: StreamRef<'_>, from: u64, to: u64) -> Result<Vec<RecordedEvent>, StoreError> {
@@ -411,9 +407,11 @@ impl EventStore for PostgresStore {
         let version: i64 = row.try_get(0).map_err(backend)?;
         let fingerprint: i64 = row.try_get(1).map_err(backend)?;
         Ok(Some(Snapshot {
-            version: u64::try_from(version).map_err(|_| StoreError::InvalidInput {
-                what: format!("stored snapshot of stream {}", stream.name()),
-                reason: format!("its version {version} is negative"),
+            version: u64::try_from(version).map_err(|_| {
+                StoreError::corrupt(
+                    format!("snapshot of stream {}", stream.name()),
+                    format!("its version {version} is negative"),
+                )
             })?,
             fingerprint: fingerprint as u64,
             state: row.try_get(2).map_err(backend)?,
@@ -427,9 +425,8 @@ impl EventStore for PostgresStore {
         let Some(row) = row else { return Ok(None) };
         let position: i64 = row.try_get(0).map_err(backend)?;
         Ok(Some(Checkpoint {
-            position: u64::try_from(position).map_err(|_| StoreError::InvalidInput {
-                what: format!("stored checkpoint {name:?}"),
-                reason: format!("its position {position} is negative"),
+            position: u64::try_from(position).map_err(|_| {
+                StoreError::corrupt(format!("checkpoint {name:?}"), format!("its position {position} is negative"))
             })?,
             state: row.try_get(1).map_err(backend)?,
         }))
@@ -495,51 +492,4 @@ fn fnv1a(parts: &[&str]) -> u64 {
         hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
     }
     hash
-}
-
-/// Runs two futures concurrently; `a` is polled first, so requests that each sends on
-/// its first poll go out in order (tokio-postgres pipelines them).
-async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
-    let mut a = std::pin::pin!(a);
-    let mut b = std::pin::pin!(b);
-    let (mut a_out, mut b_out) = (None, None);
-    poll_fn(|cx| {
-        if a_out.is_none()
-            && let Poll::Ready(out) = a.as_mut().poll(cx)
-        {
-            a_out = Some(out);
-        }
-        if b_out.is_none()
-            && let Poll::Ready(out) = b.as_mut().poll(cx)
-        {
-            b_out = Some(out);
-        }
-        match (a_out.take(), b_out.take()) {
-            (Some(a), Some(b)) => Poll::Ready((a, b)),
-            (a, b) => {
-                (a_out, b_out) = (a, b);
-                Poll::Pending
-            }
-        }
-    })
-    .await
-}
-
-/// Runs futures concurrently, polling them in order, and returns their outputs in order.
-async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
-    poll_fn(|cx| {
-        let mut done = true;
-        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
-            if output.is_none() {
-                match future.as_mut().poll(cx) {
-                    Poll::Ready(out) => *output = Some(out),
-                    Poll::Pending => done = false,
-                }
-            }
-        }
-        if done { Poll::Ready(outputs.drain(..).flatten().collect()) } else { Poll::Pending }
-    })
-    .await
 }

@@ -5,11 +5,14 @@ use std::sync::{Mutex, MutexGuard};
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio_postgres::{Client, Statement};
 
-use super::connection::Connector;
+use super::connection::{Connector, Role};
 use super::statements::{Sql, Statements};
-use super::{backend, join_all, unexpected};
+use futures_util::future::join_all;
+
+use super::{backend, unexpected};
 use crate::error::StoreError;
 use crate::store::StreamRef;
+use crate::trace::warn;
 
 /// At most `size` connections, each with its statements prepared; idle ones are reused,
 /// closed ones dropped and replaced on demand.
@@ -46,14 +49,17 @@ impl Pool {
         let permit = self.permits.acquire().await.map_err(backend)?;
         let reused = loop {
             match self.idle().pop() {
-                Some(conn) if conn.client.is_closed() => continue,
+                Some(conn) if conn.client.is_closed() => {
+                    warn!(store = "postgres", "an idle connection had closed; dropped from the pool");
+                    continue;
+                }
                 other => break other,
             }
         };
         let conn = match reused {
             Some(conn) => conn,
             None => {
-                let client = self.connector.connect_spawned("pool").await?;
+                let client = self.connector.connect_spawned(Role::Pool).await?;
                 self.prepare(client).await?
             }
         };
@@ -61,7 +67,7 @@ impl Pool {
     }
 
     pub(super) async fn prepare(&self, client: Client) -> Result<Conn, StoreError> {
-        let prepared = join_all(self.sql.all().into_iter().map(|sql| client.prepare(sql)).collect()).await;
+        let prepared = join_all(self.sql.all().into_iter().map(|sql| client.prepare(sql))).await;
         let prepared = prepared.into_iter().collect::<Result<Vec<Statement>, _>>().map_err(backend)?;
         let Ok(
             [
@@ -112,10 +118,15 @@ impl PooledConn<'_> {
 
 impl Drop for PooledConn<'_> {
     fn drop(&mut self) {
-        if let Some(conn) = self.conn.take()
-            && !self.in_transaction
-            && !conn.client.is_closed()
-        {
+        let Some(conn) = self.conn.take() else { return };
+        if self.in_transaction {
+            warn!(
+                store = "postgres",
+                "a connection may still be inside a transaction; closed, not returned to the pool"
+            );
+        } else if conn.client.is_closed() {
+            warn!(store = "postgres", "a connection had closed; dropped from the pool");
+        } else {
             self.pool.idle().push(conn);
         }
     }
@@ -129,15 +140,18 @@ impl Conn {
             .await
             .map_err(backend)?;
         let version: i64 = row.try_get(0).map_err(backend)?;
-        u64::try_from(version).map_err(|_| StoreError::InvalidInput {
-            what: format!("stored version of stream {}", stream.name()),
-            reason: format!("{version} is negative"),
+        u64::try_from(version).map_err(|_| {
+            StoreError::corrupt(
+                format!("stream {}", stream.name()),
+                format!("its stored version {version} is negative"),
+            )
         })
     }
 
     pub(super) async fn head_position(&self) -> Result<u64, StoreError> {
         let row = self.client.query_one(&self.statements.head, &[]).await.map_err(backend)?;
         let head: i64 = row.try_get(0).map_err(backend)?;
-        u64::try_from(head).map_err(|_| unexpected("the stored head position is negative"))
+        u64::try_from(head)
+            .map_err(|_| StoreError::corrupt("events table", format!("the highest position {head} is negative")))
     }
 }

@@ -18,7 +18,9 @@ pub(super) fn decode_one(append: &PendingAppend, rows: &[Row]) -> Result<Result<
     let inserted: i64 = row.try_get(1).map_err(backend)?;
     let (expected, count) = (append.expected as u64, append.events.len() as u64);
     if inserted == 0 && actual != append.expected {
-        let actual = u64::try_from(actual).map_err(|_| unexpected("the stored version is negative"))?;
+        let actual = u64::try_from(actual).map_err(|_| {
+            StoreError::corrupt(append.stream().name().to_string(), format!("its stored version {actual} is negative"))
+        })?;
         return Ok(Err(StoreError::Conflict { stream: append.stream().name(), expected, actual }));
     }
     if inserted != count as i64 {
@@ -55,7 +57,12 @@ pub(super) fn decode_batch(
             None => Err(StoreError::Conflict {
                 stream: append.stream().name(),
                 expected,
-                actual: u64::try_from(actual).map_err(|_| unexpected("the stored version is negative"))?,
+                actual: u64::try_from(actual).map_err(|_| {
+                    StoreError::corrupt(
+                        append.stream().name().to_string(),
+                        format!("its stored version {actual} is negative"),
+                    )
+                })?,
             }),
         });
     }
@@ -69,15 +76,17 @@ pub(super) fn decode_event(row: &Row) -> Result<RecordedEvent, StoreError> {
     let aggregate_type: String = row.try_get(1).map_err(backend)?;
     let stream_id: String = row.try_get(2).map_err(backend)?;
     let version: i64 = row.try_get(3).map_err(backend)?;
-    let corrupt = |what: &str, reason: String| StoreError::InvalidInput {
-        what: format!("stored {what} of stream {aggregate_type}/{stream_id} version {version}"),
-        reason,
-    };
     let position: i64 = row.try_get(0).map_err(backend)?;
+    let location =
+        || format!("events row at position {position} (stream {aggregate_type}/{stream_id} version {version})");
+    let corrupt = |what: &str, reason: String| StoreError::corrupt(location(), format!("its {what}: {reason}"));
     let schema_version: i64 = row.try_get(5).map_err(backend)?;
     let metadata: String = row.try_get(7).map_err(backend)?;
-    let metadata: Metadata =
-        serde_json::from_str(&metadata).map_err(|e| corrupt("metadata", format!("{e}: {metadata}")))?;
+    let metadata: Metadata = serde_json::from_str(&metadata).map_err(|e| StoreError::Corrupt {
+        location: location(),
+        reason: format!("its metadata does not decode: {metadata}"),
+        source: Some(Box::new(e)),
+    })?;
     Ok(RecordedEvent {
         meta: EventMeta {
             stream_version: u64::try_from(version).map_err(|_| corrupt("version", "it is negative".to_owned()))?,

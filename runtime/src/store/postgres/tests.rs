@@ -36,14 +36,23 @@ async fn bad_stored_rows_are_errors_not_panics() {
     store.append(stream, 0, &Metadata::new(), vec![numbered(1), numbered(2)]).await.unwrap();
     execute(&store, r#"UPDATE {schema}.events SET metadata = '[1, 2]' WHERE version = 2"#).await;
     let error = store.read_stream(stream, 1, u64::MAX).await.unwrap_err();
+    assert!(error.is_corrupt(), "{error:?}");
     let message = error.to_string();
-    assert!(message.contains("stored metadata of stream account/a-1 version 2"), "{message}");
+    assert!(message.contains("events row at position 2 (stream account/a-1 version 2)"), "{message}");
+    assert!(message.contains("metadata does not decode"), "{message}");
+    assert!(std::error::Error::source(&error).is_some(), "the JSON error is kept as the source");
     assert!(store.read_all(0, EventFilter::ALL, 100).await.is_err());
     // The first event is still readable on its own.
     assert_eq!(store.read_stream(stream, 1, 1).await.unwrap().len(), 1);
     execute(&store, r#"UPDATE {schema}.events SET metadata = '{}', schema_version = -1 WHERE version = 2"#).await;
-    let message = store.read_stream(stream, 1, u64::MAX).await.unwrap_err().to_string();
-    assert!(message.contains("stored schema version of stream account/a-1 version 2"), "{message}");
+    let error = store.read_stream(stream, 1, u64::MAX).await.unwrap_err();
+    assert!(matches!(error, StoreError::Corrupt { .. }), "{error:?}");
+    assert!(error.to_string().contains("its schema version: -1 is out of range"), "{error}");
+    // The tables' constraints keep positions and versions positive; checkpoints have none.
+    execute(&store, r#"INSERT INTO {schema}.checkpoints VALUES ('bad', -1, '{}')"#).await;
+    let error = store.load_checkpoint("bad").await.unwrap_err();
+    assert!(matches!(error, StoreError::Corrupt { .. }), "{error:?}");
+    assert!(error.to_string().contains(r#"checkpoint "bad": its position -1 is negative"#), "{error}");
 }
 
 #[tokio::test]
@@ -207,5 +216,6 @@ async fn migrations_are_recorded_and_a_newer_schema_is_refused() {
         return;
     };
     let error = PostgresStore::connect_with(&url, store.schema(), 1).await.unwrap_err();
-    assert!(error.to_string().contains("at migration 1000"), "{error}");
+    assert!(matches!(error, StoreError::Incompatible { found: 1000, supported: 1, .. }), "{error:?}");
+    assert!(error.to_string().contains("upgrade factum"), "{error}");
 }
