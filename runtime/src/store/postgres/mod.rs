@@ -1,75 +1,9 @@
 //! `PostgresStore`: one store shared by many processes and machines, on PostgreSQL.
 //!
-//! # Layout
-//!
-//! Everything lives in one schema (`factum` unless chosen): `events`, `snapshots`,
-//! `checkpoints`, and `factum_migrations`, which records the versioned migrations applied.
-//! Migrations run on connect, in one transaction under an advisory lock, so processes that
-//! start together do not race.
-//!
-//! # Commit-ordered positions
-//!
-//! A reader of the global log asks for "the events after position `p`". With positions
-//! drawn from a plain sequence that is not safe: transaction A draws position 10,
-//! transaction B draws 11 and commits first; a reader sees 11, remembers it, and never
-//! looks back for 10, which becomes visible a moment later. The event is skipped for good.
-//!
-//! This store uses *commit-ordered positions*: an append takes a transaction-scoped
-//! advisory lock (`pg_advisory_xact_lock`, one key per schema) right before it allocates
-//! positions (`max(position) + 1` on the primary key index), inserts and commits. The lock
-//! is released only after the commit has become visible, so the next appender allocates
-//! after it, and positions become visible strictly in order: every snapshot of `events`
-//! holds a prefix of the log. A rolled-back append leaves no hole either, since the next
-//! one allocates from the committed maximum.
-//!
-//! What runs under the lock is short. The encoding is done before; `BEGIN`, the lock, the
-//! insert and `COMMIT` are sent in one pipelined burst, so the lock is held for one insert
-//! statement and one commit, never for a client round trip. The optimistic concurrency
-//! check is part of the insert statement: one index probe under the lock, where a separate
-//! check before the lock would cost every append a round trip (it halved single-writer
-//! throughput when measured) and would still need re-checking under the lock. The unique
-//! `(aggregate_type, stream_id, version)` constraint backs it against writers that bypass
-//! the lock.
-//!
-//! # Group commit
-//!
-//! Since the lock is held until the commit is durable, appends through one lock commit one
-//! at a time, each waiting for its own flush of the write-ahead log. So a store commits the
-//! appends made at the same time together, in one transaction and one flush:
-//!
-//! - An append that finds no commit under way commits itself, alone, with the statement made
-//!   for one append: a lone writer pays one round trip and one transaction, as before.
-//! - Appends made meanwhile wait in a queue. When the commit under way ends, a committer
-//!   task takes the whole queue as one batch and commits it in one transaction, again one
-//!   pipelined burst under the lock: one statement checks every append's version, inserts
-//!   the events of those that match (positions in queue order, after the committed
-//!   maximum), and notifies once. Each append gets its own answer: its positions, or a
-//!   conflict that rejects only that append. The committer keeps taking batches until the
-//!   queue is empty, on one pooled connection; each appender awaits only its own answer.
-//! - A batch holds at most one append per stream; a stream's later appends stay queued, in
-//!   order, for the next batch, where they see the earlier one's version.
-//! - If the statement fails (an invalid JSON payload, a writer that bypassed the lock), the
-//!   transaction rolled back whole, so the batch's appends are retried one transaction
-//!   each, and only the culprit fails. If the connection fails, every append of the batch
-//!   fails with a backend error; a batch is one transaction, so it is stored whole or not
-//!   at all (if the connection fails during `COMMIT`, which of the two is unknown, as for a
-//!   single append).
-//!
-//! The lock and the ordering are unchanged: one batch is one append as far as readers and
-//! other processes are concerned. Batching happens within a store (its clones included);
-//! separate stores, as separate processes, still take turns on the lock.
-//!
-//! # Leases
-//!
-//! A lease is a session-level advisory lock held by a connection of its own: PostgreSQL
-//! releases it when the lease is dropped, the process dies or the connection is lost.
-//!
-//! # Waking readers
-//!
-//! Each transaction that appends notifies a channel per schema (`pg_notify`, delivered at
-//! commit) with its last position. Every store keeps one connection that listens on that channel and
-//! forwards the positions to its waiters, reconnecting if the connection drops. As a safety
-//! net, waiters also re-read the head position every 500 ms.
+//! The design notes (commit-ordered positions, group commit, `LISTEN`/`NOTIFY`, leases,
+//! TLS) are on [`PostgresStore`], where users read them. One file per concern: `options`
+//! and `connection` (connecting, TLS), `pool`, `statements`, `migrate`, `committer` (group
+//! commit), `listener`, `lease`, `rows` (decoding) and `tests`.
 
 mod committer;
 mod connection;
@@ -116,14 +50,98 @@ const WAIT_RECHECK: Duration = Duration::from_millis(500);
 /// position never skips an event that committed late. The price is that transactions
 /// appending to one schema commit one at a time, so a store commits the appends made at the
 /// same time (by its clones and tasks) together, in one transaction, each with its own
-/// result (group commit; see the module docs). [`wait_for_events`](EventStore::wait_for_events) is woken
+/// result (group commit, below). [`wait_for_events`](EventStore::wait_for_events) is woken
 /// by `LISTEN`/`NOTIFY`, and leases are session-level advisory locks, so both work across
 /// processes and machines.
 ///
 /// Payloads and metadata are stored as `jsonb`: payloads must be valid JSON, and come back
 /// with the same meaning but possibly another layout (key order, spacing). `recorded_at`
-/// is the server's clock. Connections are plain TCP or Unix sockets: TLS is not supported
-/// yet (`sslmode=prefer`, the default, falls back to plain).
+/// is the server's clock.
+///
+/// ## Layout
+///
+/// Everything lives in one schema (`factum` unless chosen): `events`, `snapshots`,
+/// `checkpoints`, and `factum_migrations`, which records the versioned migrations applied.
+/// Migrations run on connect, in one transaction under an advisory lock, so processes that
+/// start together do not race.
+///
+/// ## Commit-ordered positions
+///
+/// A reader of the global log asks for "the events after position `p`". With positions
+/// drawn from a plain sequence that is not safe: transaction A draws position 10,
+/// transaction B draws 11 and commits first; a reader sees 11, remembers it, and never
+/// looks back for 10, which becomes visible a moment later. The event is skipped for good.
+///
+/// This store uses *commit-ordered positions*: an append takes a transaction-scoped
+/// advisory lock (`pg_advisory_xact_lock`, one key per schema) right before it allocates
+/// positions (`max(position) + 1` on the primary key index), inserts and commits. The lock
+/// is released only after the commit has become visible, so the next appender allocates
+/// after it, and positions become visible strictly in order: every snapshot of `events`
+/// holds a prefix of the log. A rolled-back append leaves no hole either, since the next
+/// one allocates from the committed maximum.
+///
+/// What runs under the lock is short. The encoding is done before; `BEGIN`, the lock, the
+/// insert and `COMMIT` are sent in one pipelined burst, so the lock is held for one insert
+/// statement and one commit, never for a client round trip. The optimistic concurrency
+/// check is part of the insert statement: one index probe under the lock, where a separate
+/// check before the lock would cost every append a round trip (it halved single-writer
+/// throughput when measured) and would still need re-checking under the lock. The unique
+/// `(aggregate_type, stream_id, version)` constraint backs it against writers that bypass
+/// the lock.
+///
+/// ## Group commit
+///
+/// Since the lock is held until the commit is durable, appends through one lock commit one
+/// at a time, each waiting for its own flush of the write-ahead log. So a store commits the
+/// appends made at the same time together, in one transaction and one flush:
+///
+/// - An append that finds no commit under way commits itself, alone, with the statement made
+///   for one append: a lone writer pays one round trip and one transaction, as before.
+/// - Appends made meanwhile wait in a queue. When the commit under way ends, a committer
+///   task takes the whole queue as one batch and commits it in one transaction, again one
+///   pipelined burst under the lock: one statement checks every append's version, inserts
+///   the events of those that match (positions in queue order, after the committed
+///   maximum), and notifies once. Each append gets its own answer: its positions, or a
+///   conflict that rejects only that append. The committer keeps taking batches until the
+///   queue is empty, on one pooled connection; each appender awaits only its own answer.
+/// - A batch holds at most one append per stream; a stream's later appends stay queued, in
+///   order, for the next batch, where they see the earlier one's version.
+/// - If the statement fails (an invalid JSON payload, a writer that bypassed the lock), the
+///   transaction rolled back whole, so the batch's appends are retried one transaction
+///   each, and only the culprit fails. If the connection fails, every append of the batch
+///   fails with a backend error; a batch is one transaction, so it is stored whole or not
+///   at all (if the connection fails during `COMMIT`, which of the two is unknown, as for a
+///   single append).
+///
+/// The lock and the ordering are unchanged: one batch is one append as far as readers and
+/// other processes are concerned. Batching happens within a store (its clones included);
+/// separate stores, as separate processes, still take turns on the lock.
+///
+/// ## Leases
+///
+/// A lease is a session-level advisory lock held by a connection of its own: PostgreSQL
+/// releases it when the lease is dropped, the process dies or the connection is lost.
+///
+/// ## Waking readers
+///
+/// Each transaction that appends notifies a channel per schema (`pg_notify`, delivered at
+/// commit) with its last position. Every store keeps one connection that listens on that channel and
+/// forwards the positions to its waiters, reconnecting if the connection drops. As a safety
+/// net, waiters also re-read the head position every 500 ms.
+///
+/// ## TLS
+///
+/// With the `postgres-tls` feature, connections use TLS through rustls (ring, with
+/// Mozilla's root certificates built in, or those of `sslrootcert`) as `sslmode` says, with
+/// libpq's meanings: `disable`; `prefer` (the default: TLS if the server offers it, the
+/// certificate unchecked); `require` (TLS, the certificate unchecked, unless a root
+/// certificate is given); `verify-ca` (the chain checked); `verify-full` (the chain and
+/// the host name checked: the one to use across a network you do not own). Every
+/// connection of a store (the pool's, the listener's, the leases') uses the same setup. See
+/// [`TlsMode`] and [`PostgresOptions`]. Without the feature, `prefer` connects in plain TCP
+/// and the other modes that need TLS are refused.
+///
+/// ## Connecting
 ///
 /// The connections are driven by tasks spawned on the Tokio runtime that connects, so use
 /// the store inside that runtime.
@@ -144,6 +162,7 @@ const WAIT_RECHECK: Duration = Duration::from_millis(500);
 /// assert_eq!(tests.head_position().await?, 0);
 /// # Ok(()) }
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 #[derive(Clone)]
 pub struct PostgresStore {
     inner: Arc<Inner>,
@@ -152,13 +171,13 @@ pub struct PostgresStore {
 struct Inner {
     schema: String,
     pool: Pool,
-    /// The advisory lock key that orders appends (see the module docs).
+    /// The advisory lock key that orders appends (see the type docs).
     append_lock: i64,
     /// The notification channel of this schema.
     channel: String,
     /// The highest position this process knows to be committed.
     head: Arc<watch::Sender<u64>>,
-    /// The appends waiting to be committed together (see the module docs).
+    /// The appends waiting to be committed together (see the type docs).
     appends: Mutex<AppendQueue>,
     /// The task that keeps the listening connection up.
     listener: AbortHandle,
