@@ -3,21 +3,25 @@
 #
 #   bash scripts/postgres.sh start <dir>   # prints DATABASE_URL as its last stdout line,
 #                                          # and writes <dir>/env, <dir>/port, <dir>/bindir
+#   bash scripts/postgres.sh start-tls <dir> # the same, TLS only: also writes <dir>/ca.pem, the
+#                                          # root certificate of a throwaway CA
 #   bash scripts/postgres.sh stop <dir>    # stops that server and removes <dir>
 #
 # The server listens on 127.0.0.1 only, on a free port, with trust auth (user postgres,
 # database factum). If no server binaries are found and we are root, Debian's postgresql
 # package is installed with apt (without letting it create or start a cluster of its own).
+# With start-tls, a CA made here with openssl (installed with apt if missing) signs a
+# certificate for localhost and 127.0.0.1, and TCP connections without TLS are refused.
 set -euo pipefail
 shopt -s nullglob
 
 me="postgres.sh"
 die() { echo "$me: $*" >&2; exit "${status:-1}"; }
-usage() { echo "usage: bash scripts/postgres.sh start|stop <dir>" >&2; exit 2; }
+usage() { echo "usage: bash scripts/postgres.sh start|start-tls|stop <dir>" >&2; exit 2; }
 
 [ $# -eq 2 ] || usage
 cmd=$1 dir=$2
-case $cmd in start | stop) ;; *) usage ;; esac
+case $cmd in start | start-tls | stop) ;; *) usage ;; esac
 # Absolute path without a trailing slash; refuse "/" and paths that would need quoting.
 case $dir in /*) ;; *) dir="$PWD/$dir" ;; esac
 dir=${dir%/}
@@ -125,11 +129,39 @@ fi
 as_user "$bindir/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --no-locale >"$dir/initdb.log" 2>&1 ||
   { cat "$dir/initdb.log" >&2; die "initdb failed"; }
 
+# 3b. For start-tls: a throwaway CA, a server certificate it signs (for localhost and
+#     127.0.0.1, valid two days), and TLS required on TCP (hostssl only in pg_hba.conf).
+tls_opts=""
+if [ "$cmd" = start-tls ]; then
+  if ! command -v openssl >/dev/null; then
+    [ "$(id -u)" -eq 0 ] || status=3 die "openssl is missing (install Debian's openssl package, or run as root to let this script do it)"
+    echo "$me: openssl not found, installing Debian's openssl package" >&2
+    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends openssl; } >&2 ||
+      die "apt-get could not install openssl"
+  fi
+  tls="$dir/tls" && mkdir -p "$tls"
+  ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+  {
+    openssl req -x509 "${ec[@]}" -keyout "$tls/ca.key" -out "$dir/ca.pem" -days 2 -subj "/CN=factum throwaway test CA" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" &&
+      openssl req -new "${ec[@]}" -keyout "$dir/data/server.key" -out "$tls/server.csr" -subj "/CN=localhost" &&
+      printf '%s\n' "subjectAltName=DNS:localhost,IP:127.0.0.1" "basicConstraints=critical,CA:FALSE" \
+        "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" > "$tls/server.ext" &&
+      openssl x509 -req -in "$tls/server.csr" -CA "$dir/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial -CAserial "$tls/ca.srl" -days 2 \
+        -extfile "$tls/server.ext" -out "$dir/data/server.crt"
+  } >"$tls/openssl.log" 2>&1 || { cat "$tls/openssl.log" >&2; die "openssl could not make the certificates"; }
+  rm -f "$tls/ca.key" # nothing more is signed with it
+  chmod 600 "$dir/data/server.key" && chmod 644 "$dir/ca.pem"
+  if [ "$(id -u)" -eq 0 ]; then chown "$user:" "$dir/data/server.key" "$dir/data/server.crt"; fi
+  printf '%s\n' "local all all trust" "hostssl all all 127.0.0.1/32 trust" "hostnossl all all 0.0.0.0/0 reject" > "$dir/data/pg_hba.conf"
+  tls_opts=" -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key"
+fi
+
 # 4. Start on a free port, listening on 127.0.0.1 only; another process may grab the port
 #    between our probe and the server's bind, so a few attempts are made.
 for attempt in 1 2 3; do
   port=$(free_port) || die "no free TCP port found on 127.0.0.1"
-  opts="-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories='$dir' -c fsync=on -c max_connections=200"
+  opts="-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories='$dir' -c fsync=on -c max_connections=200$tls_opts"
   if as_user "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -o "$opts" start >/dev/null; then started=1; break; fi
   [ "$attempt" -lt 3 ] || die "pg_ctl could not start the server"
   echo "$me: start attempt $attempt failed, retrying on another port" >&2

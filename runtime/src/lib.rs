@@ -77,13 +77,13 @@ pub use event::{Event, EventSet};
 pub use health::{RunnerHealth, RunnerStatus};
 pub use projection::{InlineProjection, Projection, ProjectionRunner, ProjectionType};
 pub use repository::{Committed, DEFAULT_CACHE_CAPACITY, Loaded, Repository, RetryPolicy};
-#[cfg(feature = "postgres")]
-#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
-pub use store::PostgresStore;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use store::SqliteStore;
 pub use store::{Appended, Checkpoint, EventFilter, EventStore, Lease, MemoryStore, Snapshot, StreamRef};
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use store::{PostgresOptions, PostgresStore, TlsMode};
 
 mod macros;
 pub use macros::*;

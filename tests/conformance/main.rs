@@ -2,11 +2,15 @@
 //!
 //! The PostgreSQL instance runs with `--features postgres` and `FACTUM_POSTGRES_URL` set
 //! (`scripts/test` starts a throwaway server and sets both); without them it is skipped.
+//! Its core cases also run over TLS (`tls.rs`), with `FACTUM_POSTGRES_TLS_URL` and
+//! `FACTUM_POSTGRES_TLS_CA`.
 
 #[cfg(feature = "postgres")]
 mod postgres;
 mod sqlite;
 mod suite;
+#[cfg(feature = "postgres")]
+mod tls;
 
 /// Instantiates every test of the suite for one store. `$make` is an async expression
 /// that yields a fresh, empty store.

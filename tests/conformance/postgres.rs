@@ -26,7 +26,7 @@ fn url() -> Option<String> {
 }
 
 /// A schema name no other test, run or process uses.
-fn fresh_schema() -> String {
+pub fn fresh_schema() -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
     format!("t_{}_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed), nanos % 1_000_000_000_000)

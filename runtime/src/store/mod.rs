@@ -10,7 +10,7 @@ use std::future::Future;
 
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
-pub use postgres::PostgresStore;
+pub use postgres::{PostgresOptions, PostgresStore, TlsMode};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 

@@ -1,0 +1,115 @@
+//! The versioned migrations, applied on connect.
+
+use tokio_postgres::Client;
+
+use super::backend;
+use crate::error::StoreError;
+
+/// The versioned migrations, in order. `{schema}` stands for the quoted schema name. Never
+/// edit one that has shipped: add the next.
+pub(super) const MIGRATIONS: &[(i32, &str, &str)] = &[(
+    1,
+    "events, snapshots and checkpoints",
+    r#"
+CREATE TABLE {schema}.events (
+    position       BIGINT      NOT NULL,
+    aggregate_type TEXT        NOT NULL,
+    stream_id      TEXT        NOT NULL,
+    version        BIGINT      NOT NULL,
+    name           TEXT        NOT NULL,
+    schema_version BIGINT      NOT NULL,
+    recorded_at    TIMESTAMPTZ NOT NULL,
+    metadata       JSONB       NOT NULL,
+    payload        JSONB       NOT NULL,
+    CONSTRAINT events_pkey PRIMARY KEY (position),
+    CONSTRAINT events_stream_version UNIQUE (aggregate_type, stream_id, version),
+    CONSTRAINT events_position_positive CHECK (position > 0),
+    CONSTRAINT events_version_positive CHECK (version > 0)
+);
+CREATE TABLE {schema}.snapshots (
+    aggregate_type TEXT   NOT NULL,
+    stream_id      TEXT   NOT NULL,
+    version        BIGINT NOT NULL,
+    fingerprint    BIGINT NOT NULL,
+    state          TEXT   NOT NULL,
+    CONSTRAINT snapshots_pkey PRIMARY KEY (aggregate_type, stream_id)
+);
+CREATE TABLE {schema}.checkpoints (
+    name     TEXT   NOT NULL,
+    position BIGINT NOT NULL,
+    state    TEXT   NOT NULL,
+    CONSTRAINT checkpoints_pkey PRIMARY KEY (name)
+);
+"#,
+)];
+
+/// Brings `schema` up to the newest migration, in one transaction under an advisory lock.
+pub(super) async fn migrate(client: &Client, schema: &str, quoted: &str, lock_key: i64) -> Result<(), StoreError> {
+    client.batch_execute("BEGIN").await.map_err(backend)?;
+    let result = migrate_in_transaction(client, schema, quoted, lock_key).await;
+    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    let ended = client.batch_execute(end).await.map_err(backend);
+    result.and(ended)
+}
+
+pub(super) async fn migrate_in_transaction(
+    client: &Client,
+    schema: &str,
+    quoted: &str,
+    lock_key: i64,
+) -> Result<(), StoreError> {
+    client.execute("SELECT pg_advisory_xact_lock($1::bigint)", &[&lock_key]).await.map_err(backend)?;
+    // Checked rather than `IF NOT EXISTS`, which needs the CREATE privilege even when the
+    // object exists: a user without it can still use a schema migrated by another.
+    let schema_exists = client
+        .query_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1::text", &[&schema])
+        .await
+        .map_err(backend)?
+        .is_some();
+    if !schema_exists {
+        client.batch_execute(&format!("CREATE SCHEMA {quoted}")).await.map_err(backend)?;
+    }
+    let table = format!("{quoted}.factum_migrations");
+    let table_exists: Option<String> = client
+        .query_one("SELECT to_regclass($1::text)::text", &[&table])
+        .await
+        .map_err(backend)?
+        .try_get(0)
+        .map_err(backend)?;
+    if table_exists.is_none() {
+        client
+            .batch_execute(&format!(
+                "CREATE TABLE {table} (\
+                   version     INTEGER     NOT NULL PRIMARY KEY, \
+                   description TEXT        NOT NULL, \
+                   applied_at  TIMESTAMPTZ NOT NULL DEFAULT now())"
+            ))
+            .await
+            .map_err(backend)?;
+    }
+    let current: i32 = client
+        .query_one(&format!("SELECT coalesce(max(version), 0) FROM {table}"), &[])
+        .await
+        .map_err(backend)?
+        .try_get(0)
+        .map_err(backend)?;
+    let newest = MIGRATIONS.last().map_or(0, |&(version, _, _)| version);
+    if current > newest {
+        return Err(StoreError::Incompatible {
+            store: format!("PostgreSQL schema {schema:?}"),
+            found: i64::from(current),
+            supported: i64::from(newest),
+        });
+    }
+    for &(version, description, sql) in MIGRATIONS.iter().filter(|(version, _, _)| *version > current) {
+        client.batch_execute(&sql.replace("{schema}", quoted)).await.map_err(backend)?;
+        client
+            .execute(
+                &format!("INSERT INTO {table} (version, description) VALUES ($1::integer, $2::text)"),
+                &[&version, &description],
+            )
+            .await
+            .map_err(backend)?;
+    }
+    Ok(())
+}

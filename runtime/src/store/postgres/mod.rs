@@ -1,0 +1,514 @@
+//! `PostgresStore`: one store shared by many processes and machines, on PostgreSQL.
+//!
+//! The design notes (commit-ordered positions, group commit, `LISTEN`/`NOTIFY`, leases,
+//! TLS) are on [`PostgresStore`], where users read them. One file per concern: `options`
+//! and `connection` (connecting, TLS), `pool`, `statements`, `migrate`, `committer` (group
+//! commit), `listener`, `lease`, `rows` (decoding) and `tests`.
+
+mod committer;
+mod connection;
+mod lease;
+mod listener;
+mod migrate;
+mod options;
+mod pool;
+mod rows;
+mod statements;
+#[cfg(test)]
+mod tests;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{Semaphore, oneshot, watch};
+use tokio::task::AbortHandle;
+
+pub use self::options::{PostgresOptions, TlsMode};
+
+use self::committer::{AppendQueue, HandOver, PendingAppend};
+use self::connection::{Connector, Role};
+use self::listener::{bump, keep_listening, open_listener};
+use self::migrate::migrate;
+use self::pool::Pool;
+use self::rows::decode_event;
+use self::statements::Sql;
+use super::{Appended, Checkpoint, EventFilter, EventStore, Lease, Snapshot, StreamRef};
+use crate::envelope::{Metadata, NewEvent, RecordedEvent};
+use crate::error::StoreError;
+
+/// How often a waiter re-reads the head position in case a notification was lost.
+const WAIT_RECHECK: Duration = Duration::from_millis(500);
+
+/// An event store in a PostgreSQL database, shared by every process that connects to it.
+///
+/// Clones share one connection pool. Appends to one stream are serialized by optimistic
+/// concurrency (a unique version per stream).
+///
+/// Positions are *commit-ordered*: appends allocate them under a transaction-scoped
+/// advisory lock that is released at commit, so positions become visible strictly in
+/// order and a reader that follows [`read_all`](EventStore::read_all) from its last
+/// position never skips an event that committed late. The price is that transactions
+/// appending to one schema commit one at a time, so a store commits the appends made at the
+/// same time (by its clones and tasks) together, in one transaction, each with its own
+/// result (group commit, below). [`wait_for_events`](EventStore::wait_for_events) is woken
+/// by `LISTEN`/`NOTIFY`, and leases are session-level advisory locks, so both work across
+/// processes and machines.
+///
+/// Payloads and metadata are stored as `jsonb`: payloads must be valid JSON, and come back
+/// with the same meaning but possibly another layout (key order, spacing). `recorded_at`
+/// is the server's clock.
+///
+/// ## Layout
+///
+/// Everything lives in one schema (`factum` unless chosen): `events`, `snapshots`,
+/// `checkpoints`, and `factum_migrations`, which records the versioned migrations applied.
+/// Migrations run on connect, in one transaction under an advisory lock, so processes that
+/// start together do not race.
+///
+/// ## Commit-ordered positions
+///
+/// A reader of the global log asks for "the events after position `p`". With positions
+/// drawn from a plain sequence that is not safe: transaction A draws position 10,
+/// transaction B draws 11 and commits first; a reader sees 11, remembers it, and never
+/// looks back for 10, which becomes visible a moment later. The event is skipped for good.
+///
+/// This store uses *commit-ordered positions*: an append takes a transaction-scoped
+/// advisory lock (`pg_advisory_xact_lock`, one key per schema) right before it allocates
+/// positions (`max(position) + 1` on the primary key index), inserts and commits. The lock
+/// is released only after the commit has become visible, so the next appender allocates
+/// after it, and positions become visible strictly in order: every snapshot of `events`
+/// holds a prefix of the log. A rolled-back append leaves no hole either, since the next
+/// one allocates from the committed maximum.
+///
+/// What runs under the lock is short. The encoding is done before; `BEGIN`, the lock, the
+/// insert and `COMMIT` are sent in one pipelined burst, so the lock is held for one insert
+/// statement and one commit, never for a client round trip. The optimistic concurrency
+/// check is part of the insert statement: one index probe under the lock, where a separate
+/// check before the lock would cost every append a round trip (it halved single-writer
+/// throughput when measured) and would still need re-checking under the lock. The unique
+/// `(aggregate_type, stream_id, version)` constraint backs it against writers that bypass
+/// the lock.
+///
+/// ## Group commit
+///
+/// Since the lock is held until the commit is durable, appends through one lock commit one
+/// at a time, each waiting for its own flush of the write-ahead log. So a store commits the
+/// appends made at the same time together, in one transaction and one flush:
+///
+/// - An append that finds no commit under way commits itself, alone, with the statement made
+///   for one append: a lone writer pays one round trip and one transaction, as before.
+/// - Appends made meanwhile wait in a queue. When the commit under way ends, a committer
+///   task takes the whole queue as one batch and commits it in one transaction, again one
+///   pipelined burst under the lock: one statement checks every append's version, inserts
+///   the events of those that match (positions in queue order, after the committed
+///   maximum), and notifies once. Each append gets its own answer: its positions, or a
+///   conflict that rejects only that append. The committer keeps taking batches until the
+///   queue is empty, on one pooled connection; each appender awaits only its own answer.
+/// - A batch holds at most one append per stream; a stream's later appends stay queued, in
+///   order, for the next batch, where they see the earlier one's version.
+/// - If the statement fails (an invalid JSON payload, a writer that bypassed the lock), the
+///   transaction rolled back whole, so the batch's appends are retried one transaction
+///   each, and only the culprit fails. If the connection fails, every append of the batch
+///   fails with a backend error; a batch is one transaction, so it is stored whole or not
+///   at all (if the connection fails during `COMMIT`, which of the two is unknown, as for a
+///   single append).
+///
+/// The lock and the ordering are unchanged: one batch is one append as far as readers and
+/// other processes are concerned. Batching happens within a store (its clones included);
+/// separate stores, as separate processes, still take turns on the lock.
+///
+/// ## Leases
+///
+/// A lease is a session-level advisory lock held by a connection of its own: PostgreSQL
+/// releases it when the lease is dropped, the process dies or the connection is lost.
+///
+/// ## Waking readers
+///
+/// Each transaction that appends notifies a channel per schema (`pg_notify`, delivered at
+/// commit) with its last position. Every store keeps one connection that listens on that channel and
+/// forwards the positions to its waiters, reconnecting if the connection drops. As a safety
+/// net, waiters also re-read the head position every 500 ms.
+///
+/// ## TLS
+///
+/// With the `postgres-tls` feature, connections use TLS through rustls (ring, with
+/// Mozilla's root certificates built in, or those of `sslrootcert`) as `sslmode` says, with
+/// libpq's meanings: `disable`; `prefer` (the default: TLS if the server offers it, the
+/// certificate unchecked); `require` (TLS, the certificate unchecked, unless a root
+/// certificate is given); `verify-ca` (the chain checked); `verify-full` (the chain and
+/// the host name checked: the one to use across a network you do not own). Every
+/// connection of a store (the pool's, the listener's, the leases') uses the same setup. See
+/// [`TlsMode`] and [`PostgresOptions`]. Without the feature, `prefer` connects in plain TCP
+/// and the other modes that need TLS are refused.
+///
+/// ## Connecting
+///
+/// The connections are driven by tasks spawned on the Tokio runtime that connects, so use
+/// the store inside that runtime.
+///
+/// ```no_run
+/// use factum::{EventFilter, EventStore, Metadata, NewEvent, PostgresStore, StreamRef};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), factum::StoreError> {
+/// // Creates the schema `factum` and its tables on first use.
+/// let store = PostgresStore::connect("postgres://app:secret@localhost/app").await?;
+/// let stream = StreamRef::new("counter", "c-1");
+/// let event = NewEvent { name: "Incremented", version: 1, payload: r#"{"by":1}"#.into() };
+/// store.append(stream, 0, &Metadata::new(), vec![event]).await?;
+/// assert_eq!(store.read_all(0, EventFilter::ALL, 100).await?.len(), 1);
+///
+/// // Another schema, with 4 query connections: one independent store per schema.
+/// let tests = PostgresStore::connect_with("postgres://app:secret@localhost/app", "test_1", 4).await?;
+/// assert_eq!(tests.head_position().await?, 0);
+/// # Ok(()) }
+/// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+#[derive(Clone)]
+pub struct PostgresStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    schema: String,
+    pool: Pool,
+    /// The advisory lock key that orders appends (see the type docs).
+    append_lock: i64,
+    /// The notification channel of this schema.
+    channel: String,
+    /// The highest position this process knows to be committed.
+    head: Arc<watch::Sender<u64>>,
+    /// The appends waiting to be committed together (see the type docs).
+    appends: Mutex<AppendQueue>,
+    /// The task that keeps the listening connection up.
+    listener: AbortHandle,
+}
+
+impl Inner {
+    fn queue(&self) -> MutexGuard<'_, AppendQueue> {
+        // Pushes and takes cannot leave the queue half-changed: a poisoned lock is fine.
+        self.appends.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Dropping the task drops its client, which ends the listening connection.
+        self.listener.abort();
+    }
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (`postgres://user:password@host:port/database` or
+    /// `host=... user=...`; see [`PostgresOptions`] for the parameters, TLS included),
+    /// using the schema `factum` and 8 query connections.
+    ///
+    /// Creates the schema and its tables, or migrates them, if needed.
+    pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
+        Self::connect_with_options(PostgresOptions::from_url(url)?).await
+    }
+
+    /// Connects to the database at `url`, keeping the store in `schema` (created if
+    /// missing; at most 63 bytes), with at most `pool_size` query connections plus one that
+    /// listens for new events (and one for each lease held or awaited).
+    ///
+    /// Stores in different schemas of one database are independent: tests can each take a
+    /// fresh schema. Short for [`connect_with_options`](PostgresStore::connect_with_options)
+    /// with [`PostgresOptions::from_url`], [`schema`](PostgresOptions::schema) and
+    /// [`pool_size`](PostgresOptions::pool_size).
+    pub async fn connect_with(url: &str, schema: &str, pool_size: usize) -> Result<PostgresStore, StoreError> {
+        Self::connect_with_options(PostgresOptions::from_url(url)?.schema(schema).pool_size(pool_size)).await
+    }
+
+    /// Connects as `options` say, after checking them: a bad option is an
+    /// [`InvalidInput`](StoreError::InvalidInput) error that names it.
+    ///
+    /// Creates the schema and its tables, or migrates them, if needed.
+    pub async fn connect_with_options(options: PostgresOptions) -> Result<PostgresStore, StoreError> {
+        let connector = Connector::new(&options)?;
+        let (schema, pool_size) = (options.schema, options.pool_size);
+        let quoted = quote_identifier(&schema);
+        let channel = format!("factum_{:016x}", fnv1a(&["notify", &schema]));
+        let pool = Pool {
+            sql: Sql::new(&quoted),
+            connector,
+            permits: Semaphore::new(pool_size),
+            idle: Mutex::new(Vec::with_capacity(pool_size)),
+            size: pool_size,
+        };
+
+        // The first connection migrates, then joins the pool.
+        let client = pool.connector.connect_spawned(Role::Pool).await?;
+        migrate(&client, &schema, &quoted, fnv1a(&["migrate", &schema]) as i64).await?;
+        let conn = pool.prepare(client).await?;
+        let head_now = conn.head_position().await?;
+        pool.idle().push(conn);
+
+        let head = Arc::new(watch::Sender::new(head_now));
+        let listen = format!("LISTEN {}", quote_identifier(&channel));
+        let listener = open_listener(&pool.connector, &listen, &head).await?;
+        let listener = tokio::spawn(keep_listening(pool.connector.clone(), listen, head.clone(), listener));
+        Ok(PostgresStore {
+            inner: Arc::new(Inner {
+                append_lock: fnv1a(&["append", &schema]) as i64,
+                schema,
+                pool,
+                channel,
+                head,
+                appends: Mutex::default(),
+                listener: listener.abort_handle(),
+            }),
+        })
+    }
+
+    /// The schema that holds this store's tables.
+    pub fn schema(&self) -> &str {
+        &self.inner.schema
+    }
+
+    fn bump_head(&self, position: u64) {
+        bump(&self.inner.head, position);
+    }
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the URL: it may hold a password.
+        f.debug_struct("PostgresStore")
+            .field("schema", &self.inner.schema)
+            .field("pool_size", &self.inner.pool.size)
+            .field("head", &*self.inner.head.borrow())
+            .finish()
+    }
+}
+
+impl EventStore for PostgresStore {
+    async fn append(
+        &self,
+        stream: StreamRef<'_>,
+        expected: u64,
+        metadata: &Metadata,
+        events: Vec<NewEvent>,
+    ) -> Result<Appended, StoreError> {
+        stream.validate()?;
+        let metadata = serde_json::to_string(metadata).map_err(backend)?;
+        let count = events.len();
+        let expected_i64 = i64::try_from(expected).ok().filter(|_| count > 0);
+        let Some(expected_i64) = expected_i64 else {
+            // Nothing to write, or no stored version is that high: only a version check.
+            let actual = self.inner.pool.get().await?.conn().stream_version(stream).await?;
+            if actual != expected {
+                return Err(StoreError::Conflict { stream: stream.name(), expected, actual });
+            }
+            return Ok(Appended { version: expected, positions: Vec::new(), recorded_at: SystemTime::now() });
+        };
+        if expected_i64.checked_add(count as i64).is_none() {
+            return Err(StoreError::InvalidInput {
+                what: format!("append to stream {}", stream.name()),
+                reason: format!("version {expected} plus {count} events is out of range"),
+            });
+        }
+        let (reply, answer) = oneshot::channel();
+        let append = PendingAppend {
+            aggregate_type: stream.aggregate_type.to_owned(),
+            stream_id: stream.stream_id.to_owned(),
+            expected: expected_i64,
+            metadata,
+            events,
+            reply,
+        };
+        // Group commit. With a committer running, the append joins the queue, and the
+        // committer commits everything queued in one transaction that answers every append
+        // on its own. Without one, this task commits its own append alone, at once (the
+        // latency of a lone writer is that of one transaction), and meanwhile appends queue
+        // up for the committer it hands over to.
+        let mut queued = Some(append);
+        {
+            let mut queue = self.inner.queue();
+            if queue.committing {
+                queue.pending.extend(queued.take());
+            } else {
+                queue.committing = true;
+            }
+        }
+        let Some(append) = queued else {
+            return answer
+                .await
+                .unwrap_or_else(|_| Err(StoreError::Backend("the committer stopped before answering".into())));
+        };
+        let _hand_over = HandOver { store: self };
+        self.commit_alone(&append).await
+    }
+
+    async fn read_stream(&self, stream: StreamRef<'_>, from: u64, to: u64) -> Result<Vec<RecordedEvent>, StoreError> {
+        let conn = self.inner.pool.get().await?;
+        let conn = conn.conn();
+        let rows = conn
+            .client
+            .query(&conn.statements.read_stream, &[&stream.aggregate_type, &stream.stream_id, &clamp(from), &clamp(to)])
+            .await
+            .map_err(backend)?;
+        rows.iter().map(decode_event).collect()
+    }
+
+    async fn stream_version(&self, stream: StreamRef<'_>) -> Result<u64, StoreError> {
+        self.inner.pool.get().await?.conn().stream_version(stream).await
+    }
+
+    async fn read_all(
+        &self,
+        after: u64,
+        filter: EventFilter<'_>,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        if limit == 0 || filter.names.is_some_and(|names| names.is_empty()) {
+            return Ok(Vec::new());
+        }
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let conn = self.inner.pool.get().await?;
+        let conn = conn.conn();
+        let rows = conn
+            .client
+            .query(&conn.statements.read_all, &[&clamp(after), &filter.names, &filter.aggregate_type, &limit])
+            .await
+            .map_err(backend)?;
+        rows.iter().map(decode_event).collect()
+    }
+
+    async fn head_position(&self) -> Result<u64, StoreError> {
+        let head = self.inner.pool.get().await?.conn().head_position().await?;
+        self.bump_head(head);
+        Ok(head)
+    }
+
+    async fn wait_for_events(&self, after: u64) -> Result<(), StoreError> {
+        let mut known = self.inner.head.subscribe();
+        loop {
+            // Marks the current value seen before asking the database, so that a
+            // notification arriving meanwhile wakes the wait below at once.
+            if *known.borrow_and_update() > after || self.head_position().await? > after {
+                return Ok(());
+            }
+            // The sender lives in `self`, so `changed` cannot fail; on a timeout the loop
+            // re-reads the head from the database.
+            let _ = tokio::time::timeout(WAIT_RECHECK, known.changed()).await;
+        }
+    }
+
+    async fn save_snapshot(&self, stream: StreamRef<'_>, snapshot: Snapshot) -> Result<(), StoreError> {
+        stream.validate()?;
+        let version = i64::try_from(snapshot.version).map_err(|_| StoreError::InvalidInput {
+            what: format!("snapshot of stream {}", stream.name()),
+            reason: format!("version {} is out of range", snapshot.version),
+        })?;
+        // Stored bit for bit: the fingerprint is a hash, not a quantity.
+        let fingerprint = snapshot.fingerprint as i64;
+        let conn = self.inner.pool.get().await?;
+        let conn = conn.conn();
+        conn.client
+            .execute(
+                &conn.statements.save_snapshot,
+                &[&stream.aggregate_type, &stream.stream_id, &version, &fingerprint, &snapshot.state],
+            )
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn load_snapshot(&self, stream: StreamRef<'_>) -> Result<Option<Snapshot>, StoreError> {
+        let conn = self.inner.pool.get().await?;
+        let conn = conn.conn();
+        let row = conn
+            .client
+            .query_opt(&conn.statements.load_snapshot, &[&stream.aggregate_type, &stream.stream_id])
+            .await
+            .map_err(backend)?;
+        let Some(row) = row else { return Ok(None) };
+        let version: i64 = row.try_get(0).map_err(backend)?;
+        let fingerprint: i64 = row.try_get(1).map_err(backend)?;
+        Ok(Some(Snapshot {
+            version: u64::try_from(version).map_err(|_| {
+                StoreError::corrupt(
+                    format!("snapshot of stream {}", stream.name()),
+                    format!("its version {version} is negative"),
+                )
+            })?,
+            fingerprint: fingerprint as u64,
+            state: row.try_get(2).map_err(backend)?,
+        }))
+    }
+
+    async fn load_checkpoint(&self, name: &str) -> Result<Option<Checkpoint>, StoreError> {
+        let conn = self.inner.pool.get().await?;
+        let conn = conn.conn();
+        let row = conn.client.query_opt(&conn.statements.load_checkpoint, &[&name]).await.map_err(backend)?;
+        let Some(row) = row else { return Ok(None) };
+        let position: i64 = row.try_get(0).map_err(backend)?;
+        Ok(Some(Checkpoint {
+            position: u64::try_from(position).map_err(|_| {
+                StoreError::corrupt(format!("checkpoint {name:?}"), format!("its position {position} is negative"))
+            })?,
+            state: row.try_get(1).map_err(backend)?,
+        }))
+    }
+
+    async fn save_checkpoint(&self, name: &str, checkpoint: Checkpoint) -> Result<(), StoreError> {
+        super::validate_id("checkpoint name", name)?;
+        let position = i64::try_from(checkpoint.position).map_err(|_| StoreError::InvalidInput {
+            what: format!("checkpoint {name:?}"),
+            reason: format!("position {} is out of range", checkpoint.position),
+        })?;
+        let conn = self.inner.pool.get().await?;
+        let conn = conn.conn();
+        conn.client
+            .execute(&conn.statements.save_checkpoint, &[&name, &position, &checkpoint.state])
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn delete_checkpoint(&self, name: &str) -> Result<(), StoreError> {
+        let conn = self.inner.pool.get().await?;
+        let conn = conn.conn();
+        conn.client.execute(&conn.statements.delete_checkpoint, &[&name]).await.map_err(backend)?;
+        Ok(())
+    }
+
+    /// Holds a session-level advisory lock (`pg_try_advisory_lock`, keyed by schema and
+    /// name) on a connection of its own, tried every 200 ms until taken. Dropping the lease
+    /// closes that connection, and PostgreSQL releases the lock; so does the death of the
+    /// process or the loss of the connection (which also ends the lease's exclusivity).
+    async fn acquire_lease(&self, name: &str) -> Result<Lease, StoreError> {
+        lease::acquire(self, name).await
+    }
+}
+
+fn backend(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Backend(Box::new(error))
+}
+
+/// A reply the store's own SQL should never produce.
+fn unexpected(what: &'static str) -> StoreError {
+    StoreError::Backend(format!("unexpected answer from PostgreSQL: {what}").into())
+}
+
+/// Positions and versions are `BIGINT`: beyond `i64::MAX` nothing is stored.
+fn clamp(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// `"name"`, with embedded quotes doubled: safe to splice into SQL as an identifier.
+fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// FNV-1a over `factum` and the parts, each followed by a zero byte: a hash that stays the
+/// same across processes, machines and Rust versions, for advisory lock keys and channel
+/// names.
+fn fnv1a(parts: &[&str]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in ["factum"].iter().chain(parts).flat_map(|part| part.bytes().chain([0])) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}

@@ -1,0 +1,104 @@
+//! Decoding the rows the statements return.
+
+use std::time::SystemTime;
+
+use tokio_postgres::Row;
+
+use super::committer::PendingAppend;
+use super::{backend, unexpected};
+use crate::envelope::{EventMeta, Metadata, RecordedEvent};
+use crate::error::StoreError;
+use crate::store::Appended;
+
+/// Reads the answer of the statement for one append: the version found, the number of
+/// events inserted (none after a conflict), the first position and the time.
+pub(super) fn decode_one(append: &PendingAppend, rows: &[Row]) -> Result<Result<Appended, StoreError>, StoreError> {
+    let row = rows.first().ok_or_else(|| unexpected("the insert returned no row"))?;
+    let actual: i64 = row.try_get(0).map_err(backend)?;
+    let inserted: i64 = row.try_get(1).map_err(backend)?;
+    let (expected, count) = (append.expected as u64, append.events.len() as u64);
+    if inserted == 0 && actual != append.expected {
+        let actual = u64::try_from(actual).map_err(|_| {
+            StoreError::corrupt(append.stream().name().to_string(), format!("its stored version {actual} is negative"))
+        })?;
+        return Ok(Err(StoreError::Conflict { stream: append.stream().name(), expected, actual }));
+    }
+    if inserted != count as i64 {
+        return Err(unexpected("the insert stored another number of events than given"));
+    }
+    let first: i64 = row.try_get(2).map_err(backend)?;
+    let recorded_at: SystemTime = row.try_get(3).map_err(backend)?;
+    let first = u64::try_from(first).map_err(|_| unexpected("the insert returned a negative position"))?;
+    Ok(Ok(Appended { version: expected + count, positions: (first..first + count).collect(), recorded_at }))
+}
+
+/// Reads the answer of the append statement: one row per append, in order.
+pub(super) fn decode_batch(
+    batch: &[PendingAppend],
+    rows: &[Row],
+) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
+    if rows.len() != batch.len() {
+        return Err(unexpected("the insert returned another number of rows than appends"));
+    }
+    let mut results = Vec::with_capacity(batch.len());
+    let mut stored = 0;
+    for (append, row) in batch.iter().zip(rows) {
+        let actual: i64 = row.try_get(0).map_err(backend)?;
+        let first: Option<i64> = row.try_get(1).map_err(backend)?;
+        let recorded_at: SystemTime = row.try_get(3).map_err(backend)?;
+        let count = append.events.len() as u64;
+        let expected = append.expected as u64;
+        results.push(match first {
+            Some(first) => {
+                stored += count;
+                let first = u64::try_from(first).map_err(|_| unexpected("the insert returned a negative position"))?;
+                Ok(Appended { version: expected + count, positions: (first..first + count).collect(), recorded_at })
+            }
+            None => Err(StoreError::Conflict {
+                stream: append.stream().name(),
+                expected,
+                actual: u64::try_from(actual).map_err(|_| {
+                    StoreError::corrupt(
+                        append.stream().name().to_string(),
+                        format!("its stored version {actual} is negative"),
+                    )
+                })?,
+            }),
+        });
+    }
+    if rows.first().map(|row| row.try_get::<_, i64>(2)).transpose().map_err(backend)? != Some(stored as i64) {
+        return Err(unexpected("the insert stored another number of events than given"));
+    }
+    Ok(results)
+}
+
+pub(super) fn decode_event(row: &Row) -> Result<RecordedEvent, StoreError> {
+    let aggregate_type: String = row.try_get(1).map_err(backend)?;
+    let stream_id: String = row.try_get(2).map_err(backend)?;
+    let version: i64 = row.try_get(3).map_err(backend)?;
+    let position: i64 = row.try_get(0).map_err(backend)?;
+    let location =
+        || format!("events row at position {position} (stream {aggregate_type}/{stream_id} version {version})");
+    let corrupt = |what: &str, reason: String| StoreError::corrupt(location(), format!("its {what}: {reason}"));
+    let schema_version: i64 = row.try_get(5).map_err(backend)?;
+    let metadata: String = row.try_get(7).map_err(backend)?;
+    let metadata: Metadata = serde_json::from_str(&metadata).map_err(|e| StoreError::Corrupt {
+        location: location(),
+        reason: format!("its metadata does not decode: {metadata}"),
+        source: Some(Box::new(e)),
+    })?;
+    Ok(RecordedEvent {
+        meta: EventMeta {
+            stream_version: u64::try_from(version).map_err(|_| corrupt("version", "it is negative".to_owned()))?,
+            position: u64::try_from(position).map_err(|_| corrupt("position", format!("{position} is negative")))?,
+            event_name: row.try_get(4).map_err(backend)?,
+            event_version: u32::try_from(schema_version)
+                .map_err(|_| corrupt("schema version", format!("{schema_version} is out of range")))?,
+            recorded_at: row.try_get(6).map_err(backend)?,
+            metadata,
+            aggregate_type,
+            stream_id,
+        },
+        payload: row.try_get(8).map_err(backend)?,
+    })
+}
