@@ -562,6 +562,15 @@ where
             BankAccountEvent::AccountClosed(event) => self.closed(event),
         }
     }
+    #[inline]
+    fn command_name(__command: &Self::Command) -> &'static str {
+        match __command {
+            BankAccountCommand::Open { .. } => "Open",
+            BankAccountCommand::Deposit { .. } => "Deposit",
+            BankAccountCommand::Withdraw { .. } => "Withdraw",
+            BankAccountCommand::CloseAccount { .. } => "CloseAccount",
+        }
+    }
 }
 const _: () = {
     #[allow(unused_imports)]

@@ -161,4 +161,10 @@ where
     fn apply(&mut self, __event: &Self::Event) {
         ::core::unreachable!()
     }
+    #[inline]
+    fn command_name(__command: &Self::Command) -> &'static str {
+        match __command {
+            AccountCommand::Deposit { .. } => "Deposit",
+        }
+    }
 }

@@ -294,6 +294,15 @@ where
             LedgerEvent::Credited(event) => self.credited(event),
         }
     }
+    #[inline]
+    fn command_name(__command: &Self::Command) -> &'static str {
+        match __command {
+            LedgerCommand::Credit { .. } => "Credit",
+            LedgerCommand::Split { .. } => "Split",
+            LedgerCommand::Freeze { .. } => "Freeze",
+            LedgerCommand::CreditEach { .. } => "CreditEach",
+        }
+    }
 }
 const _: () = {
     #[allow(unused_imports)]
@@ -448,5 +457,9 @@ where
         match __event {
             ArchiveEvent::Credited(event) => self.credited(event),
         }
+    }
+    #[inline]
+    fn command_name(__command: &Self::Command) -> &'static str {
+        match *__command {}
     }
 }

@@ -1,6 +1,6 @@
 //! `#[handlers]` on an aggregate's impl block → the impl block itself (minus our attributes),
 //! `{Aggregate}Command`, `{Aggregate}Event` with its `From` impls and `impl EventSet`, and
-//! `impl Aggregate` as two plain matches.
+//! `impl Aggregate` as plain matches (`handle`, `apply`, `command_name`).
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
@@ -334,6 +334,11 @@ pub(super) fn aggregate_impl(m: &AggregateModel, handle: &TokenStream, apply: &T
         None => quote!(()),
     };
     let bounds = bounds(m);
+    let name_arms = m.commands.iter().map(|Command { variant, cfgs, .. }| {
+        let name = variant.to_string();
+        quote!(#(#cfgs)* #command_enum::#variant { .. } => #name,)
+    });
+    let on_command = if m.commands.is_empty() { quote!(*__command) } else { quote!(__command) };
     // The impl names the user's type with the user's span: without `#[derive(Aggregate)]`
     // the missing supertrait is reported there. `Default` is left to the derive's check
     // (reported once, at the struct): the bound makes it hold inside the impl.
@@ -359,6 +364,13 @@ pub(super) fn aggregate_impl(m: &AggregateModel, handle: &TokenStream, apply: &T
 
             fn apply(&mut self, __event: &Self::Event) {
                 #apply
+            }
+
+            #[inline]
+            fn command_name(__command: &Self::Command) -> &'static str {
+                match #on_command {
+                    #(#name_arms)*
+                }
             }
         }
     }
