@@ -171,10 +171,27 @@ pub trait EventValue<'a>: Clone + PartialEq + core::fmt::Debug {}
 #[diagnostic::do_not_recommend]
 impl<T: Clone + PartialEq + core::fmt::Debug> EventValue<'_> for T {}
 
-/// Both of the above: the one bound per event type on the generated impls.
-pub trait EventBounds<'a>: EventJson<'a> + EventValue<'a> {}
+/// What an event must be besides `#[derive(Event)]`: shared between threads (stores,
+/// repositories and projection runners hand events across tasks).
+#[diagnostic::on_unimplemented(
+    message = "the event `{Self}` must be `Send`, `Sync` and `'static`: events are handed across threads",
+    label = "holds something that cannot cross threads (an `Rc`, a `Cell`, a reference)",
+    note = "use `Arc` for `Rc`, a `Mutex` or an atomic for a `Cell`, owned data for a reference"
+)]
+pub trait EventThreads<'a>: Send + Sync + 'static {}
 #[diagnostic::do_not_recommend]
-impl<'a, T: EventJson<'a> + EventValue<'a>> EventBounds<'a> for T {}
+impl<T: Send + Sync + 'static> EventThreads<'_> for T {}
 
-/// Fails to compile, at the caller's span, once for each of the two bounds `T` misses.
-pub const fn assert_event_bounds<T: EventJson<'static> + EventValue<'static>>() {}
+/// The three above: the one bound per event type on the generated impls. A failure of it is
+/// reported as the one of the three that fails, in its words; where it is asked of an
+/// event outside the generated code (a user's `given::<A>()` or `Repository<A, _>`), as this.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a complete event: it misses a trait that every event needs",
+    label = "needs what the error at `{Self}`'s `#[derive(Event)]` asks for",
+    note = "an event derives `Event, Serialize, Deserialize, Debug, Clone, PartialEq` and is `Send` and `Sync`"
+)]
+pub trait EventBounds<'a>: EventJson<'a> + EventValue<'a> + EventThreads<'a> {}
+impl<'a, T: EventJson<'a> + EventValue<'a> + EventThreads<'a>> EventBounds<'a> for T {}
+
+/// Fails to compile, at the caller's span, once for each of the three bounds `T` misses.
+pub const fn assert_event_bounds<T: EventJson<'static> + EventValue<'static> + EventThreads<'static>>() {}
