@@ -68,17 +68,46 @@ pub const fn str_eq(a: &str, b: &str) -> bool {
     true
 }
 
-/// True when `name` equals one of `names`, in a `const` context.
-pub const fn contains_name(names: &[&str], name: &str) -> bool {
+/// True when `name` equals one of `names`, in a `const` context. An unknown name (`None`)
+/// equals nothing.
+pub const fn contains_name(names: &[Option<&str>], name: Option<&str>) -> bool {
+    let Some(name) = name else {
+        return false;
+    };
     let mut i = 0;
     while i < names.len() {
-        if str_eq(names[i], name) {
+        if let Some(other) = names[i]
+            && str_eq(other, name)
+        {
             return true;
         }
         i += 1;
     }
     false
 }
+
+/// The stored name and version of `E` for the compile-time checks (`EventInfo::<E>::NAME`),
+/// or `None` when `E` is no event or misses a trait an event needs (the fallback of
+/// [`NotAnEvent`], which the generated checks import). That mistake is reported once
+/// elsewhere, so the checks, which run outside the bounded impls, stay silent about it.
+pub struct EventInfo<E: ?Sized>(core::marker::PhantomData<E>);
+
+impl<E: Event> EventInfo<E> {
+    /// `E`'s stored name.
+    pub const NAME: Option<&'static str> = Some(E::NAME);
+    /// `E`'s schema version.
+    pub const VERSION: Option<u32> = Some(E::VERSION);
+}
+
+/// The fallback of [`EventInfo`] for types that are not (yet) events.
+pub trait NotAnEvent {
+    /// Unknown.
+    const NAME: Option<&'static str> = None;
+    /// Unknown.
+    const VERSION: Option<u32> = None;
+}
+
+impl<E: ?Sized> NotAnEvent for EventInfo<E> {}
 
 /// What a projection's state needs: it starts from `Default` and is stored as JSON.
 ///
@@ -114,3 +143,55 @@ impl<T: Default> AggregateDefault<'_> for T {}
 
 /// Fails to compile, at the caller's span, when `T` does not implement `Default`.
 pub const fn assert_aggregate_default<T: AggregateDefault<'static>>() {}
+
+/// What an event must be besides `#[derive(Event)]`: stored as JSON.
+///
+/// The lifetime is there for the generated impls, bounded by `for<'a> E: EventBounds<'a>`
+/// (as for [`ProjectionState`]): the event's own `impl Event` and every impl `#[handlers]`
+/// generates around it, so a missing derive is reported once, at the struct, by
+/// [`assert_event_bounds`], and not again by each generated use of the event.
+#[diagnostic::on_unimplemented(
+    message = "the event `{Self}` is stored as JSON, so it must implement `Serialize` and `Deserialize`",
+    label = "needs `#[derive(Serialize, Deserialize)]`",
+    note = "add `Serialize, Deserialize` to the derives of `{Self}`"
+)]
+pub trait EventJson<'a>: serde::Serialize + serde::de::DeserializeOwned {}
+// Reported as the one bound above, not as each of serde's traits in rustc's words.
+#[diagnostic::do_not_recommend]
+impl<T: serde::Serialize + serde::de::DeserializeOwned> EventJson<'_> for T {}
+
+/// What an event must be besides `#[derive(Event)]`: a value that is printed, cloned and
+/// compared (the aggregate's event enum and the test fixtures do all three).
+#[diagnostic::on_unimplemented(
+    message = "the event `{Self}` must implement `Debug`, `Clone` and `PartialEq`",
+    label = "needs `#[derive(Debug, Clone, PartialEq)]`",
+    note = "add `Debug, Clone, PartialEq` to the derives of `{Self}`"
+)]
+pub trait EventValue<'a>: Clone + PartialEq + core::fmt::Debug {}
+#[diagnostic::do_not_recommend]
+impl<T: Clone + PartialEq + core::fmt::Debug> EventValue<'_> for T {}
+
+/// What an event must be besides `#[derive(Event)]`: shared between threads (stores,
+/// repositories and projection runners hand events across tasks).
+#[diagnostic::on_unimplemented(
+    message = "the event `{Self}` must be `Send`, `Sync` and `'static`: events are handed across threads",
+    label = "holds something that cannot cross threads (an `Rc`, a `Cell`, a reference)",
+    note = "use `Arc` for `Rc`, a `Mutex` or an atomic for a `Cell`, owned data for a reference"
+)]
+pub trait EventThreads<'a>: Send + Sync + 'static {}
+#[diagnostic::do_not_recommend]
+impl<T: Send + Sync + 'static> EventThreads<'_> for T {}
+
+/// The three above: the one bound per event type on the generated impls. A failure of it is
+/// reported as the one of the three that fails, in its words; where it is asked of an
+/// event outside the generated code (a user's `given::<A>()` or `Repository<A, _>`), as this.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a complete event: it misses a trait that every event needs",
+    label = "needs what the error at `{Self}`'s `#[derive(Event)]` asks for",
+    note = "an event derives `Event, Serialize, Deserialize, Debug, Clone, PartialEq` and is `Send` and `Sync`"
+)]
+pub trait EventBounds<'a>: EventJson<'a> + EventValue<'a> + EventThreads<'a> {}
+impl<'a, T: EventJson<'a> + EventValue<'a> + EventThreads<'a>> EventBounds<'a> for T {}
+
+/// Fails to compile, at the caller's span, once for each of the three bounds `T` misses.
+pub const fn assert_event_bounds<T: EventJson<'static> + EventValue<'static> + EventThreads<'static>>() {}

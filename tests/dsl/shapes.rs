@@ -187,3 +187,12 @@ mod cfg_on_handlers {
             .then_state(|c| c.ticks == 2);
     }
 }
+
+#[test]
+fn command_names_are_the_variant_names() {
+    assert_eq!(Ledger::command_name(&LedgerCommand::Credit { amount: 1 }), "Credit");
+    assert_eq!(Ledger::command_name(&LedgerCommand::DebitWithFee { amount: 1, memo: String::new() }), "DebitWithFee");
+    assert_eq!(Ledger::command_name(&LedgerCommand::Freeze), "Freeze");
+    assert_eq!(Ledger::command_name(&LedgerCommand::CreditEach { amounts: vec![] }), "CreditEach");
+    assert_eq!(Ledger::command_name(&LedgerCommand::Open { owner: "Ada".into() }), "Open");
+}

@@ -72,6 +72,9 @@ pub enum BalancesAnswer {
 impl ::factum::Projection for Balances
 where
     for<'__factum> Self: ::factum::__private::ProjectionState<'__factum>,
+    for<'__factum> MoneyDeposited: ::factum::__private::EventBounds<'__factum>,
+    for<'__factum> MoneyWithdrawn: ::factum::__private::EventBounds<'__factum>,
+    for<'__factum> AccountClosed: ::factum::__private::EventBounds<'__factum>,
 {
     type Query = BalancesQuery;
     type Answer = BalancesAnswer;
@@ -127,20 +130,22 @@ where
     }
 }
 const _: () = {
+    #[allow(unused_imports)]
+    use ::factum::__private::NotAnEvent as _;
     ::factum::__private::require(
         !::factum::__private::contains_name(
-            &[<MoneyDeposited as ::factum::Event>::NAME],
-            <MoneyWithdrawn as ::factum::Event>::NAME,
+            &[::factum::__private::EventInfo::<MoneyDeposited>::NAME],
+            ::factum::__private::EventInfo::<MoneyWithdrawn>::NAME,
         ),
         "`MoneyWithdrawn` is stored under the same name as an earlier event of `Balances`; give one of them `#[event(name = \"...\")]`",
     );
     ::factum::__private::require(
         !::factum::__private::contains_name(
             &[
-                <MoneyDeposited as ::factum::Event>::NAME,
-                <MoneyWithdrawn as ::factum::Event>::NAME,
+                ::factum::__private::EventInfo::<MoneyDeposited>::NAME,
+                ::factum::__private::EventInfo::<MoneyWithdrawn>::NAME,
             ],
-            <AccountClosed as ::factum::Event>::NAME,
+            ::factum::__private::EventInfo::<AccountClosed>::NAME,
         ),
         "`AccountClosed` is stored under the same name as an earlier event of `Balances`; give one of them `#[event(name = \"...\")]`",
     );

@@ -5,7 +5,10 @@ pub struct PricedV1 {
     pub units: u64,
 }
 #[automatically_derived]
-impl ::factum::Event for PricedV1 {
+impl ::factum::Event for PricedV1
+where
+    for<'__factum> Self: ::factum::__private::EventBounds<'__factum>,
+{
     const NAME: &'static str = "Priced";
     const VERSION: u32 = 1;
     fn decode(
@@ -21,13 +24,18 @@ impl ::factum::Event for PricedV1 {
         }
     }
 }
+const _: () = ::factum::__private::assert_event_bounds::<PricedV1>();
 #[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[event(name = "Priced", version = 2, upcast_from = PricedV1)]
 pub struct PricedV2 {
     pub cents: u64,
 }
 #[automatically_derived]
-impl ::factum::Event for PricedV2 {
+impl ::factum::Event for PricedV2
+where
+    for<'__factum> Self: ::factum::__private::EventBounds<'__factum>,
+    for<'__factum> PricedV1: ::factum::__private::EventBounds<'__factum>,
+{
     const NAME: &'static str = "Priced";
     const VERSION: u32 = 2;
     fn decode(
@@ -46,15 +54,26 @@ impl ::factum::Event for PricedV2 {
         }
     }
 }
+const _: () = ::factum::__private::assert_event_bounds::<PricedV2>();
 const _: () = {
-    ::factum::__private::require(
-        ::factum::__private::str_eq(<PricedV1 as ::factum::Event>::NAME, "Priced"),
-        "`upcast_from = PricedV1`: an event upcasts only from an older version of itself, stored under the same name (`Priced`)",
-    );
-    ::factum::__private::require(
-        <PricedV1 as ::factum::Event>::VERSION < 2,
-        "`upcast_from = PricedV1`: the older type must have a lower `version` than 2",
-    );
+    #[allow(unused_imports)]
+    use ::factum::__private::NotAnEvent as _;
+    if let ::core::option::Option::Some(__name) = ::factum::__private::EventInfo::<
+        PricedV1,
+    >::NAME {
+        ::factum::__private::require(
+            ::factum::__private::str_eq(__name, "Priced"),
+            "`upcast_from = PricedV1`: an event upcasts only from an older version of itself, stored under the same name (`Priced`)",
+        );
+    }
+    if let ::core::option::Option::Some(__version) = ::factum::__private::EventInfo::<
+        PricedV1,
+    >::VERSION {
+        ::factum::__private::require(
+            __version < 2,
+            "`upcast_from = PricedV1`: the older type must have a lower `version` than 2",
+        );
+    }
 };
 #[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[event(name = "Priced", version = 3, upcast_from = PricedV2)]
@@ -63,7 +82,11 @@ pub struct Priced {
     pub currency: String,
 }
 #[automatically_derived]
-impl ::factum::Event for Priced {
+impl ::factum::Event for Priced
+where
+    for<'__factum> Self: ::factum::__private::EventBounds<'__factum>,
+    for<'__factum> PricedV2: ::factum::__private::EventBounds<'__factum>,
+{
     const NAME: &'static str = "Priced";
     const VERSION: u32 = 3;
     fn decode(
@@ -82,13 +105,24 @@ impl ::factum::Event for Priced {
         }
     }
 }
+const _: () = ::factum::__private::assert_event_bounds::<Priced>();
 const _: () = {
-    ::factum::__private::require(
-        ::factum::__private::str_eq(<PricedV2 as ::factum::Event>::NAME, "Priced"),
-        "`upcast_from = PricedV2`: an event upcasts only from an older version of itself, stored under the same name (`Priced`)",
-    );
-    ::factum::__private::require(
-        <PricedV2 as ::factum::Event>::VERSION < 3,
-        "`upcast_from = PricedV2`: the older type must have a lower `version` than 3",
-    );
+    #[allow(unused_imports)]
+    use ::factum::__private::NotAnEvent as _;
+    if let ::core::option::Option::Some(__name) = ::factum::__private::EventInfo::<
+        PricedV2,
+    >::NAME {
+        ::factum::__private::require(
+            ::factum::__private::str_eq(__name, "Priced"),
+            "`upcast_from = PricedV2`: an event upcasts only from an older version of itself, stored under the same name (`Priced`)",
+        );
+    }
+    if let ::core::option::Option::Some(__version) = ::factum::__private::EventInfo::<
+        PricedV2,
+    >::VERSION {
+        ::factum::__private::require(
+            __version < 3,
+            "`upcast_from = PricedV2`: the older type must have a lower `version` than 3",
+        );
+    }
 };

@@ -33,9 +33,14 @@ pub fn derive(input: TokenStream) -> TokenStream {
     if !input.generics.params.is_empty() {
         return cx.into_compile_errors();
     }
+    // Serde and the value traits are asked of the type once, at its name; the impl assumes
+    // them, so neither it nor any generated use of the event reports them again.
+    let bounds_check = quote_spanned! {ident.span()=>
+        const _: () = ::factum::__private::assert_event_bounds::<#ident>();
+    };
     if !cx.is_ok() {
         let errors = cx.into_compile_errors();
-        return fallback::event(&errors, ident, &name, &version);
+        return fallback::event(&errors, ident, &name, &version, &bounds_check);
     }
 
     let older = match &attrs.upcast_from {
@@ -53,13 +58,18 @@ pub fn derive(input: TokenStream) -> TokenStream {
                 "`upcast_from = {}`: the older type must have a lower `version` than {version_number}",
                 quote!(#old)
             );
+            // Read through `EventInfo`: an older type that is no event, or lacks serde, is
+            // reported once elsewhere, and these checks then pass.
             let checks = quote_spanned! {old.span()=>
                 const _: () = {
-                    ::factum::__private::require(
-                        ::factum::__private::str_eq(<#old as ::factum::Event>::NAME, #name),
-                        #same_name,
-                    );
-                    ::factum::__private::require(<#old as ::factum::Event>::VERSION < #version, #lower);
+                    #[allow(unused_imports)] // used only when a type is no event
+                    use ::factum::__private::NotAnEvent as _;
+                    if let ::core::option::Option::Some(__name) = ::factum::__private::EventInfo::<#old>::NAME {
+                        ::factum::__private::require(::factum::__private::str_eq(__name, #name), #same_name);
+                    }
+                    if let ::core::option::Option::Some(__version) = ::factum::__private::EventInfo::<#old>::VERSION {
+                        ::factum::__private::require(__version < #version, #lower);
+                    }
                 };
             };
             (
@@ -74,9 +84,19 @@ pub fn derive(input: TokenStream) -> TokenStream {
         None => (TokenStream::new(), TokenStream::new()),
     };
     let (upcast, checks) = older;
+    // The older type is decoded inside the impl: bounded like `Self`, so an older type
+    // without serde is reported at its own struct only.
+    let older_bound = match &attrs.upcast_from {
+        Some(old) => quote_spanned!(old.span()=> for<'__factum> #old: ::factum::__private::EventBounds<'__factum>,),
+        None => TokenStream::new(),
+    };
     quote! {
         #[automatically_derived]
-        impl ::factum::Event for #ident {
+        impl ::factum::Event for #ident
+        where
+            for<'__factum> Self: ::factum::__private::EventBounds<'__factum>,
+            #older_bound
+        {
             const NAME: &'static str = #name;
             const VERSION: u32 = #version;
 
@@ -90,6 +110,7 @@ pub fn derive(input: TokenStream) -> TokenStream {
                 }
             }
         }
+        #bounds_check
         #checks
     }
 }

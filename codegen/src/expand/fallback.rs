@@ -13,17 +13,27 @@ use crate::model::aggregate::AggregateModel;
 use crate::model::projection::ProjectionModel;
 
 /// `#[derive(Event)]` with mistakes: `impl Event` with its name and version and a stub decoder.
-pub(super) fn event(errors: &TokenStream, ident: &Ident, name: &LitStr, version: &Literal) -> TokenStream {
+pub(super) fn event(
+    errors: &TokenStream,
+    ident: &Ident,
+    name: &LitStr,
+    version: &Literal,
+    bounds_check: &TokenStream,
+) -> TokenStream {
     quote! {
         #errors
         #[automatically_derived]
-        impl ::factum::Event for #ident {
+        impl ::factum::Event for #ident
+        where
+            for<'__factum> Self: ::factum::__private::EventBounds<'__factum>,
+        {
             const NAME: &'static str = #name;
             const VERSION: u32 = #version;
             fn decode(_: u32, _: &str) -> ::core::result::Result<Self, ::factum::DecodeError> {
                 ::core::unreachable!()
             }
         }
+        #bounds_check
     }
 }
 

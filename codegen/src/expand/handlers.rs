@@ -1,13 +1,13 @@
 //! `#[handlers]` on an aggregate's impl block → the impl block itself (minus our attributes),
 //! `{Aggregate}Command`, `{Aggregate}Event` with its `From` impls and `impl EventSet`, and
-//! `impl Aggregate` as two plain matches.
+//! `impl Aggregate` as plain matches (`handle`, `apply`, `command_name`).
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::FnArg;
 use syn::spanned::Spanned;
 
-use super::{as_event, doc, enum_variant, fallback, serde_enum_derives, unique_names};
+use super::{as_event, doc, enum_variant, event_bounds, fallback, serde_enum_derives, unique_names};
 use crate::ast::{HandlersImpl, Member};
 use crate::attr;
 use crate::ctxt::Ctxt;
@@ -142,14 +142,98 @@ pub(super) fn event_enum(m: &AggregateModel) -> TokenStream {
             }
         }
     });
+    let value_impls = value_impls(m);
     quote! {
         #docs
-        #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
+        // Payloads need not be `Eq` (floats are welcome), and may be private types.
         #[allow(clippy::derive_partial_eq_without_eq, private_interfaces)]
         #vis enum #event_enum {
             #(#variants,)*
         }
         #(#from_impls)*
+        #value_impls
+    }
+}
+
+/// The bounds of every impl around the events (see [`event_bounds`]).
+pub(super) fn bounds(m: &AggregateModel) -> TokenStream {
+    event_bounds(m.applies.iter().map(|a| (&a.event_ty, a.cfgs.as_slice())))
+}
+
+/// `where` and the bounds, or nothing when there are none.
+fn where_clause(bounds: &TokenStream) -> TokenStream {
+    if bounds.is_empty() { TokenStream::new() } else { quote!(where #bounds) }
+}
+
+/// `Debug`, `Clone` and `PartialEq` of `{Aggregate}Event`, as their derives would write them
+/// but bounded like the other impls: a payload without them is reported once, at its type,
+/// and not by each of three derives in rustc's words.
+fn value_impls(m: &AggregateModel) -> TokenStream {
+    let event_enum = &m.event_enum;
+    let bounds = where_clause(&bounds(m));
+    let on_self = if m.applies.is_empty() { quote!(*self) } else { quote!(self) };
+    let debug_arms = m.applies.iter().map(|Apply { variant, cfgs, .. }| {
+        let name = variant.to_string();
+        quote!(#(#cfgs)* Self::#variant(__event) => __f.debug_tuple(#name).field(__event).finish(),)
+    });
+    let clone_arms = m.applies.iter().map(|Apply { variant, cfgs, .. }| {
+        quote!(#(#cfgs)* Self::#variant(__event) => Self::#variant(::core::clone::Clone::clone(__event)),)
+    });
+    let eq_arms = m
+        .applies
+        .iter()
+        .map(|Apply { variant, cfgs, .. }| quote!(#(#cfgs)* (Self::#variant(__a), Self::#variant(__b)) => __a == __b,));
+    // Different variants are unequal; with one variant there are none (a `#[cfg]` can
+    // leave one of several).
+    let others = (m.applies.len() > 1).then(|| {
+        quote! {
+            #[allow(unreachable_patterns)]
+            _ => false,
+        }
+    });
+    let eq_body = if m.applies.is_empty() {
+        quote!(match *self {})
+    } else {
+        quote! {
+            match (self, __other) {
+                #(#eq_arms)*
+                #others
+            }
+        }
+    };
+    quote! {
+        #[automatically_derived]
+        impl ::core::fmt::Debug for #event_enum
+        #bounds
+        {
+            fn fmt(&self, __f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                match #on_self {
+                    #(#debug_arms)*
+                }
+            }
+        }
+
+        #[automatically_derived]
+        impl ::core::clone::Clone for #event_enum
+        #bounds
+        {
+            #[inline]
+            fn clone(&self) -> Self {
+                match #on_self {
+                    #(#clone_arms)*
+                }
+            }
+        }
+
+        #[automatically_derived]
+        impl ::core::cmp::PartialEq for #event_enum
+        #bounds
+        {
+            #[inline]
+            fn eq(&self, __other: &Self) -> bool {
+                #eq_body
+            }
+        }
     }
 }
 
@@ -215,9 +299,12 @@ fn event_set_body(m: &AggregateModel) -> TokenStream {
 /// `impl EventSet for {Aggregate}Event` with the given members.
 pub(super) fn event_set(m: &AggregateModel, body: &TokenStream) -> TokenStream {
     let event_enum = &m.event_enum;
+    let bounds = where_clause(&bounds(m));
     quote! {
         #[automatically_derived]
-        impl ::factum::EventSet for #event_enum {
+        impl ::factum::EventSet for #event_enum
+        #bounds
+        {
             #body
         }
     }
@@ -246,6 +333,12 @@ pub(super) fn aggregate_impl(m: &AggregateModel, handle: &TokenStream, apply: &T
         Some(ty) => quote!(#ty),
         None => quote!(()),
     };
+    let bounds = bounds(m);
+    let name_arms = m.commands.iter().map(|Command { variant, cfgs, .. }| {
+        let name = variant.to_string();
+        quote!(#(#cfgs)* #command_enum::#variant { .. } => #name,)
+    });
+    let on_command = if m.commands.is_empty() { quote!(*__command) } else { quote!(__command) };
     // The impl names the user's type with the user's span: without `#[derive(Aggregate)]`
     // the missing supertrait is reported there. `Default` is left to the derive's check
     // (reported once, at the struct): the bound makes it hold inside the impl.
@@ -254,6 +347,7 @@ pub(super) fn aggregate_impl(m: &AggregateModel, handle: &TokenStream, apply: &T
         impl ::factum::Aggregate for #self_ty
         where
             for<'__factum> Self: ::factum::__private::AggregateDefault<'__factum>,
+            #bounds
         {
             type Event = #event_enum;
             type Command = #command_enum;
@@ -270,6 +364,13 @@ pub(super) fn aggregate_impl(m: &AggregateModel, handle: &TokenStream, apply: &T
 
             fn apply(&mut self, __event: &Self::Event) {
                 #apply
+            }
+
+            #[inline]
+            fn command_name(__command: &Self::Command) -> &'static str {
+                match #on_command {
+                    #(#name_arms)*
+                }
             }
         }
     }

@@ -52,18 +52,45 @@ fn as_event(ty: &syn::Type) -> TokenStream {
     quote_spanned!(ty.span()=> <#ty as ::factum::Event>)
 }
 
+/// `for<'__factum> E: EventBounds<'__factum>,` once per distinct event type, at the user's
+/// token, for the `where` clause of every impl generated around a block's events. Inside the
+/// impl the event's serde and value traits then hold, so a type without them is reported
+/// once, at its struct (by `#[derive(Event)]`), and a type without any derive only as "not an
+/// event", not again by each generated use. A `#[cfg]`'d handler's type gets no bound: a
+/// `where` clause cannot carry `#[cfg]`, and the type may not exist.
+fn event_bounds<'a>(events: impl IntoIterator<Item = (&'a syn::Type, &'a [syn::Attribute])>) -> TokenStream {
+    let mut seen = Vec::new();
+    let mut bounds = TokenStream::new();
+    for (ty, cfgs) in events {
+        let key = quote!(#ty).to_string();
+        if !cfgs.is_empty() || seen.contains(&key) {
+            continue;
+        }
+        seen.push(key);
+        bounds.extend(quote_spanned!(ty.span()=> for<'__factum> #ty: ::factum::__private::EventBounds<'__factum>,));
+    }
+    bounds
+}
+
+/// `::factum::__private::EventInfo::<Event>`, at the user's token: the name and version of
+/// an event for a `const` check, `None` for a type that is no event (reported elsewhere).
+fn event_info(ty: &syn::Type) -> TokenStream {
+    quote_spanned!(ty.span()=> ::factum::__private::EventInfo::<#ty>)
+}
+
 /// A `const` block that fails compilation, at the event type, when an event is stored
-/// under the same name as an earlier one of `owner`.
+/// under the same name as an earlier one of `owner`. It reads the names through
+/// [`event_info`], so an event that is broken in another way adds nothing here.
 fn unique_names(owner: &syn::Ident, events: &[(&syn::Ident, &syn::Type, &[syn::Attribute])]) -> TokenStream {
     if events.len() < 2 {
         return TokenStream::new();
     }
     let checks = events.iter().enumerate().skip(1).map(|(i, (key, ty, cfgs))| {
         let earlier = events[..i].iter().map(|(_, ty, cfgs)| {
-            let event = as_event(ty);
+            let event = event_info(ty);
             quote!(#(#cfgs)* #event::NAME)
         });
-        let event = as_event(ty);
+        let event = event_info(ty);
         let message = format!(
             "`{key}` is stored under the same name as an earlier event of `{owner}`; give one of them `#[event(name = \"...\")]`"
         );
@@ -77,6 +104,8 @@ fn unique_names(owner: &syn::Ident, events: &[(&syn::Ident, &syn::Type, &[syn::A
     });
     quote! {
         const _: () = {
+            #[allow(unused_imports)] // used only when a type is no event
+            use ::factum::__private::NotAnEvent as _;
             #(#checks)*
         };
     }

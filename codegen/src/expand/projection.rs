@@ -6,7 +6,7 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::{Data, DeriveInput, LitStr};
 
-use super::{as_event, doc, enum_variant, serde_enum_derives, unique_names};
+use super::{as_event, doc, enum_variant, event_bounds, serde_enum_derives, unique_names};
 use crate::attr;
 use crate::ctxt::Ctxt;
 use crate::model::projection::{On, ProjectionModel, Query};
@@ -132,6 +132,7 @@ pub(super) fn projection_impl(
     ask: &TokenStream,
 ) -> TokenStream {
     let ProjectionModel { self_ty, query_enum, answer_enum, .. } = m;
+    let bounds = event_bounds(m.handlers.iter().map(|h| (&h.event_ty, h.cfgs.as_slice())));
     // Spanned at the user's type: without `#[derive(Projection)]` the missing supertrait is
     // reported once, there. `Default` and serde are left to the derive's check (reported once,
     // at the struct): the bound makes them hold inside the impl.
@@ -140,6 +141,7 @@ pub(super) fn projection_impl(
         impl ::factum::Projection for #self_ty
         where
             for<'__factum> Self: ::factum::__private::ProjectionState<'__factum>,
+            #bounds
         {
             type Query = #query_enum;
             type Answer = #answer_enum;
