@@ -3,13 +3,12 @@
 use std::sync::{Mutex, MutexGuard};
 
 use tokio::sync::{Semaphore, SemaphorePermit};
-use tokio_postgres::{Client, Statement};
+use tokio_postgres::Client;
 
 use super::connection::{Connector, Role};
 use super::statements::{Sql, Statements};
-use futures_util::future::join_all;
 
-use super::{backend, unexpected};
+use super::backend;
 use crate::error::StoreError;
 use crate::store::StreamRef;
 use crate::trace::warn;
@@ -67,41 +66,7 @@ impl Pool {
     }
 
     pub(super) async fn prepare(&self, client: Client) -> Result<Conn, StoreError> {
-        let prepared = join_all(self.sql.all().into_iter().map(|sql| client.prepare(sql))).await;
-        let prepared = prepared.into_iter().collect::<Result<Vec<Statement>, _>>().map_err(backend)?;
-        let Ok(
-            [
-                version,
-                lock,
-                insert,
-                append,
-                read_stream,
-                read_all,
-                head,
-                save_snapshot,
-                load_snapshot,
-                load_checkpoint,
-                save_checkpoint,
-                delete_checkpoint,
-            ],
-        ) = <[Statement; 12]>::try_from(prepared)
-        else {
-            return Err(unexpected("prepared another number of statements than asked"));
-        };
-        let statements = Statements {
-            version,
-            lock,
-            insert,
-            append,
-            read_stream,
-            read_all,
-            head,
-            save_snapshot,
-            load_snapshot,
-            load_checkpoint,
-            save_checkpoint,
-            delete_checkpoint,
-        };
+        let statements = self.sql.prepare(&client).await.map_err(backend)?;
         Ok(Conn { client, statements })
     }
 }
