@@ -197,7 +197,8 @@ mod tests {
 
         let backend = StoreError::Backend("the disk is full".into());
         assert_eq!(status_and_message(ExecuteError::Store(backend)), Err("storage backend: the disk is full".into()));
-        let projection = ProjectionError::State { projection: "catalog", reason: "unreadable".into() };
+        let store = StoreError::Backend("the disk is full".into());
+        let projection = ProjectionError::Store { projection: "catalog", source: store };
         let projection = status_and_message(ExecuteError::Projection(projection));
         assert!(projection.is_err_and(|ours| ours.contains("an inline projection failed")));
     }
