@@ -22,7 +22,8 @@ use factum::EventStore;
 pub use shop::Shop;
 
 /// Serves the shop on `listener` until `shutdown` completes. The read models also follow the
-/// store in the background, so writes of other processes on the same store show up here.
+/// store in the background, so writes of other processes on the same store show up here; a
+/// read model that stops is logged when it does, and the others keep following.
 pub async fn serve<S: EventStore + Clone>(
     listener: tokio::net::TcpListener,
     shop: Arc<Shop<S>>,
@@ -31,17 +32,7 @@ pub async fn serve<S: EventStore + Clone>(
     let follower = shop.clone();
     let following = tokio::spawn(async move { follower.follow().await });
     let served = axum::serve(listener, controllers::router(shop)).with_graceful_shutdown(shutdown).await;
-    if following.is_finished() {
-        match following.await {
-            Ok(error) => tracing::error!(
-                caused_by = ?causes(&error),
-                "a read model stopped following the store: {error}"
-            ),
-            Err(panicked) => tracing::error!("a read model panicked: {panicked}"),
-        }
-    } else {
-        following.abort();
-    }
+    following.abort();
     served
 }
 

@@ -1,14 +1,32 @@
 //! The shop's wiring: one store, two repositories, three read models kept up to date inline.
+//!
+//! A read model that stops (an event it cannot decode, a handler that fails) does not take
+//! the shop down: the shop starts and keeps serving, the failure is logged as an error at
+//! once, `GET /health` reports it (503), and the pages it backs show their last data under a
+//! banner saying so. Commands are still carried out; their events wait in the store until
+//! the read model is fixed.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use factum::{EventStore, ProjectionError, ProjectionRunner, Repository};
+use factum::{
+    Committed, EventStore, ExecuteError, Projection, ProjectionError, ProjectionRunner, ProjectionType, Repository,
+    RunnerHealth, RunnerStatus,
+};
+use serde::Serialize;
 
-use crate::models::{Catalog, Order, OrderDetails, OrderList, OrderServices, Product, ProductLookup, ProductOffer};
+use crate::models::{
+    Catalog, Order, OrderCommand, OrderDetails, OrderError, OrderEvent, OrderList, OrderServices, Product,
+    ProductCommand, ProductError, ProductEvent, ProductLookup, ProductOffer,
+};
+
+/// How long a stopped read model waits before its follower tries again: a fixed event (or
+/// a store that is back) is taken in that much later without a restart.
+pub const RETRY_STOPPED: Duration = Duration::from_secs(2);
 
 /// Everything a controller needs: the repositories to send commands to, and the read models
 /// to ask.
@@ -20,16 +38,46 @@ pub struct Shop<S: EventStore> {
     pub order_details: Arc<ProjectionRunner<OrderDetails, S>>,
 }
 
+/// What `GET /health` answers.
+#[derive(Debug, Clone, Serialize)]
+pub struct Health {
+    /// `ok`, or `degraded` when a read model has stopped.
+    pub status: HealthStatus,
+    /// Each read model's runner, in the order catalog, order list, order details.
+    pub read_models: Vec<RunnerHealth>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthStatus {
+    Ok,
+    Degraded,
+}
+
+/// A command that was carried out: its events are stored.
+#[derive(Debug)]
+pub enum Stored<E> {
+    /// And every read model took them in.
+    Projected(Committed<E>),
+    /// But a read model stopped on them (or was stopped already): the repository's inline
+    /// read models that have stopped, which do not show them yet.
+    Stale(Vec<RunnerHealth>),
+}
+
 impl<S: EventStore + Clone> Shop<S> {
     /// Opens the shop on `store`: the read models catch up with what the store already holds,
     /// and from then on every command updates them before it returns (read-your-writes).
+    ///
+    /// A read model that fails to catch up does not keep the shop from opening: it is logged
+    /// as an error and reported by [`health`](Self::health). Only a read model that cannot
+    /// even be loaded (the store fails, or its stored checkpoint does not decode) is an error.
     pub async fn open(store: S) -> Result<Self, ProjectionError> {
         let catalog = Arc::new(ProjectionRunner::<Catalog, _>::start(store.clone()).await?);
         let order_list = Arc::new(ProjectionRunner::<OrderList, _>::start(store.clone()).await?);
         let order_details = Arc::new(ProjectionRunner::<OrderDetails, _>::start(store.clone()).await?);
-        for caught_up in [catalog.catch_up().await, order_list.catch_up().await, order_details.catch_up().await] {
-            caught_up?;
-        }
+        caught_up_or_logged(&catalog).await;
+        caught_up_or_logged(&order_list).await;
+        caught_up_or_logged(&order_details).await;
         let products = Repository::new(store.clone()).with_inline(catalog.clone());
         let services = OrderServices { products: catalog.clone() };
         let orders = Repository::with_services(store, services)
@@ -39,26 +87,150 @@ impl<S: EventStore + Clone> Shop<S> {
     }
 
     /// Follows the store in the background, so that what other processes write (several
-    /// shops on one PostgreSQL database, say) reaches this one's read models too. Returns the
-    /// first error of any of them.
-    pub async fn follow(&self) -> ProjectionError {
+    /// shops on one PostgreSQL database, say) reaches this one's read models too. A read
+    /// model that stops is logged at once and tried again every [`RETRY_STOPPED`]; the
+    /// others keep following. Runs until dropped (aborted).
+    pub async fn follow(&self) {
         let mut tasks = tokio::task::JoinSet::new();
-        tasks.spawn(failure_of(self.catalog.clone()));
-        tasks.spawn(failure_of(self.order_list.clone()));
-        tasks.spawn(failure_of(self.order_details.clone()));
-        match tasks.join_next().await {
-            Some(Ok(error)) => error,
-            Some(Err(panicked)) => std::panic::resume_unwind(panicked.into_panic()),
-            None => unreachable!("three runners were spawned"),
+        tasks.spawn(follow_one(self.catalog.clone()));
+        tasks.spawn(follow_one(self.order_list.clone()));
+        tasks.spawn(follow_one(self.order_details.clone()));
+        while let Some(ended) = tasks.join_next().await {
+            match ended {
+                Ok(never) => match never {},
+                Err(panicked) => tracing::error!("a read model's follower panicked: {panicked}"),
+            }
         }
     }
 }
 
-async fn failure_of<P: factum::Projection, S: EventStore>(runner: Arc<ProjectionRunner<P, S>>) -> ProjectionError {
-    match runner.run().await {
-        Err(error) => error,
-        Ok(never) => match never {},
+impl<S: EventStore> Shop<S> {
+    /// How every read model is doing.
+    pub async fn health(&self) -> Health {
+        let read_models =
+            vec![self.catalog.health().await, self.order_list.health().await, self.order_details.health().await];
+        let stopped = read_models.iter().any(RunnerHealth::is_stopped);
+        Health { status: if stopped { HealthStatus::Degraded } else { HealthStatus::Ok }, read_models }
     }
+
+    /// Sends a command to a product.
+    pub async fn product(
+        &self,
+        id: &str,
+        command: ProductCommand,
+    ) -> Result<Stored<ProductEvent>, ExecuteError<ProductError>> {
+        let executed = self.products.execute(id, command).await;
+        self.settle(executed, self.products.inline_health()).await
+    }
+
+    /// Sends a command to an order.
+    pub async fn order(&self, id: &str, command: OrderCommand) -> Result<Stored<OrderEvent>, ExecuteError<OrderError>> {
+        let executed = self.orders.execute(id, command).await;
+        self.settle(executed, self.orders.inline_health()).await
+    }
+
+    /// A command whose events were stored counts as done, even when an inline read model
+    /// then failed on them (`ExecuteError::Projection`): the command must not be sent
+    /// again, and telling the user it failed would invite exactly that. The stopped read
+    /// model is in the log and `/health`, and its pages say they are out of date. `execute`
+    /// stops at the first inline read model that fails, so the others are caught up here:
+    /// the pages they back still show the change at once. `inline` is the health of the
+    /// repository's inline read models, asked only then.
+    async fn settle<E, R>(
+        &self,
+        executed: Result<Committed<E>, ExecuteError<R>>,
+        inline: impl Future<Output = Vec<RunnerHealth>>,
+    ) -> Result<Stored<E>, ExecuteError<R>> {
+        match executed {
+            Ok(committed) => Ok(Stored::Projected(committed)),
+            Err(ExecuteError::Projection(error)) => {
+                tracing::warn!(
+                    read_model = error.projection(),
+                    "a command was recorded, but a read model did not take it in: {error}"
+                );
+                // A failure here is recorded in the runner's health, and logged by its follower.
+                let _ = self.catalog.catch_up().await;
+                let _ = self.order_list.catch_up().await;
+                let _ = self.order_details.catch_up().await;
+                Ok(Stored::Stale(inline.await.into_iter().filter(RunnerHealth::is_stopped).collect()))
+            }
+            Err(other) => Err(other),
+        }
+    }
+}
+
+/// The banner of a page backed by `runner`, when it has stopped: what it shows is out of
+/// date, and since where.
+pub async fn banner<P: Projection, S: EventStore>(runner: &ProjectionRunner<P, S>) -> Option<String> {
+    stale_banner(&runner.health().await)
+}
+
+/// "The order list is out of date: it stopped at event OrderPlaced of stream order/o-1
+/// (position 7). An operator has been alerted.", for a stopped read model.
+pub fn stale_banner(health: &RunnerHealth) -> Option<String> {
+    let RunnerStatus::Stopped { position, event, stream, .. } = &health.status else { return None };
+    let subject = match health.name {
+        Catalog::NAME => "The catalog is",
+        OrderList::NAME => "The order list is",
+        OrderDetails::NAME => "The order details are",
+        other => return Some(format!("The read model {other} is out of date. An operator has been alerted.")),
+    };
+    let place = match (event, stream) {
+        (Some(event), Some(stream)) => format!("event {event} of stream {stream} (position {position})"),
+        _ => format!("position {position}"),
+    };
+    Some(format!("{subject} out of date: it stopped at {place}. An operator has been alerted."))
+}
+
+/// Catches `runner` up; a failure is logged, and left for `/health` to report.
+async fn caught_up_or_logged<P: Projection, S: EventStore>(runner: &ProjectionRunner<P, S>) {
+    if let Err(error) = runner.catch_up().await {
+        log_stopped(&runner.health().await, &error);
+    }
+}
+
+/// Keeps one read model following the store. When it stops, it is logged once, and tried
+/// again every [`RETRY_STOPPED`] (silently) until a catch-up succeeds.
+async fn follow_one<P: Projection, S: EventStore>(runner: Arc<ProjectionRunner<P, S>>) -> Infallible {
+    // A read model that stopped while the shop opened was logged then.
+    let mut stopped = runner.health().await.is_stopped();
+    loop {
+        match runner.catch_up().await {
+            Ok(position) => {
+                if stopped {
+                    tracing::info!(read_model = P::NAME, position, "the read model follows the store again");
+                    stopped = false;
+                }
+                if let Err(error) = runner.store().wait_for_events(position).await {
+                    tracing::warn!(read_model = P::NAME, "cannot wait for new events, trying again: {error}");
+                    tokio::time::sleep(RETRY_STOPPED).await;
+                }
+            }
+            Err(error) => {
+                if !stopped {
+                    log_stopped(&runner.health().await, &error);
+                    stopped = true;
+                }
+                tokio::time::sleep(RETRY_STOPPED).await;
+            }
+        }
+    }
+}
+
+/// An error naming the read model and where it stopped: the event, its stream and position.
+fn log_stopped(health: &RunnerHealth, error: &ProjectionError) {
+    let (position, event, stream) = match &health.status {
+        RunnerStatus::Stopped { position, event, stream, .. } => (*position, event.as_deref(), stream.as_deref()),
+        _ => (health.position, None, None),
+    };
+    tracing::error!(
+        read_model = error.projection(),
+        event = event.unwrap_or("-"),
+        stream = stream.unwrap_or("-"),
+        position,
+        caused_by = ?crate::causes(error),
+        "a read model stopped; its pages show a banner and /health answers 503 until it is fixed: {error}"
+    );
 }
 
 /// Orders price their lines from the catalog read model, as this process last saw it.

@@ -1,5 +1,8 @@
 //! The views: one askama template per page, compiled and type-checked with the crate. Every
 //! `{{ value }}` is HTML-escaped.
+//!
+//! Every page has `stale`: one banner for each read model behind the page that has stopped
+//! (see `shop::stale_banner`), shown at the top by `layout.html`.
 
 use askama::Template;
 
@@ -15,6 +18,7 @@ pub struct ProductsPage {
     /// What the add form shows (kept after a refusal, so nothing typed is lost).
     pub name: String,
     pub price: String,
+    pub stale: Vec<String>,
 }
 
 /// The order list, with the form to place an order.
@@ -25,6 +29,7 @@ pub struct OrdersPage {
     /// The products that can be ordered.
     pub for_sale: Vec<CatalogEntry>,
     pub error: Option<String>,
+    pub stale: Vec<String>,
 }
 
 /// One order: its lines, status, history, and what can be done next.
@@ -33,6 +38,7 @@ pub struct OrdersPage {
 pub struct OrderPage {
     pub order: OrderDetail,
     pub error: Option<String>,
+    pub stale: Vec<String>,
 }
 
 impl OrderPage {
@@ -53,4 +59,5 @@ pub struct ErrorPage {
     pub status: u16,
     pub title: String,
     pub message: String,
+    pub stale: Vec<String>,
 }

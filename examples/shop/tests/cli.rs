@@ -100,3 +100,34 @@ fn each_request_is_logged_at_the_default_level() {
     let line = serving.line_with("status=");
     assert!(line.contains("INFO") && line.contains("uri=/nothing-here") && line.contains("status=404"), "{line}");
 }
+
+/// A read model that cannot take in an event already stored does not keep the program from
+/// serving: it logs an error naming the read model, the event, its stream and position.
+#[test]
+fn a_read_model_stopped_at_start_up_is_logged_as_an_error_and_the_shop_serves() {
+    let dir = scratch_dir("cli-bad-event");
+    let db = dir.join("shop.db");
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use factum::{EventStore, Metadata, NewEvent, SqliteStore, StreamRef};
+        let store = SqliteStore::open(&db).await.unwrap();
+        let bad = NewEvent { name: "ProductAdded", version: 1, payload: r#"{"nonsense":true}"#.to_owned() };
+        store.append(StreamRef::new("product", "p-bad"), 0, &Metadata::default(), vec![bad]).await.unwrap();
+    });
+    let mut command = shop();
+    command.args(["--addr", "127.0.0.1:0", "--db"]).arg(&db).stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let log = BufReader::new(child.stderr.take().unwrap());
+    let mut serving = Serving { child, log };
+    let stopped = serving.line_with("a read model stopped");
+    for part in [
+        "ERROR",
+        "read_model=\"catalog\"",
+        "event=\"ProductAdded\"",
+        "stream=\"product/p-bad\"",
+        "position=1",
+        "missing field `name`",
+    ] {
+        assert!(stopped.contains(part), "{part} in {stopped}");
+    }
+    serving.line_with("factum shop on http://");
+}

@@ -2,7 +2,10 @@
 
 mod common;
 
+use std::path::PathBuf;
+
 use common::{Running, product_id, scratch_dir};
+use factum::{EventStore, Metadata, NewEvent, SqliteStore, StreamRef};
 
 /// Adds a product through the HTML form and returns its id.
 async fn add_product(shop: &Running, name: &str, price: &str) -> String {
@@ -388,4 +391,197 @@ async fn two_shops_on_one_postgresql_database_see_each_others_writes() {
     let connect = || async { Running::start(factum::PostgresStore::connect(&url).await.unwrap()).await };
     let name = format!("Tea {}", factum_shop::shop::new_id("t"));
     two_shops_share_one_store(connect().await, connect().await, &name).await;
+}
+
+/// Appends to `stream` of `store`, behind the shop's back, an event under a name the read
+/// models subscribe to whose payload does not decode; returns its position.
+async fn plant_bad_event<S: EventStore>(store: &S, aggregate_type: &str, id: &str, name: &'static str) -> u64 {
+    let bad = NewEvent { name, version: 1, payload: r#"{"nonsense":true}"#.to_owned() };
+    let stream = StreamRef::new(aggregate_type, id);
+    let appended = store.append(stream, 0, &Metadata::default(), vec![bad]).await.unwrap();
+    appended.positions[0]
+}
+
+/// `GET /health`: its status code and JSON.
+async fn health(shop: &Running) -> (u16, serde_json::Value) {
+    let answer = health_answer(shop).await;
+    (answer.status, answer.json())
+}
+
+async fn health_answer(shop: &Running) -> common::Answer {
+    let answer = shop.get("/health").await;
+    assert!(answer.content_type.starts_with("application/json"), "{}", answer.content_type);
+    answer
+}
+
+/// Each read model's status in `/health`, by name.
+fn statuses(health: &serde_json::Value) -> Vec<(String, String)> {
+    let read_models = health["read_models"].as_array().expect("read_models is a list");
+    read_models
+        .iter()
+        .map(|r| (r["name"].as_str().unwrap().into(), r["status"]["status"].as_str().unwrap().into()))
+        .collect()
+}
+
+/// The read models behind the pages, all running.
+fn all_caught_up() -> Vec<(String, String)> {
+    ["catalog", "order-list", "order-details"].map(|name| (name.to_owned(), "caught_up".to_owned())).to_vec()
+}
+
+/// Asks `/health` until its read models are as `expected` (the runners follow the store in
+/// the background), for at most 30 s; returns the status, the JSON and the body as sent.
+async fn health_once(shop: &Running, expected: &[(&str, &str)]) -> (u16, serde_json::Value, String) {
+    let expected: Vec<(String, String)> = expected.iter().map(|(n, s)| ((*n).to_owned(), (*s).to_owned())).collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let answer = health_answer(shop).await;
+        let json = answer.json();
+        if statuses(&json) == expected {
+            return (answer.status, json, answer.body);
+        }
+        assert!(std::time::Instant::now() < deadline, "/health never showed {expected:?}; last: {json}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// The report of the read model `name` in `/health`.
+fn read_model<'a>(health: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    let read_models = health["read_models"].as_array().unwrap();
+    read_models.iter().find(|r| r["name"] == name).unwrap_or_else(|| panic!("no {name} in {health}"))
+}
+
+fn has_banner(page: &common::Answer) -> bool {
+    page.body.contains(r#"class="stale""#)
+}
+
+/// A bad event in a running shop stops the read models that subscribe to it, and only them:
+/// `/health` says so with a 503, their pages show what they had under a banner, the other
+/// pages and every command keep working.
+#[tokio::test]
+async fn a_read_model_stopped_by_a_bad_event_is_reported_and_its_pages_say_they_are_out_of_date() {
+    let dir = scratch_dir("health-running");
+    let store = SqliteStore::open(dir.join("shop.db")).await.unwrap();
+    let shop = Running::start(store.clone()).await;
+    let tea = add_product(&shop, "Tea", "4.50").await;
+    let order = place_order(&shop, &[(&tea, "2")]).await;
+    let order_path = format!("/orders/{order}");
+
+    let (status, before, _) =
+        health_once(&shop, &[("catalog", "caught_up"), ("order-list", "caught_up"), ("order-details", "caught_up")])
+            .await;
+    assert_eq!((status, &before["status"]), (200, &serde_json::json!("ok")), "{before}");
+    assert_eq!(statuses(&before), all_caught_up());
+    for path in ["/products", "/orders", &order_path] {
+        assert!(!has_banner(&shop.get(path).await), "{path} has a banner while every read model runs");
+    }
+
+    // OrderPlaced is taken in by the order list and the order details, not by the catalog.
+    let position = plant_bad_event(&store, "order", "o-planted", "OrderPlaced").await;
+    let (status, after, body) =
+        health_once(&shop, &[("catalog", "caught_up"), ("order-list", "stopped"), ("order-details", "stopped")]).await;
+    println!("GET /health with a bad event planted ({status}):\n{body}");
+    std::fs::write(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../shop-health.json"), &body).unwrap();
+    assert_eq!((status, &after["status"]), (503, &serde_json::json!("degraded")), "{after}");
+    for name in ["order-list", "order-details"] {
+        let stopped = &read_model(&after, name)["status"];
+        assert_eq!(stopped["event"], "OrderPlaced", "{after}");
+        assert_eq!(stopped["stream"], "order/o-planted", "{after}");
+        assert_eq!(stopped["position"], position, "{after}");
+        let error = stopped["error"].as_str().unwrap();
+        assert!(error.contains(&format!("projection `{name}` stopped at position {position}")), "{error}");
+        assert!(error.contains("missing field `lines`"), "the decoder's own words: {error}");
+    }
+    assert_eq!(read_model(&after, "catalog")["lag"], 0, "{after}");
+
+    let where_ = format!("it stopped at event OrderPlaced of stream order/o-planted (position {position})");
+    let list = shop.get("/orders").await;
+    assert_eq!(list.status, 200);
+    let list_banner = format!("The order list is out of date: {where_}. An operator has been alerted.");
+    assert!(list.body.contains(&list_banner), "{}", list.body);
+    assert!(list.body.contains(&format!(r#"<a href="/orders/{order}">"#)), "the stale list is still shown");
+    let details_banner = format!("The order details are out of date: {where_}. An operator has been alerted.");
+    let page = shop.get(&order_path).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(&details_banner), "{}", page.body);
+    assert!(
+        !list.body.contains("order details") && !page.body.contains("order list is"),
+        "one banner per page's read model"
+    );
+    let products = shop.get("/products").await;
+    assert!(products.body.contains("<td>Tea</td>") && !has_banner(&products), "{}", products.body);
+
+    // Commands are still carried out: paying is recorded (the aggregate allows it) and the
+    // user is sent on, not told it failed; the order's page says it lags.
+    let paid = shop.post_form(&format!("{order_path}/pay"), &[]).await;
+    assert_eq!((paid.status, paid.location.as_deref()), (303, Some(order_path.as_str())), "{}", paid.body);
+    let page = shop.get(&order_path).await;
+    assert!(page.body.contains(&details_banner) && page.body.contains(r#"id="status">placed<"#), "{}", page.body);
+    let shipped = shop.post_json(&format!("/api/orders/{order}"), r#""Ship""#).await;
+    assert_eq!(shipped.status, 202, "recorded, but not shown: {}", shipped.body);
+    let expected =
+        serde_json::json!({ "stream": format!("order/{order}"), "out_of_date": [list_banner, details_banner] });
+    assert_eq!(shipped.json(), expected);
+    assert_eq!(
+        shop.post_json(&format!("/api/orders/{order}"), r#""Pay""#).await.status,
+        422,
+        "the aggregate saw the payment"
+    );
+
+    // The catalog still takes its commands in at once.
+    add_product(&shop, "Coffee", "3").await;
+    assert!(shop.get("/products").await.body.contains("<td>Coffee</td>"));
+    let (status, ..) =
+        health_once(&shop, &[("catalog", "caught_up"), ("order-list", "stopped"), ("order-details", "stopped")]).await;
+    assert_eq!(status, 503);
+}
+
+/// A bad event already in the store when the shop opens does not keep it from starting. Once
+/// the event is fixed in the store, the read model takes it in by itself.
+#[tokio::test]
+async fn the_shop_starts_on_a_store_holding_a_bad_event_and_recovers_once_it_is_fixed() {
+    let dir = scratch_dir("health-start");
+    let first = Running::sqlite(&dir).await;
+    let tea = add_product(&first, "Tea", "4.50").await;
+    let order = place_order(&first, &[(&tea, "1")]).await;
+    first.stop().await;
+    // A stream id as the API takes it, with markup in it: the banner shows it escaped.
+    let store = SqliteStore::open(dir.join("shop.db")).await.unwrap();
+    let position = plant_bad_event(&store, "product", "p-<i>bad</i>", "ProductAdded").await;
+
+    let shop = Running::sqlite(&dir).await;
+    let (status, health) = health(&shop).await;
+    assert_eq!((status, &health["status"]), (503, &serde_json::json!("degraded")), "{health}");
+    let expected = [("catalog", "stopped"), ("order-list", "caught_up"), ("order-details", "caught_up")];
+    assert_eq!(statuses(&health), expected.map(|(n, s)| (n.to_owned(), s.to_owned())).to_vec());
+    let catalog = &read_model(&health, "catalog")["status"];
+    assert_eq!((&catalog["event"], &catalog["stream"]), (&"ProductAdded".into(), &"product/p-<i>bad</i>".into()));
+    assert_eq!(catalog["position"], position);
+
+    let banner = format!(
+        "The catalog is out of date: it stopped at event ProductAdded of stream product/p-&#60;i&#62;bad&#60;/i&#62; (position {position}). An operator has been alerted."
+    );
+    for path in ["/products", "/orders"] {
+        let page = shop.get(path).await;
+        assert_eq!(page.status, 200, "{path}");
+        assert!(page.body.contains(&banner), "{path}: {}", page.body);
+        assert!(!page.body.contains("<i>bad"), "{path}: {}", page.body);
+    }
+    assert!(shop.get("/products").await.body.contains("<td>Tea</td>"), "what the catalog had is shown");
+    assert!(!has_banner(&shop.get(&format!("/orders/{order}")).await), "the order's page does not use the catalog");
+
+    let added = shop.post_form("/products", &[("name", "Coffee"), ("price", "3")]).await;
+    assert_eq!((added.status, added.location.as_deref()), (303, Some("/products")), "done, though not shown yet");
+    assert!(!shop.get("/products").await.body.contains("Coffee"));
+
+    let db = rusqlite::Connection::open(dir.join("shop.db")).unwrap();
+    let fixed = r#"{"name":"Fixed tea","price":100}"#;
+    db.execute("UPDATE events SET payload = ?1 WHERE position = ?2", rusqlite::params![fixed, position as i64])
+        .unwrap();
+    let (status, ..) =
+        health_once(&shop, &[("catalog", "caught_up"), ("order-list", "caught_up"), ("order-details", "caught_up")])
+            .await;
+    assert_eq!(status, 200);
+    let page = shop.get("/products").await;
+    assert!(page.body.contains("<td>Fixed tea</td>") && page.body.contains("<td>Coffee</td>"), "{}", page.body);
+    assert!(!has_banner(&page), "{}", page.body);
 }

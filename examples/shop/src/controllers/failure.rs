@@ -98,11 +98,12 @@ impl<E: Into<Failure>> From<E> for ApiError {
     }
 }
 
-impl IntoResponse for PageError {
-    fn into_response(self) -> Response {
+impl PageError {
+    /// The error page, with a banner for each stopped read model the page would have shown.
+    pub fn with_banners(self, stale: Vec<String>) -> Response {
         let (status, message) = self.0.shown();
         let title = status.canonical_reason().unwrap_or("Error").to_owned();
-        let page = ErrorPage { status: status.as_u16(), title, message };
+        let page = ErrorPage { status: status.as_u16(), title, message, stale };
         match page.render() {
             Ok(html) => (status, Html(html)).into_response(),
             Err(error) => {
@@ -110,6 +111,12 @@ impl IntoResponse for PageError {
                 (status, page.message).into_response()
             }
         }
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        self.with_banners(Vec::new())
     }
 }
 
@@ -121,7 +128,9 @@ impl IntoResponse for ApiError {
 }
 
 /// A refused command is the domain speaking: 422 with its message. A conflict that outlasted
-/// the retries is 409; an id the store refuses is 400; the rest is ours.
+/// the retries is 409; an id the store refuses is 400; the rest is ours. (A command that was
+/// stored but not taken in by a read model, `ExecuteError::Projection`, is done, not failed:
+/// `Shop::product` and `Shop::order` answer it as `Stored::Stale` before it gets here.)
 impl<E: Error + Send + Sync + 'static> From<ExecuteError<E>> for Failure {
     fn from(error: ExecuteError<E>) -> Self {
         match error {
@@ -197,8 +206,8 @@ mod tests {
 
         let backend = StoreError::Backend("the disk is full".into());
         assert_eq!(status_and_message(ExecuteError::Store(backend)), Err("storage backend: the disk is full".into()));
-        let unreadable = serde_json::from_str::<u64>("unreadable").unwrap_err();
-        let projection = ProjectionError::State { projection: "catalog", position: 7, source: unreadable };
+        let store = StoreError::Backend("the disk is full".into());
+        let projection = ProjectionError::Store { projection: "catalog", source: store };
         let projection = status_and_message(ExecuteError::Projection(projection));
         assert!(projection.is_err_and(|ours| ours.contains("an inline projection failed")));
     }

@@ -4,6 +4,7 @@
 
 mod api;
 mod failure;
+mod health;
 mod orders;
 mod products;
 
@@ -31,6 +32,7 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 pub fn router<S: EventStore + Clone>(shop: Arc<Shop<S>>) -> Router {
     Router::new()
         .route("/", get(|| async { Redirect::to("/products") }))
+        .route("/health", get(health::show::<S>))
         .route("/products", get(products::index::<S>).post(products::add::<S>))
         .route("/products/{id}/price", post(products::change_price::<S>))
         .route("/products/{id}/retire", post(products::retire::<S>))

@@ -10,7 +10,7 @@ use factum::EventStore;
 
 use super::{Failure, PageError, Refusal, render, see_other};
 use crate::models::{LineRequest, OrderAction, OrderCommand};
-use crate::shop::{Shop, new_id};
+use crate::shop::{Shop, banner, new_id};
 use crate::views::{OrderPage, OrdersPage};
 
 /// How many orders the list shows.
@@ -50,7 +50,7 @@ pub async fn act<S: EventStore>(
 ) -> Result<Response, PageError> {
     let action = OrderAction::from_slug(&action);
     let action = action.ok_or_else(|| Failure::not_found(format_args!("action {action:?} on orders")))?;
-    match shop.orders.execute(&id, action.command()).await {
+    match shop.order(&id, action.command()).await {
         Ok(_) => Ok(see_other(&format!("/orders/{id}"))),
         Err(error) => order_page(&shop, id, Some(Failure::from(error).refusal()?)).await,
     }
@@ -58,7 +58,7 @@ pub async fn act<S: EventStore>(
 
 async fn place_order<S: EventStore>(shop: &Shop<S>, id: &str, fields: Vec<(String, String)>) -> Result<(), Failure> {
     let lines = order_lines(fields)?;
-    shop.orders.execute(id, OrderCommand::Place { lines }).await?;
+    shop.order(id, OrderCommand::Place { lines }).await?;
     Ok(())
 }
 
@@ -82,20 +82,27 @@ async fn list<S: EventStore>(shop: &Shop<S>, refusal: Option<Refusal>) -> Result
     let orders = shop.order_list.read(|list| list.recent(LIST_LENGTH)).await;
     let for_sale = shop.catalog.read(|catalog| catalog.products().into_iter().filter(|p| !p.retired).collect()).await;
     let error = refusal.as_ref().map(|refusal| refusal.message.clone());
-    render(&OrdersPage { orders, for_sale, error }, refusal.as_ref())
+    let stale = [banner(&shop.order_list).await, banner(&shop.catalog).await].into_iter().flatten().collect();
+    render(&OrdersPage { orders, for_sale, error, stale }, refusal.as_ref())
 }
 
 /// The order's page; with a refusal, its message above the order. An order that does not
-/// exist is a 404, or the refusal on a page of its own.
+/// exist is a 404, or the refusal on a page of its own. Both carry a banner if the order
+/// details have stopped (an order placed since then is not in them yet).
 async fn order_page<S: EventStore>(
     shop: &Shop<S>,
     id: String,
     refusal: Option<Refusal>,
 ) -> Result<Response, PageError> {
+    let stale: Vec<String> = banner(&shop.order_details).await.into_iter().collect();
     let Some(order) = shop.order_details.read(|details| details.order(id.clone())).await else {
-        let failure = refusal.map_or_else(|| Failure::not_found(format_args!("order {id:?}")), Failure::Refused);
-        return Err(failure.into());
+        let missing = if stale.is_empty() {
+            Failure::not_found(format_args!("order {id:?}"))
+        } else {
+            Failure::not_found(format_args!("order {id:?} in the order details, which are out of date"))
+        };
+        return Ok(PageError(refusal.map_or(missing, Failure::Refused)).with_banners(stale));
     };
     let error = refusal.as_ref().map(|refusal| refusal.message.clone());
-    render(&OrderPage { order, error }, refusal.as_ref())
+    render(&OrderPage { order, error, stale }, refusal.as_ref())
 }

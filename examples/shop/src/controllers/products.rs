@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::{Failure, PageError, Refusal, render, see_other};
 use crate::models::{ProductCommand, parse_price};
-use crate::shop::{Shop, new_id};
+use crate::shop::{Shop, banner, new_id};
 use crate::views::ProductsPage;
 
 /// The add form: a name and a price.
@@ -57,25 +57,27 @@ pub async fn retire<S: EventStore>(
     State(shop): State<Arc<Shop<S>>>,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let retired = shop.products.execute(&id, ProductCommand::Retire).await.map(drop).map_err(Failure::from);
+    let retired = shop.product(&id, ProductCommand::Retire).await.map(drop).map_err(Failure::from);
     back_to_catalog(&shop, retired, ProductForm::default()).await
 }
 
 async fn add_to_catalog<S: EventStore>(shop: &Shop<S>, form: &ProductForm) -> Result<(), Failure> {
     let price = parse_price(&form.price)?.0;
     let command = ProductCommand::AddToCatalog { name: form.name.clone(), price };
-    shop.products.execute(&new_id("p"), command).await?;
+    shop.product(&new_id("p"), command).await?;
     Ok(())
 }
 
 async fn reprice<S: EventStore>(shop: &Shop<S>, id: &str, price: &str) -> Result<(), Failure> {
     let price = parse_price(price)?.0;
-    shop.products.execute(id, ProductCommand::ChangePrice { price }).await?;
+    shop.product(id, ProductCommand::ChangePrice { price }).await?;
     Ok(())
 }
 
-/// After a form: to the catalog if it worked; back to the catalog page with a refusal (what
-/// was typed still in `form`); to the error page with a failure of ours.
+/// After a form: to the catalog if it worked (also when the catalog then stopped: the
+/// command was recorded, and the page says the catalog is out of date); back to the catalog
+/// page with a refusal (what was typed still in `form`); to the error page with a failure of
+/// ours.
 async fn back_to_catalog<S: EventStore>(
     shop: &Shop<S>,
     outcome: Result<(), Failure>,
@@ -87,7 +89,8 @@ async fn back_to_catalog<S: EventStore>(
     }
 }
 
-/// The catalog page; with a refusal, its message above the form and its status code.
+/// The catalog page; with a refusal, its message above the form and its status code; with a
+/// banner if the catalog has stopped.
 async fn page<S: EventStore>(
     shop: &Shop<S>,
     refusal: Option<Refusal>,
@@ -95,5 +98,6 @@ async fn page<S: EventStore>(
 ) -> Result<Response, PageError> {
     let products = shop.catalog.read(|catalog| catalog.products()).await;
     let error = refusal.as_ref().map(|refusal| refusal.message.clone());
-    render(&ProductsPage { products, error, name: form.name, price: form.price }, refusal.as_ref())
+    let stale = banner(&shop.catalog).await.into_iter().collect();
+    render(&ProductsPage { products, error, name: form.name, price: form.price, stale }, refusal.as_ref())
 }
