@@ -263,8 +263,16 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
                     trail.version = appended.version;
                     self.maybe_snapshot(stream, before, &cached).await;
                     drop(cached);
+                    // Every inline projection takes the events, even after one has failed: a
+                    // stopped read model must not leave the healthy ones behind.
+                    let mut failed = None;
                     for projection in &self.inline {
-                        projection.catch_up().await.map_err(ExecuteError::Projection)?;
+                        if let Err(error) = projection.catch_up().await {
+                            failed.get_or_insert(error);
+                        }
+                    }
+                    if let Some(error) = failed {
+                        return Err(ExecuteError::Projection(error));
                     }
                     return Ok(Committed {
                         version: appended.version,

@@ -156,6 +156,9 @@ async fn a_stopped_runner_stays_stopped_until_a_catch_up_succeeds_and_inline_hea
     );
     assert_eq!((health[0].position, health[0].lag), (1, 1));
     assert!(!health[1].is_stopped(), "the other inline projection was not stopped");
+    // ... and took the event all the same: a failing inline projection does not hold back
+    // the ones added after it.
+    assert_eq!((health[1].status.clone(), health[1].position, health[1].lag), (RunnerStatus::CaughtUp, 2, 0));
 
     // The handler is fixed: the next successful catch-up (here, the next command's) clears it.
     assert!(sums.health().await.is_stopped(), "stays stopped by itself");
