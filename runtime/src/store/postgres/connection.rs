@@ -104,7 +104,7 @@ fn make_tls(options: &PostgresOptions) -> Result<MakeTls, StoreError> {
         // Encrypted, not authenticated, as libpq's `prefer` and `require`.
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(verify::Unverified { provider }))
+            .with_custom_certificate_verifier(Arc::new(verify::Lenient { chain: None, provider }))
             .with_no_client_auth()
     } else {
         let mut roots = RootCertStore::empty();
@@ -128,10 +128,11 @@ fn make_tls(options: &PostgresOptions) -> Result<MakeTls, StoreError> {
         if mode == TlsMode::VerifyFull {
             builder.with_root_certificates(roots).with_no_client_auth()
         } else {
-            let chain = WebPkiServerVerifier::builder_with_provider(roots, provider).build().map_err(backend)?;
+            let chain =
+                WebPkiServerVerifier::builder_with_provider(roots, provider.clone()).build().map_err(backend)?;
             builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(verify::ChainOnly { chain }))
+                .with_custom_certificate_verifier(Arc::new(verify::Lenient { chain: Some(chain), provider }))
                 .with_no_client_auth()
         }
     };
@@ -151,22 +152,33 @@ mod verify {
     use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
     use rustls::{CertificateError, DigitallySignedStruct, Error, SignatureScheme};
 
-    /// `require`: any certificate (libpq does not check it either in this mode).
+    /// A server certificate check short of `verify-full`.
     #[derive(Debug)]
-    pub(super) struct Unverified {
+    pub(super) struct Lenient {
+        /// `None` for `require`: any certificate (libpq does not check it either in this
+        /// mode). `Some` for `verify-ca`: the chain up to a trusted root, validity dates
+        /// included; any host name.
+        pub(super) chain: Option<Arc<WebPkiServerVerifier>>,
         pub(super) provider: Arc<CryptoProvider>,
     }
 
-    impl ServerCertVerifier for Unverified {
+    impl ServerCertVerifier for Lenient {
         fn verify_server_cert(
             &self,
-            _end_entity: &CertificateDer<'_>,
-            _intermediates: &[CertificateDer<'_>],
-            _server_name: &ServerName<'_>,
-            _ocsp_response: &[u8],
-            _now: UnixTime,
+            end_entity: &CertificateDer<'_>,
+            intermediates: &[CertificateDer<'_>],
+            server_name: &ServerName<'_>,
+            ocsp_response: &[u8],
+            now: UnixTime,
         ) -> Result<ServerCertVerified, Error> {
-            Ok(ServerCertVerified::assertion())
+            let Some(chain) = &self.chain else { return Ok(ServerCertVerified::assertion()) };
+            // webpki checks the chain before the name: a name error means the chain is good.
+            match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+                Err(Error::InvalidCertificate(
+                    CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+                )) => Ok(ServerCertVerified::assertion()),
+                other => other,
+            }
         }
 
         fn verify_tls12_signature(
@@ -189,53 +201,6 @@ mod verify {
 
         fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
             self.provider.signature_verification_algorithms.supported_schemes()
-        }
-    }
-
-    /// `verify-ca`: the chain up to a trusted root, validity dates included; any host name.
-    #[derive(Debug)]
-    pub(super) struct ChainOnly {
-        pub(super) chain: Arc<WebPkiServerVerifier>,
-    }
-
-    impl ServerCertVerifier for ChainOnly {
-        fn verify_server_cert(
-            &self,
-            end_entity: &CertificateDer<'_>,
-            intermediates: &[CertificateDer<'_>],
-            server_name: &ServerName<'_>,
-            ocsp_response: &[u8],
-            now: UnixTime,
-        ) -> Result<ServerCertVerified, Error> {
-            // webpki checks the chain before the name: a name error means the chain is good.
-            match self.chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
-                Err(Error::InvalidCertificate(
-                    CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-                )) => Ok(ServerCertVerified::assertion()),
-                other => other,
-            }
-        }
-
-        fn verify_tls12_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, Error> {
-            self.chain.verify_tls12_signature(message, cert, dss)
-        }
-
-        fn verify_tls13_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, Error> {
-            self.chain.verify_tls13_signature(message, cert, dss)
-        }
-
-        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-            self.chain.supported_verify_schemes()
         }
     }
 }
