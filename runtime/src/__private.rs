@@ -109,6 +109,94 @@ pub trait NotAnEvent {
 
 impl<E: ?Sized> NotAnEvent for EventInfo<E> {}
 
+/// An event as the generated dispatch uses it: `AsEvent::<E>::NAME`, `AsEvent::<E>::decode`,
+/// `AsEvent::<E>::clone`, each an `#[inline]` call of `E`'s own.
+///
+/// The impls `#[handlers]` generates around events (`EventSet`, `Aggregate`, `Projection`, the
+/// event enum's `Debug`, `Clone` and `PartialEq`) carry no bound on their events, so that a
+/// user's own uses of an aggregate or projection (`given::<A>()`, `Repository<A, _>`, a
+/// `.clone()` of its event enum) never fail because of one of its events. Their bodies reach
+/// the events only through this type: when `E` is no event, or misses a trait an event needs,
+/// these members are not applicable and the [`AsEventFallback`] ones (never run) are taken
+/// instead, so the body adds no error. That mistake is reported once elsewhere: at the
+/// struct by `#[derive(Event)]`, or, for a type without it, by the check `#[handlers]` emits
+/// at the user's token. A crate in which the fallback is taken therefore never compiles
+/// (short of a hand-written `impl Event` bounded by the hidden [`EventBounds`] itself).
+pub struct AsEvent<E: ?Sized>(core::marker::PhantomData<E>);
+
+impl<E: Event> AsEvent<E> {
+    /// `E::NAME`.
+    pub const NAME: &'static str = E::NAME;
+    /// `E::VERSION`.
+    pub const VERSION: u32 = E::VERSION;
+
+    /// `E::decode`.
+    #[inline]
+    pub fn decode(version: u32, payload: &str) -> Result<E, DecodeError> {
+        E::decode(version, payload)
+    }
+
+    /// `E::encode`.
+    #[inline]
+    pub fn encode(event: &E) -> Result<String, crate::error::EncodeError> {
+        event.encode()
+    }
+
+    /// `E::clone`.
+    #[inline]
+    pub fn clone(event: &E) -> E {
+        event.clone()
+    }
+
+    /// `E::eq`.
+    #[inline]
+    pub fn eq(a: &E, b: &E) -> bool {
+        a == b
+    }
+
+    /// `E` as `Debug`, for a `debug_tuple` field.
+    #[inline]
+    pub fn debug(event: &E) -> &dyn core::fmt::Debug {
+        event
+    }
+}
+
+/// The members of [`AsEvent`] for a type that is not (yet) a complete event. Only a crate
+/// that fails to compile takes them (see [`AsEvent`]), so they never run.
+pub trait AsEventFallback<E> {
+    /// Unused.
+    const NAME: &'static str = "";
+    /// Unused.
+    const VERSION: u32 = 0;
+
+    /// Never called.
+    fn decode(_: u32, _: &str) -> Result<E, DecodeError> {
+        unreachable!("an incomplete event does not compile")
+    }
+
+    /// Never called.
+    fn encode(_: &E) -> Result<String, crate::error::EncodeError> {
+        unreachable!("an incomplete event does not compile")
+    }
+
+    /// Never called.
+    fn clone(_: &E) -> E {
+        unreachable!("an incomplete event does not compile")
+    }
+
+    /// Never called.
+    fn eq(_: &E, _: &E) -> bool {
+        unreachable!("an incomplete event does not compile")
+    }
+
+    /// Never called.
+    fn debug(_: &E) -> &dyn core::fmt::Debug {
+        unreachable!("an incomplete event does not compile")
+    }
+}
+
+impl<E> AsEventFallback<E> for AsEvent<E> {}
+
 /// What a projection's state needs: it starts from `Default` and is stored as JSON.
 ///
 /// The lifetime is there for the generated `impl Projection`, which is bounded by
@@ -146,10 +234,11 @@ pub const fn assert_aggregate_default<T: AggregateDefault<'static>>() {}
 
 /// What an event must be besides `#[derive(Event)]`: stored as JSON.
 ///
-/// The lifetime is there for the generated impls, bounded by `for<'a> E: EventBounds<'a>`
-/// (as for [`ProjectionState`]): the event's own `impl Event` and every impl `#[handlers]`
-/// generates around it, so a missing derive is reported once, at the struct, by
-/// [`assert_event_bounds`], and not again by each generated use of the event.
+/// The lifetime is there for the event's own `impl Event`, bounded by
+/// `for<'a> Self: EventBounds<'a>` (as for [`ProjectionState`]), and for the check
+/// `#[handlers]` emits per event type, which assumes the same bound: a missing derive is
+/// reported once, at the struct, by [`assert_event_bounds`], and not again by a use of the
+/// event in generated code (which reaches it through [`AsEvent`]).
 #[diagnostic::on_unimplemented(
     message = "the event `{Self}` is stored as JSON, so it must implement `Serialize` and `Deserialize`",
     label = "needs `#[derive(Serialize, Deserialize)]`",
@@ -172,7 +261,8 @@ pub trait EventValue<'a>: Clone + PartialEq + core::fmt::Debug {}
 impl<T: Clone + PartialEq + core::fmt::Debug> EventValue<'_> for T {}
 
 /// What an event must be besides `#[derive(Event)]`: shared between threads (stores,
-/// repositories and projection runners hand events across tasks).
+/// repositories and projection runners hand events across tasks). Also the one bound left on
+/// `impl EventSet` and `impl Aggregate`, which need the event enum to be `Send` and `Sync`.
 #[diagnostic::on_unimplemented(
     message = "the event `{Self}` must be `Send`, `Sync` and `'static`: events are handed across threads",
     label = "holds something that cannot cross threads (an `Rc`, a `Cell`, a reference)",

@@ -40,10 +40,13 @@ use crate::error::{DecodeError, EncodeError};
 /// let err = MoneyWithdrawn::decode(7, r#"{"amount":5}"#).unwrap_err();
 /// assert_eq!(err.to_string(), "event `MoneyWithdrawn` has no type for schema version 7 (the newest is 2)");
 /// ```
+// Also the message for an event with `#[derive(Event)]` that misses a trait, where the user's
+// own code asks for it (`projection::<P>().given(.., event)`): rustc then names the trait
+// asked for, not the derive's bound that failed, so the words must fit both.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` is used as an event but has no `#[derive(Event)]`",
+    message = "`{Self}` is used as an event but is not one",
     label = "not an event",
-    note = "add `#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]` to `{Self}`"
+    note = "an event needs `#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]`: add what `{Self}` misses"
 )]
 pub trait Event: Serialize + DeserializeOwned + Clone + PartialEq + Debug + Send + Sync + 'static {
     /// The stable name stored with the event (default: the type's name).

@@ -92,6 +92,19 @@ fn the_event_set_names_versions_and_round_trips() {
     assert_eq!(credited, LedgerEvent::Credited(Credited { amount: 7 }));
 }
 
+/// The event enum's `Debug`, `Clone` and `PartialEq` are written out by `#[handlers]` (through
+/// `__private::AsEvent`): they behave as the derives would.
+#[test]
+fn the_event_enum_prints_clones_and_compares_as_derived() {
+    let credited = LedgerEvent::Credited(Credited { amount: 7 });
+    assert_eq!(format!("{credited:?}"), "Credited(Credited { amount: 7 })");
+    assert_eq!(format!("{:?}", LedgerEvent::from(Frozen)), "Frozen(Frozen)");
+    let copy = credited.clone();
+    assert_eq!(copy, credited);
+    assert_ne!(copy, LedgerEvent::Credited(Credited { amount: 8 }));
+    assert_ne!(copy, LedgerEvent::Debited(Debited { amount: 7 }));
+}
+
 #[test]
 fn decoding_an_unknown_name_or_a_bad_payload_names_the_event() {
     let unknown = LedgerEvent::decode("Teleported", 1, "{}").unwrap_err();

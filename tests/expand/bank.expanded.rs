@@ -348,179 +348,213 @@ impl ::core::convert::From<AccountClosed> for BankAccountEvent {
         BankAccountEvent::AccountClosed(event)
     }
 }
-#[automatically_derived]
-impl ::core::fmt::Debug for BankAccountEvent
-where
-    for<'__factum> AccountOpened: ::factum::__private::EventBounds<'__factum>,
-    for<'__factum> MoneyDeposited: ::factum::__private::EventBounds<'__factum>,
-    for<'__factum> MoneyWithdrawn: ::factum::__private::EventBounds<'__factum>,
-    for<'__factum> AccountClosed: ::factum::__private::EventBounds<'__factum>,
-{
-    fn fmt(&self, __f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-        match self {
-            Self::AccountOpened(__event) => {
-                __f.debug_tuple("AccountOpened").field(__event).finish()
-            }
-            Self::MoneyDeposited(__event) => {
-                __f.debug_tuple("MoneyDeposited").field(__event).finish()
-            }
-            Self::MoneyWithdrawn(__event) => {
-                __f.debug_tuple("MoneyWithdrawn").field(__event).finish()
-            }
-            Self::AccountClosed(__event) => {
-                __f.debug_tuple("AccountClosed").field(__event).finish()
-            }
-        }
-    }
-}
-#[automatically_derived]
-impl ::core::clone::Clone for BankAccountEvent
-where
-    for<'__factum> AccountOpened: ::factum::__private::EventBounds<'__factum>,
-    for<'__factum> MoneyDeposited: ::factum::__private::EventBounds<'__factum>,
-    for<'__factum> MoneyWithdrawn: ::factum::__private::EventBounds<'__factum>,
-    for<'__factum> AccountClosed: ::factum::__private::EventBounds<'__factum>,
-{
-    #[inline]
-    fn clone(&self) -> Self {
-        match self {
-            Self::AccountOpened(__event) => {
-                Self::AccountOpened(::core::clone::Clone::clone(__event))
-            }
-            Self::MoneyDeposited(__event) => {
-                Self::MoneyDeposited(::core::clone::Clone::clone(__event))
-            }
-            Self::MoneyWithdrawn(__event) => {
-                Self::MoneyWithdrawn(::core::clone::Clone::clone(__event))
-            }
-            Self::AccountClosed(__event) => {
-                Self::AccountClosed(::core::clone::Clone::clone(__event))
+const _: () = {
+    #[allow(unused_imports)]
+    use ::factum::__private::AsEventFallback as _;
+    #[automatically_derived]
+    impl ::core::fmt::Debug for BankAccountEvent {
+        fn fmt(&self, __f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+            match self {
+                Self::AccountOpened(__event) => {
+                    __f.debug_tuple("AccountOpened")
+                        .field(
+                            ::factum::__private::AsEvent::<AccountOpened>::debug(__event),
+                        )
+                        .finish()
+                }
+                Self::MoneyDeposited(__event) => {
+                    __f.debug_tuple("MoneyDeposited")
+                        .field(
+                            ::factum::__private::AsEvent::<
+                                MoneyDeposited,
+                            >::debug(__event),
+                        )
+                        .finish()
+                }
+                Self::MoneyWithdrawn(__event) => {
+                    __f.debug_tuple("MoneyWithdrawn")
+                        .field(
+                            ::factum::__private::AsEvent::<
+                                MoneyWithdrawn,
+                            >::debug(__event),
+                        )
+                        .finish()
+                }
+                Self::AccountClosed(__event) => {
+                    __f.debug_tuple("AccountClosed")
+                        .field(
+                            ::factum::__private::AsEvent::<AccountClosed>::debug(__event),
+                        )
+                        .finish()
+                }
             }
         }
     }
-}
-#[automatically_derived]
-impl ::core::cmp::PartialEq for BankAccountEvent
-where
-    for<'__factum> AccountOpened: ::factum::__private::EventBounds<'__factum>,
-    for<'__factum> MoneyDeposited: ::factum::__private::EventBounds<'__factum>,
-    for<'__factum> MoneyWithdrawn: ::factum::__private::EventBounds<'__factum>,
-    for<'__factum> AccountClosed: ::factum::__private::EventBounds<'__factum>,
-{
-    #[inline]
-    fn eq(&self, __other: &Self) -> bool {
-        match (self, __other) {
-            (Self::AccountOpened(__a), Self::AccountOpened(__b)) => __a == __b,
-            (Self::MoneyDeposited(__a), Self::MoneyDeposited(__b)) => __a == __b,
-            (Self::MoneyWithdrawn(__a), Self::MoneyWithdrawn(__b)) => __a == __b,
-            (Self::AccountClosed(__a), Self::AccountClosed(__b)) => __a == __b,
-            #[allow(unreachable_patterns)]
-            _ => false,
-        }
-    }
-}
-#[automatically_derived]
-impl ::factum::EventSet for BankAccountEvent
-where
-    for<'__factum> AccountOpened: ::factum::__private::EventBounds<'__factum>,
-    for<'__factum> MoneyDeposited: ::factum::__private::EventBounds<'__factum>,
-    for<'__factum> MoneyWithdrawn: ::factum::__private::EventBounds<'__factum>,
-    for<'__factum> AccountClosed: ::factum::__private::EventBounds<'__factum>,
-{
-    const NAMES: &'static [&'static str] = &[
-        <AccountOpened as ::factum::Event>::NAME,
-        <MoneyDeposited as ::factum::Event>::NAME,
-        <MoneyWithdrawn as ::factum::Event>::NAME,
-        <AccountClosed as ::factum::Event>::NAME,
-    ];
-    fn name(&self) -> &'static str {
-        match self {
-            BankAccountEvent::AccountOpened(_) => {
-                <AccountOpened as ::factum::Event>::NAME
-            }
-            BankAccountEvent::MoneyDeposited(_) => {
-                <MoneyDeposited as ::factum::Event>::NAME
-            }
-            BankAccountEvent::MoneyWithdrawn(_) => {
-                <MoneyWithdrawn as ::factum::Event>::NAME
-            }
-            BankAccountEvent::AccountClosed(_) => {
-                <AccountClosed as ::factum::Event>::NAME
+    #[automatically_derived]
+    impl ::core::clone::Clone for BankAccountEvent {
+        #[inline]
+        fn clone(&self) -> Self {
+            match self {
+                Self::AccountOpened(__event) => {
+                    Self::AccountOpened(
+                        ::factum::__private::AsEvent::<AccountOpened>::clone(__event),
+                    )
+                }
+                Self::MoneyDeposited(__event) => {
+                    Self::MoneyDeposited(
+                        ::factum::__private::AsEvent::<MoneyDeposited>::clone(__event),
+                    )
+                }
+                Self::MoneyWithdrawn(__event) => {
+                    Self::MoneyWithdrawn(
+                        ::factum::__private::AsEvent::<MoneyWithdrawn>::clone(__event),
+                    )
+                }
+                Self::AccountClosed(__event) => {
+                    Self::AccountClosed(
+                        ::factum::__private::AsEvent::<AccountClosed>::clone(__event),
+                    )
+                }
             }
         }
     }
-    fn version(&self) -> u32 {
-        match self {
-            BankAccountEvent::AccountOpened(_) => {
-                <AccountOpened as ::factum::Event>::VERSION
-            }
-            BankAccountEvent::MoneyDeposited(_) => {
-                <MoneyDeposited as ::factum::Event>::VERSION
-            }
-            BankAccountEvent::MoneyWithdrawn(_) => {
-                <MoneyWithdrawn as ::factum::Event>::VERSION
-            }
-            BankAccountEvent::AccountClosed(_) => {
-                <AccountClosed as ::factum::Event>::VERSION
-            }
-        }
-    }
-    fn encode(
-        &self,
-    ) -> ::core::result::Result<::std::string::String, ::factum::EncodeError> {
-        match self {
-            BankAccountEvent::AccountOpened(event) => {
-                <AccountOpened as ::factum::Event>::encode(event)
-            }
-            BankAccountEvent::MoneyDeposited(event) => {
-                <MoneyDeposited as ::factum::Event>::encode(event)
-            }
-            BankAccountEvent::MoneyWithdrawn(event) => {
-                <MoneyWithdrawn as ::factum::Event>::encode(event)
-            }
-            BankAccountEvent::AccountClosed(event) => {
-                <AccountClosed as ::factum::Event>::encode(event)
+    #[automatically_derived]
+    impl ::core::cmp::PartialEq for BankAccountEvent {
+        #[inline]
+        fn eq(&self, __other: &Self) -> bool {
+            match (self, __other) {
+                (Self::AccountOpened(__a), Self::AccountOpened(__b)) => {
+                    ::factum::__private::AsEvent::<AccountOpened>::eq(__a, __b)
+                }
+                (Self::MoneyDeposited(__a), Self::MoneyDeposited(__b)) => {
+                    ::factum::__private::AsEvent::<MoneyDeposited>::eq(__a, __b)
+                }
+                (Self::MoneyWithdrawn(__a), Self::MoneyWithdrawn(__b)) => {
+                    ::factum::__private::AsEvent::<MoneyWithdrawn>::eq(__a, __b)
+                }
+                (Self::AccountClosed(__a), Self::AccountClosed(__b)) => {
+                    ::factum::__private::AsEvent::<AccountClosed>::eq(__a, __b)
+                }
+                #[allow(unreachable_patterns)]
+                _ => false,
             }
         }
     }
-    fn decode(
-        name: &str,
-        version: u32,
-        payload: &str,
-    ) -> ::core::result::Result<Self, ::factum::DecodeError> {
-        match name {
-            __name if __name == <AccountOpened as ::factum::Event>::NAME => {
-                <AccountOpened as ::factum::Event>::decode(version, payload)
-                    .map(BankAccountEvent::AccountOpened)
+    #[automatically_derived]
+    impl ::factum::EventSet for BankAccountEvent
+    where
+        for<'__factum> AccountOpened: ::factum::__private::EventThreads<'__factum>,
+        for<'__factum> MoneyDeposited: ::factum::__private::EventThreads<'__factum>,
+        for<'__factum> MoneyWithdrawn: ::factum::__private::EventThreads<'__factum>,
+        for<'__factum> AccountClosed: ::factum::__private::EventThreads<'__factum>,
+    {
+        const NAMES: &'static [&'static str] = &[
+            ::factum::__private::AsEvent::<AccountOpened>::NAME,
+            ::factum::__private::AsEvent::<MoneyDeposited>::NAME,
+            ::factum::__private::AsEvent::<MoneyWithdrawn>::NAME,
+            ::factum::__private::AsEvent::<AccountClosed>::NAME,
+        ];
+        fn name(&self) -> &'static str {
+            match self {
+                BankAccountEvent::AccountOpened(_) => {
+                    ::factum::__private::AsEvent::<AccountOpened>::NAME
+                }
+                BankAccountEvent::MoneyDeposited(_) => {
+                    ::factum::__private::AsEvent::<MoneyDeposited>::NAME
+                }
+                BankAccountEvent::MoneyWithdrawn(_) => {
+                    ::factum::__private::AsEvent::<MoneyWithdrawn>::NAME
+                }
+                BankAccountEvent::AccountClosed(_) => {
+                    ::factum::__private::AsEvent::<AccountClosed>::NAME
+                }
             }
-            __name if __name == <MoneyDeposited as ::factum::Event>::NAME => {
-                <MoneyDeposited as ::factum::Event>::decode(version, payload)
-                    .map(BankAccountEvent::MoneyDeposited)
+        }
+        fn version(&self) -> u32 {
+            match self {
+                BankAccountEvent::AccountOpened(_) => {
+                    ::factum::__private::AsEvent::<AccountOpened>::VERSION
+                }
+                BankAccountEvent::MoneyDeposited(_) => {
+                    ::factum::__private::AsEvent::<MoneyDeposited>::VERSION
+                }
+                BankAccountEvent::MoneyWithdrawn(_) => {
+                    ::factum::__private::AsEvent::<MoneyWithdrawn>::VERSION
+                }
+                BankAccountEvent::AccountClosed(_) => {
+                    ::factum::__private::AsEvent::<AccountClosed>::VERSION
+                }
             }
-            __name if __name == <MoneyWithdrawn as ::factum::Event>::NAME => {
-                <MoneyWithdrawn as ::factum::Event>::decode(version, payload)
-                    .map(BankAccountEvent::MoneyWithdrawn)
+        }
+        fn encode(
+            &self,
+        ) -> ::core::result::Result<::std::string::String, ::factum::EncodeError> {
+            match self {
+                BankAccountEvent::AccountOpened(event) => {
+                    ::factum::__private::AsEvent::<AccountOpened>::encode(event)
+                }
+                BankAccountEvent::MoneyDeposited(event) => {
+                    ::factum::__private::AsEvent::<MoneyDeposited>::encode(event)
+                }
+                BankAccountEvent::MoneyWithdrawn(event) => {
+                    ::factum::__private::AsEvent::<MoneyWithdrawn>::encode(event)
+                }
+                BankAccountEvent::AccountClosed(event) => {
+                    ::factum::__private::AsEvent::<AccountClosed>::encode(event)
+                }
             }
-            __name if __name == <AccountClosed as ::factum::Event>::NAME => {
-                <AccountClosed as ::factum::Event>::decode(version, payload)
-                    .map(BankAccountEvent::AccountClosed)
-            }
-            _ => {
-                ::core::result::Result::Err(
-                    ::factum::__private::unknown_event(name, Self::NAMES),
-                )
+        }
+        fn decode(
+            name: &str,
+            version: u32,
+            payload: &str,
+        ) -> ::core::result::Result<Self, ::factum::DecodeError> {
+            match name {
+                __name if __name
+                    == ::factum::__private::AsEvent::<AccountOpened>::NAME => {
+                    ::factum::__private::AsEvent::<
+                        AccountOpened,
+                    >::decode(version, payload)
+                        .map(BankAccountEvent::AccountOpened)
+                }
+                __name if __name
+                    == ::factum::__private::AsEvent::<MoneyDeposited>::NAME => {
+                    ::factum::__private::AsEvent::<
+                        MoneyDeposited,
+                    >::decode(version, payload)
+                        .map(BankAccountEvent::MoneyDeposited)
+                }
+                __name if __name
+                    == ::factum::__private::AsEvent::<MoneyWithdrawn>::NAME => {
+                    ::factum::__private::AsEvent::<
+                        MoneyWithdrawn,
+                    >::decode(version, payload)
+                        .map(BankAccountEvent::MoneyWithdrawn)
+                }
+                __name if __name
+                    == ::factum::__private::AsEvent::<AccountClosed>::NAME => {
+                    ::factum::__private::AsEvent::<
+                        AccountClosed,
+                    >::decode(version, payload)
+                        .map(BankAccountEvent::AccountClosed)
+                }
+                _ => {
+                    ::core::result::Result::Err(
+                        ::factum::__private::unknown_event(name, Self::NAMES),
+                    )
+                }
             }
         }
     }
-}
+};
 #[automatically_derived]
 impl ::factum::Aggregate for BankAccount
 where
     for<'__factum> Self: ::factum::__private::AggregateDefault<'__factum>,
-    for<'__factum> AccountOpened: ::factum::__private::EventBounds<'__factum>,
-    for<'__factum> MoneyDeposited: ::factum::__private::EventBounds<'__factum>,
-    for<'__factum> MoneyWithdrawn: ::factum::__private::EventBounds<'__factum>,
-    for<'__factum> AccountClosed: ::factum::__private::EventBounds<'__factum>,
+    for<'__factum> AccountOpened: ::factum::__private::EventThreads<'__factum>,
+    for<'__factum> MoneyDeposited: ::factum::__private::EventThreads<'__factum>,
+    for<'__factum> MoneyWithdrawn: ::factum::__private::EventThreads<'__factum>,
+    for<'__factum> AccountClosed: ::factum::__private::EventThreads<'__factum>,
 {
     type Event = BankAccountEvent;
     type Command = BankAccountCommand;
@@ -572,6 +606,42 @@ where
         }
     }
 }
+const _: () = {
+    #[allow(dead_code)]
+    fn __is_event() -> &'static str
+    where
+        for<'__factum> AccountOpened: ::factum::__private::EventBounds<'__factum>,
+    {
+        <AccountOpened as ::factum::Event>::NAME
+    }
+};
+const _: () = {
+    #[allow(dead_code)]
+    fn __is_event() -> &'static str
+    where
+        for<'__factum> MoneyDeposited: ::factum::__private::EventBounds<'__factum>,
+    {
+        <MoneyDeposited as ::factum::Event>::NAME
+    }
+};
+const _: () = {
+    #[allow(dead_code)]
+    fn __is_event() -> &'static str
+    where
+        for<'__factum> MoneyWithdrawn: ::factum::__private::EventBounds<'__factum>,
+    {
+        <MoneyWithdrawn as ::factum::Event>::NAME
+    }
+};
+const _: () = {
+    #[allow(dead_code)]
+    fn __is_event() -> &'static str
+    where
+        for<'__factum> AccountClosed: ::factum::__private::EventBounds<'__factum>,
+    {
+        <AccountClosed as ::factum::Event>::NAME
+    }
+};
 const _: () = {
     #[allow(unused_imports)]
     use ::factum::__private::NotAnEvent as _;
@@ -670,55 +740,73 @@ pub enum BalancesAnswer {
     /// What `Balances::total` returned.
     Total(u64),
 }
-#[automatically_derived]
-impl ::factum::Projection for Balances
-where
-    for<'__factum> Self: ::factum::__private::ProjectionState<'__factum>,
-    for<'__factum> MoneyDeposited: ::factum::__private::EventBounds<'__factum>,
-    for<'__factum> MoneyWithdrawn: ::factum::__private::EventBounds<'__factum>,
-{
-    type Query = BalancesQuery;
-    type Answer = BalancesAnswer;
-    const EVENTS: &'static [&'static str] = &[
-        <MoneyDeposited as ::factum::Event>::NAME,
-        <MoneyWithdrawn as ::factum::Event>::NAME,
-    ];
-    fn project(
-        &mut self,
-        __event: &::factum::RecordedEvent,
-    ) -> ::core::result::Result<(), ::factum::ApplyError> {
-        let __meta = &__event.meta;
-        match __meta.event_name.as_str() {
-            __name if __name == <MoneyDeposited as ::factum::Event>::NAME
-                && __meta.aggregate_type == "bank-account" => {
-                let event = <MoneyDeposited as ::factum::Event>::decode(
-                    __meta.event_version,
-                    &__event.payload,
-                )?;
-                self.deposited(&event, __meta);
-                ::core::result::Result::Ok(())
+const _: () = {
+    #[allow(unused_imports)]
+    use ::factum::__private::AsEventFallback as _;
+    #[automatically_derived]
+    impl ::factum::Projection for Balances
+    where
+        for<'__factum> Self: ::factum::__private::ProjectionState<'__factum>,
+    {
+        type Query = BalancesQuery;
+        type Answer = BalancesAnswer;
+        const EVENTS: &'static [&'static str] = &[
+            ::factum::__private::AsEvent::<MoneyDeposited>::NAME,
+            ::factum::__private::AsEvent::<MoneyWithdrawn>::NAME,
+        ];
+        fn project(
+            &mut self,
+            __event: &::factum::RecordedEvent,
+        ) -> ::core::result::Result<(), ::factum::ApplyError> {
+            let __meta = &__event.meta;
+            match __meta.event_name.as_str() {
+                __name if __name == ::factum::__private::AsEvent::<MoneyDeposited>::NAME
+                    && __meta.aggregate_type == "bank-account" => {
+                    let event = ::factum::__private::AsEvent::<
+                        MoneyDeposited,
+                    >::decode(__meta.event_version, &__event.payload)?;
+                    self.deposited(&event, __meta);
+                    ::core::result::Result::Ok(())
+                }
+                __name if __name == ::factum::__private::AsEvent::<MoneyWithdrawn>::NAME
+                    && __meta.aggregate_type == "bank-account" => {
+                    let event = ::factum::__private::AsEvent::<
+                        MoneyWithdrawn,
+                    >::decode(__meta.event_version, &__event.payload)?;
+                    self.withdrawn(&event, __meta);
+                    ::core::result::Result::Ok(())
+                }
+                _ => ::core::result::Result::Ok(()),
             }
-            __name if __name == <MoneyWithdrawn as ::factum::Event>::NAME
-                && __meta.aggregate_type == "bank-account" => {
-                let event = <MoneyWithdrawn as ::factum::Event>::decode(
-                    __meta.event_version,
-                    &__event.payload,
-                )?;
-                self.withdrawn(&event, __meta);
-                ::core::result::Result::Ok(())
+        }
+        fn ask(&self, __query: Self::Query) -> Self::Answer {
+            match __query {
+                BalancesQuery::Balance { account } => {
+                    BalancesAnswer::Balance(self.balance(account))
+                }
+                BalancesQuery::Total => BalancesAnswer::Total(self.total()),
             }
-            _ => ::core::result::Result::Ok(()),
         }
     }
-    fn ask(&self, __query: Self::Query) -> Self::Answer {
-        match __query {
-            BalancesQuery::Balance { account } => {
-                BalancesAnswer::Balance(self.balance(account))
-            }
-            BalancesQuery::Total => BalancesAnswer::Total(self.total()),
-        }
+};
+const _: () = {
+    #[allow(dead_code)]
+    fn __is_event() -> &'static str
+    where
+        for<'__factum> MoneyDeposited: ::factum::__private::EventBounds<'__factum>,
+    {
+        <MoneyDeposited as ::factum::Event>::NAME
     }
-}
+};
+const _: () = {
+    #[allow(dead_code)]
+    fn __is_event() -> &'static str
+    where
+        for<'__factum> MoneyWithdrawn: ::factum::__private::EventBounds<'__factum>,
+    {
+        <MoneyWithdrawn as ::factum::Event>::NAME
+    }
+};
 const _: () = {
     #[allow(unused_imports)]
     use ::factum::__private::NotAnEvent as _;

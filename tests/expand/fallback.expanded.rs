@@ -77,75 +77,76 @@ impl ::core::convert::From<Deposited> for AccountEvent {
         AccountEvent::Deposited(event)
     }
 }
-#[automatically_derived]
-impl ::core::fmt::Debug for AccountEvent
-where
-    for<'__factum> Deposited: ::factum::__private::EventBounds<'__factum>,
-{
-    fn fmt(&self, __f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-        match self {
-            Self::Deposited(__event) => {
-                __f.debug_tuple("Deposited").field(__event).finish()
+const _: () = {
+    #[allow(unused_imports)]
+    use ::factum::__private::AsEventFallback as _;
+    #[automatically_derived]
+    impl ::core::fmt::Debug for AccountEvent {
+        fn fmt(&self, __f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+            match self {
+                Self::Deposited(__event) => {
+                    __f.debug_tuple("Deposited")
+                        .field(::factum::__private::AsEvent::<Deposited>::debug(__event))
+                        .finish()
+                }
             }
         }
     }
-}
-#[automatically_derived]
-impl ::core::clone::Clone for AccountEvent
-where
-    for<'__factum> Deposited: ::factum::__private::EventBounds<'__factum>,
-{
-    #[inline]
-    fn clone(&self) -> Self {
-        match self {
-            Self::Deposited(__event) => {
-                Self::Deposited(::core::clone::Clone::clone(__event))
+    #[automatically_derived]
+    impl ::core::clone::Clone for AccountEvent {
+        #[inline]
+        fn clone(&self) -> Self {
+            match self {
+                Self::Deposited(__event) => {
+                    Self::Deposited(
+                        ::factum::__private::AsEvent::<Deposited>::clone(__event),
+                    )
+                }
             }
         }
     }
-}
-#[automatically_derived]
-impl ::core::cmp::PartialEq for AccountEvent
-where
-    for<'__factum> Deposited: ::factum::__private::EventBounds<'__factum>,
-{
-    #[inline]
-    fn eq(&self, __other: &Self) -> bool {
-        match (self, __other) {
-            (Self::Deposited(__a), Self::Deposited(__b)) => __a == __b,
+    #[automatically_derived]
+    impl ::core::cmp::PartialEq for AccountEvent {
+        #[inline]
+        fn eq(&self, __other: &Self) -> bool {
+            match (self, __other) {
+                (Self::Deposited(__a), Self::Deposited(__b)) => {
+                    ::factum::__private::AsEvent::<Deposited>::eq(__a, __b)
+                }
+            }
         }
     }
-}
-#[automatically_derived]
-impl ::factum::EventSet for AccountEvent
-where
-    for<'__factum> Deposited: ::factum::__private::EventBounds<'__factum>,
-{
-    const NAMES: &'static [&'static str] = &[];
-    fn name(&self) -> &'static str {
-        ::core::unreachable!()
+    #[automatically_derived]
+    impl ::factum::EventSet for AccountEvent
+    where
+        for<'__factum> Deposited: ::factum::__private::EventThreads<'__factum>,
+    {
+        const NAMES: &'static [&'static str] = &[];
+        fn name(&self) -> &'static str {
+            ::core::unreachable!()
+        }
+        fn version(&self) -> u32 {
+            ::core::unreachable!()
+        }
+        fn encode(
+            &self,
+        ) -> ::core::result::Result<::std::string::String, ::factum::EncodeError> {
+            ::core::unreachable!()
+        }
+        fn decode(
+            _: &str,
+            _: u32,
+            _: &str,
+        ) -> ::core::result::Result<Self, ::factum::DecodeError> {
+            ::core::unreachable!()
+        }
     }
-    fn version(&self) -> u32 {
-        ::core::unreachable!()
-    }
-    fn encode(
-        &self,
-    ) -> ::core::result::Result<::std::string::String, ::factum::EncodeError> {
-        ::core::unreachable!()
-    }
-    fn decode(
-        _: &str,
-        _: u32,
-        _: &str,
-    ) -> ::core::result::Result<Self, ::factum::DecodeError> {
-        ::core::unreachable!()
-    }
-}
+};
 #[automatically_derived]
 impl ::factum::Aggregate for Account
 where
     for<'__factum> Self: ::factum::__private::AggregateDefault<'__factum>,
-    for<'__factum> Deposited: ::factum::__private::EventBounds<'__factum>,
+    for<'__factum> Deposited: ::factum::__private::EventThreads<'__factum>,
 {
     type Event = AccountEvent;
     type Command = AccountCommand;
@@ -168,3 +169,12 @@ where
         }
     }
 }
+const _: () = {
+    #[allow(dead_code)]
+    fn __is_event() -> &'static str
+    where
+        for<'__factum> Deposited: ::factum::__private::EventBounds<'__factum>,
+    {
+        <Deposited as ::factum::Event>::NAME
+    }
+};

@@ -68,67 +68,94 @@ pub enum BalancesAnswer {
     /// What `Balances::total` returned.
     Total(u64),
 }
-#[automatically_derived]
-impl ::factum::Projection for Balances
-where
-    for<'__factum> Self: ::factum::__private::ProjectionState<'__factum>,
-    for<'__factum> MoneyDeposited: ::factum::__private::EventBounds<'__factum>,
-    for<'__factum> MoneyWithdrawn: ::factum::__private::EventBounds<'__factum>,
-    for<'__factum> AccountClosed: ::factum::__private::EventBounds<'__factum>,
-{
-    type Query = BalancesQuery;
-    type Answer = BalancesAnswer;
-    const EVENTS: &'static [&'static str] = &[
-        <MoneyDeposited as ::factum::Event>::NAME,
-        <MoneyWithdrawn as ::factum::Event>::NAME,
-        <AccountClosed as ::factum::Event>::NAME,
-    ];
-    fn project(
-        &mut self,
-        __event: &::factum::RecordedEvent,
-    ) -> ::core::result::Result<(), ::factum::ApplyError> {
-        let __meta = &__event.meta;
-        match __meta.event_name.as_str() {
-            __name if __name == <MoneyDeposited as ::factum::Event>::NAME
-                && __meta.aggregate_type == "bank-account" => {
-                let event = <MoneyDeposited as ::factum::Event>::decode(
-                    __meta.event_version,
-                    &__event.payload,
-                )?;
-                self.deposited(&event, __meta);
-                ::core::result::Result::Ok(())
+const _: () = {
+    #[allow(unused_imports)]
+    use ::factum::__private::AsEventFallback as _;
+    #[automatically_derived]
+    impl ::factum::Projection for Balances
+    where
+        for<'__factum> Self: ::factum::__private::ProjectionState<'__factum>,
+    {
+        type Query = BalancesQuery;
+        type Answer = BalancesAnswer;
+        const EVENTS: &'static [&'static str] = &[
+            ::factum::__private::AsEvent::<MoneyDeposited>::NAME,
+            ::factum::__private::AsEvent::<MoneyWithdrawn>::NAME,
+            ::factum::__private::AsEvent::<AccountClosed>::NAME,
+        ];
+        fn project(
+            &mut self,
+            __event: &::factum::RecordedEvent,
+        ) -> ::core::result::Result<(), ::factum::ApplyError> {
+            let __meta = &__event.meta;
+            match __meta.event_name.as_str() {
+                __name if __name == ::factum::__private::AsEvent::<MoneyDeposited>::NAME
+                    && __meta.aggregate_type == "bank-account" => {
+                    let event = ::factum::__private::AsEvent::<
+                        MoneyDeposited,
+                    >::decode(__meta.event_version, &__event.payload)?;
+                    self.deposited(&event, __meta);
+                    ::core::result::Result::Ok(())
+                }
+                __name if __name
+                    == ::factum::__private::AsEvent::<MoneyWithdrawn>::NAME => {
+                    let event = ::factum::__private::AsEvent::<
+                        MoneyWithdrawn,
+                    >::decode(__meta.event_version, &__event.payload)?;
+                    self.withdrawn(&event, __meta)
+                        .map_err(|error| ::factum::ApplyError::Handler(
+                            ::core::convert::Into::into(error),
+                        ))?;
+                    ::core::result::Result::Ok(())
+                }
+                __name if __name
+                    == ::factum::__private::AsEvent::<AccountClosed>::NAME => {
+                    let event = ::factum::__private::AsEvent::<
+                        AccountClosed,
+                    >::decode(__meta.event_version, &__event.payload)?;
+                    self.closed(&event);
+                    ::core::result::Result::Ok(())
+                }
+                _ => ::core::result::Result::Ok(()),
             }
-            __name if __name == <MoneyWithdrawn as ::factum::Event>::NAME => {
-                let event = <MoneyWithdrawn as ::factum::Event>::decode(
-                    __meta.event_version,
-                    &__event.payload,
-                )?;
-                self.withdrawn(&event, __meta)
-                    .map_err(|error| ::factum::ApplyError::Handler(
-                        ::core::convert::Into::into(error),
-                    ))?;
-                ::core::result::Result::Ok(())
+        }
+        fn ask(&self, __query: Self::Query) -> Self::Answer {
+            match __query {
+                BalancesQuery::Balance { account } => {
+                    BalancesAnswer::Balance(self.balance(account))
+                }
+                BalancesQuery::Total => BalancesAnswer::Total(self.total()),
             }
-            __name if __name == <AccountClosed as ::factum::Event>::NAME => {
-                let event = <AccountClosed as ::factum::Event>::decode(
-                    __meta.event_version,
-                    &__event.payload,
-                )?;
-                self.closed(&event);
-                ::core::result::Result::Ok(())
-            }
-            _ => ::core::result::Result::Ok(()),
         }
     }
-    fn ask(&self, __query: Self::Query) -> Self::Answer {
-        match __query {
-            BalancesQuery::Balance { account } => {
-                BalancesAnswer::Balance(self.balance(account))
-            }
-            BalancesQuery::Total => BalancesAnswer::Total(self.total()),
-        }
+};
+const _: () = {
+    #[allow(dead_code)]
+    fn __is_event() -> &'static str
+    where
+        for<'__factum> MoneyDeposited: ::factum::__private::EventBounds<'__factum>,
+    {
+        <MoneyDeposited as ::factum::Event>::NAME
     }
-}
+};
+const _: () = {
+    #[allow(dead_code)]
+    fn __is_event() -> &'static str
+    where
+        for<'__factum> MoneyWithdrawn: ::factum::__private::EventBounds<'__factum>,
+    {
+        <MoneyWithdrawn as ::factum::Event>::NAME
+    }
+};
+const _: () = {
+    #[allow(dead_code)]
+    fn __is_event() -> &'static str
+    where
+        for<'__factum> AccountClosed: ::factum::__private::EventBounds<'__factum>,
+    {
+        <AccountClosed as ::factum::Event>::NAME
+    }
+};
 const _: () = {
     #[allow(unused_imports)]
     use ::factum::__private::NotAnEvent as _;

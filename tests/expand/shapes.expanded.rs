@@ -145,114 +145,131 @@ impl ::core::convert::From<Credited> for LedgerEvent {
         LedgerEvent::Credited(event)
     }
 }
-#[automatically_derived]
-impl ::core::fmt::Debug for LedgerEvent
-where
-    for<'__factum> Credited: ::factum::__private::EventBounds<'__factum>,
-{
-    fn fmt(&self, __f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-        match self {
-            #[cfg(feature = "audit")]
-            Self::Frozen(__event) => __f.debug_tuple("Frozen").field(__event).finish(),
-            Self::Credited(__event) => {
-                __f.debug_tuple("Credited").field(__event).finish()
+const _: () = {
+    #[allow(unused_imports)]
+    use ::factum::__private::AsEventFallback as _;
+    #[automatically_derived]
+    impl ::core::fmt::Debug for LedgerEvent {
+        fn fmt(&self, __f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+            match self {
+                #[cfg(feature = "audit")]
+                Self::Frozen(__event) => {
+                    __f.debug_tuple("Frozen")
+                        .field(::factum::__private::AsEvent::<Frozen>::debug(__event))
+                        .finish()
+                }
+                Self::Credited(__event) => {
+                    __f.debug_tuple("Credited")
+                        .field(::factum::__private::AsEvent::<Credited>::debug(__event))
+                        .finish()
+                }
             }
         }
     }
-}
-#[automatically_derived]
-impl ::core::clone::Clone for LedgerEvent
-where
-    for<'__factum> Credited: ::factum::__private::EventBounds<'__factum>,
-{
-    #[inline]
-    fn clone(&self) -> Self {
-        match self {
-            #[cfg(feature = "audit")]
-            Self::Frozen(__event) => Self::Frozen(::core::clone::Clone::clone(__event)),
-            Self::Credited(__event) => {
-                Self::Credited(::core::clone::Clone::clone(__event))
+    #[automatically_derived]
+    impl ::core::clone::Clone for LedgerEvent {
+        #[inline]
+        fn clone(&self) -> Self {
+            match self {
+                #[cfg(feature = "audit")]
+                Self::Frozen(__event) => {
+                    Self::Frozen(::factum::__private::AsEvent::<Frozen>::clone(__event))
+                }
+                Self::Credited(__event) => {
+                    Self::Credited(
+                        ::factum::__private::AsEvent::<Credited>::clone(__event),
+                    )
+                }
             }
         }
     }
-}
-#[automatically_derived]
-impl ::core::cmp::PartialEq for LedgerEvent
-where
-    for<'__factum> Credited: ::factum::__private::EventBounds<'__factum>,
-{
-    #[inline]
-    fn eq(&self, __other: &Self) -> bool {
-        match (self, __other) {
-            #[cfg(feature = "audit")]
-            (Self::Frozen(__a), Self::Frozen(__b)) => __a == __b,
-            (Self::Credited(__a), Self::Credited(__b)) => __a == __b,
-            #[allow(unreachable_patterns)]
-            _ => false,
-        }
-    }
-}
-#[automatically_derived]
-impl ::factum::EventSet for LedgerEvent
-where
-    for<'__factum> Credited: ::factum::__private::EventBounds<'__factum>,
-{
-    const NAMES: &'static [&'static str] = &[
-        #[cfg(feature = "audit")]
-        <Frozen as ::factum::Event>::NAME,
-        <Credited as ::factum::Event>::NAME,
-    ];
-    fn name(&self) -> &'static str {
-        match self {
-            #[cfg(feature = "audit")]
-            LedgerEvent::Frozen(_) => <Frozen as ::factum::Event>::NAME,
-            LedgerEvent::Credited(_) => <Credited as ::factum::Event>::NAME,
-        }
-    }
-    fn version(&self) -> u32 {
-        match self {
-            #[cfg(feature = "audit")]
-            LedgerEvent::Frozen(_) => <Frozen as ::factum::Event>::VERSION,
-            LedgerEvent::Credited(_) => <Credited as ::factum::Event>::VERSION,
-        }
-    }
-    fn encode(
-        &self,
-    ) -> ::core::result::Result<::std::string::String, ::factum::EncodeError> {
-        match self {
-            #[cfg(feature = "audit")]
-            LedgerEvent::Frozen(event) => <Frozen as ::factum::Event>::encode(event),
-            LedgerEvent::Credited(event) => <Credited as ::factum::Event>::encode(event),
-        }
-    }
-    fn decode(
-        name: &str,
-        version: u32,
-        payload: &str,
-    ) -> ::core::result::Result<Self, ::factum::DecodeError> {
-        match name {
-            #[cfg(feature = "audit")]
-            __name if __name == <Frozen as ::factum::Event>::NAME => {
-                <Frozen as ::factum::Event>::decode(version, payload)
-                    .map(LedgerEvent::Frozen)
-            }
-            __name if __name == <Credited as ::factum::Event>::NAME => {
-                <Credited as ::factum::Event>::decode(version, payload)
-                    .map(LedgerEvent::Credited)
-            }
-            _ => {
-                ::core::result::Result::Err(
-                    ::factum::__private::unknown_event(name, Self::NAMES),
-                )
+    #[automatically_derived]
+    impl ::core::cmp::PartialEq for LedgerEvent {
+        #[inline]
+        fn eq(&self, __other: &Self) -> bool {
+            match (self, __other) {
+                #[cfg(feature = "audit")]
+                (Self::Frozen(__a), Self::Frozen(__b)) => {
+                    ::factum::__private::AsEvent::<Frozen>::eq(__a, __b)
+                }
+                (Self::Credited(__a), Self::Credited(__b)) => {
+                    ::factum::__private::AsEvent::<Credited>::eq(__a, __b)
+                }
+                #[allow(unreachable_patterns)]
+                _ => false,
             }
         }
     }
-}
+    #[automatically_derived]
+    impl ::factum::EventSet for LedgerEvent
+    where
+        for<'__factum> Credited: ::factum::__private::EventThreads<'__factum>,
+    {
+        const NAMES: &'static [&'static str] = &[
+            #[cfg(feature = "audit")]
+            ::factum::__private::AsEvent::<Frozen>::NAME,
+            ::factum::__private::AsEvent::<Credited>::NAME,
+        ];
+        fn name(&self) -> &'static str {
+            match self {
+                #[cfg(feature = "audit")]
+                LedgerEvent::Frozen(_) => ::factum::__private::AsEvent::<Frozen>::NAME,
+                LedgerEvent::Credited(_) => {
+                    ::factum::__private::AsEvent::<Credited>::NAME
+                }
+            }
+        }
+        fn version(&self) -> u32 {
+            match self {
+                #[cfg(feature = "audit")]
+                LedgerEvent::Frozen(_) => ::factum::__private::AsEvent::<Frozen>::VERSION,
+                LedgerEvent::Credited(_) => {
+                    ::factum::__private::AsEvent::<Credited>::VERSION
+                }
+            }
+        }
+        fn encode(
+            &self,
+        ) -> ::core::result::Result<::std::string::String, ::factum::EncodeError> {
+            match self {
+                #[cfg(feature = "audit")]
+                LedgerEvent::Frozen(event) => {
+                    ::factum::__private::AsEvent::<Frozen>::encode(event)
+                }
+                LedgerEvent::Credited(event) => {
+                    ::factum::__private::AsEvent::<Credited>::encode(event)
+                }
+            }
+        }
+        fn decode(
+            name: &str,
+            version: u32,
+            payload: &str,
+        ) -> ::core::result::Result<Self, ::factum::DecodeError> {
+            match name {
+                #[cfg(feature = "audit")]
+                __name if __name == ::factum::__private::AsEvent::<Frozen>::NAME => {
+                    ::factum::__private::AsEvent::<Frozen>::decode(version, payload)
+                        .map(LedgerEvent::Frozen)
+                }
+                __name if __name == ::factum::__private::AsEvent::<Credited>::NAME => {
+                    ::factum::__private::AsEvent::<Credited>::decode(version, payload)
+                        .map(LedgerEvent::Credited)
+                }
+                _ => {
+                    ::core::result::Result::Err(
+                        ::factum::__private::unknown_event(name, Self::NAMES),
+                    )
+                }
+            }
+        }
+    }
+};
 #[automatically_derived]
 impl ::factum::Aggregate for Ledger
 where
     for<'__factum> Self: ::factum::__private::AggregateDefault<'__factum>,
-    for<'__factum> Credited: ::factum::__private::EventBounds<'__factum>,
+    for<'__factum> Credited: ::factum::__private::EventThreads<'__factum>,
 {
     type Event = LedgerEvent;
     type Command = LedgerCommand;
@@ -304,6 +321,25 @@ where
         }
     }
 }
+#[cfg(feature = "audit")]
+const _: () = {
+    #[allow(dead_code)]
+    fn __is_event() -> &'static str
+    where
+        for<'__factum> Frozen: ::factum::__private::EventBounds<'__factum>,
+    {
+        <Frozen as ::factum::Event>::NAME
+    }
+};
+const _: () = {
+    #[allow(dead_code)]
+    fn __is_event() -> &'static str
+    where
+        for<'__factum> Credited: ::factum::__private::EventBounds<'__factum>,
+    {
+        <Credited as ::factum::Event>::NAME
+    }
+};
 const _: () = {
     #[allow(unused_imports)]
     use ::factum::__private::NotAnEvent as _;
@@ -356,91 +392,100 @@ impl ::core::convert::From<Credited> for ArchiveEvent {
         ArchiveEvent::Credited(event)
     }
 }
-#[automatically_derived]
-impl ::core::fmt::Debug for ArchiveEvent
-where
-    for<'__factum> Credited: ::factum::__private::EventBounds<'__factum>,
-{
-    fn fmt(&self, __f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-        match self {
-            Self::Credited(__event) => {
-                __f.debug_tuple("Credited").field(__event).finish()
+const _: () = {
+    #[allow(unused_imports)]
+    use ::factum::__private::AsEventFallback as _;
+    #[automatically_derived]
+    impl ::core::fmt::Debug for ArchiveEvent {
+        fn fmt(&self, __f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+            match self {
+                Self::Credited(__event) => {
+                    __f.debug_tuple("Credited")
+                        .field(::factum::__private::AsEvent::<Credited>::debug(__event))
+                        .finish()
+                }
             }
         }
     }
-}
-#[automatically_derived]
-impl ::core::clone::Clone for ArchiveEvent
-where
-    for<'__factum> Credited: ::factum::__private::EventBounds<'__factum>,
-{
-    #[inline]
-    fn clone(&self) -> Self {
-        match self {
-            Self::Credited(__event) => {
-                Self::Credited(::core::clone::Clone::clone(__event))
+    #[automatically_derived]
+    impl ::core::clone::Clone for ArchiveEvent {
+        #[inline]
+        fn clone(&self) -> Self {
+            match self {
+                Self::Credited(__event) => {
+                    Self::Credited(
+                        ::factum::__private::AsEvent::<Credited>::clone(__event),
+                    )
+                }
             }
         }
     }
-}
-#[automatically_derived]
-impl ::core::cmp::PartialEq for ArchiveEvent
-where
-    for<'__factum> Credited: ::factum::__private::EventBounds<'__factum>,
-{
-    #[inline]
-    fn eq(&self, __other: &Self) -> bool {
-        match (self, __other) {
-            (Self::Credited(__a), Self::Credited(__b)) => __a == __b,
-        }
-    }
-}
-#[automatically_derived]
-impl ::factum::EventSet for ArchiveEvent
-where
-    for<'__factum> Credited: ::factum::__private::EventBounds<'__factum>,
-{
-    const NAMES: &'static [&'static str] = &[<Credited as ::factum::Event>::NAME];
-    fn name(&self) -> &'static str {
-        match self {
-            ArchiveEvent::Credited(_) => <Credited as ::factum::Event>::NAME,
-        }
-    }
-    fn version(&self) -> u32 {
-        match self {
-            ArchiveEvent::Credited(_) => <Credited as ::factum::Event>::VERSION,
-        }
-    }
-    fn encode(
-        &self,
-    ) -> ::core::result::Result<::std::string::String, ::factum::EncodeError> {
-        match self {
-            ArchiveEvent::Credited(event) => <Credited as ::factum::Event>::encode(event),
-        }
-    }
-    fn decode(
-        name: &str,
-        version: u32,
-        payload: &str,
-    ) -> ::core::result::Result<Self, ::factum::DecodeError> {
-        match name {
-            __name if __name == <Credited as ::factum::Event>::NAME => {
-                <Credited as ::factum::Event>::decode(version, payload)
-                    .map(ArchiveEvent::Credited)
-            }
-            _ => {
-                ::core::result::Result::Err(
-                    ::factum::__private::unknown_event(name, Self::NAMES),
-                )
+    #[automatically_derived]
+    impl ::core::cmp::PartialEq for ArchiveEvent {
+        #[inline]
+        fn eq(&self, __other: &Self) -> bool {
+            match (self, __other) {
+                (Self::Credited(__a), Self::Credited(__b)) => {
+                    ::factum::__private::AsEvent::<Credited>::eq(__a, __b)
+                }
             }
         }
     }
-}
+    #[automatically_derived]
+    impl ::factum::EventSet for ArchiveEvent
+    where
+        for<'__factum> Credited: ::factum::__private::EventThreads<'__factum>,
+    {
+        const NAMES: &'static [&'static str] = &[
+            ::factum::__private::AsEvent::<Credited>::NAME,
+        ];
+        fn name(&self) -> &'static str {
+            match self {
+                ArchiveEvent::Credited(_) => {
+                    ::factum::__private::AsEvent::<Credited>::NAME
+                }
+            }
+        }
+        fn version(&self) -> u32 {
+            match self {
+                ArchiveEvent::Credited(_) => {
+                    ::factum::__private::AsEvent::<Credited>::VERSION
+                }
+            }
+        }
+        fn encode(
+            &self,
+        ) -> ::core::result::Result<::std::string::String, ::factum::EncodeError> {
+            match self {
+                ArchiveEvent::Credited(event) => {
+                    ::factum::__private::AsEvent::<Credited>::encode(event)
+                }
+            }
+        }
+        fn decode(
+            name: &str,
+            version: u32,
+            payload: &str,
+        ) -> ::core::result::Result<Self, ::factum::DecodeError> {
+            match name {
+                __name if __name == ::factum::__private::AsEvent::<Credited>::NAME => {
+                    ::factum::__private::AsEvent::<Credited>::decode(version, payload)
+                        .map(ArchiveEvent::Credited)
+                }
+                _ => {
+                    ::core::result::Result::Err(
+                        ::factum::__private::unknown_event(name, Self::NAMES),
+                    )
+                }
+            }
+        }
+    }
+};
 #[automatically_derived]
 impl ::factum::Aggregate for Archive
 where
     for<'__factum> Self: ::factum::__private::AggregateDefault<'__factum>,
-    for<'__factum> Credited: ::factum::__private::EventBounds<'__factum>,
+    for<'__factum> Credited: ::factum::__private::EventThreads<'__factum>,
 {
     type Event = ArchiveEvent;
     type Command = ArchiveCommand;
@@ -463,3 +508,12 @@ where
         match *__command {}
     }
 }
+const _: () = {
+    #[allow(dead_code)]
+    fn __is_event() -> &'static str
+    where
+        for<'__factum> Credited: ::factum::__private::EventBounds<'__factum>,
+    {
+        <Credited as ::factum::Event>::NAME
+    }
+};

@@ -38,12 +38,13 @@ pub(super) fn event(
 }
 
 /// An aggregate's `#[handlers]` with mistakes: the enums with every variant that could be
-/// read, and stub `impl EventSet` and `impl Aggregate`; no compile-time checks.
+/// read, stub `impl EventSet` and `impl Aggregate`, and the check that each event type is
+/// one (a mistake of its own, shown with the others); no other compile-time checks.
 pub(super) fn aggregate(m: &AggregateModel) -> TokenStream {
     let unreachable = quote!(::core::unreachable!());
     let command_enum = handlers::command_enum(m);
     let event_enum = handlers::event_enum(m);
-    let event_set = handlers::event_set(
+    let event_impls = handlers::event_impls(
         m,
         &quote! {
             const NAMES: &'static [&'static str] = &[];
@@ -58,22 +59,27 @@ pub(super) fn aggregate(m: &AggregateModel) -> TokenStream {
         },
     );
     let aggregate = handlers::aggregate_impl(m, &unreachable, &unreachable);
+    let event_checks = handlers::event_checks(m);
     quote! {
         #command_enum
         #event_enum
-        #event_set
+        #event_impls
         #aggregate
+        #event_checks
     }
 }
 
-/// A projection's `#[handlers]` with mistakes: the query and answer enums, and a stub
-/// `impl Projection` that subscribes to nothing; no compile-time checks.
+/// A projection's `#[handlers]` with mistakes: the query and answer enums, a stub
+/// `impl Projection` that subscribes to nothing, and the check that each event type is one;
+/// no other compile-time checks.
 pub(super) fn projection(m: &ProjectionModel) -> TokenStream {
     let unreachable = quote!(::core::unreachable!());
     let enums = projection::enums(m);
     let projection_impl = projection::projection_impl(m, &quote!(&[]), &unreachable, &unreachable);
+    let event_checks = projection::event_checks(m);
     quote! {
         #enums
         #projection_impl
+        #event_checks
     }
 }

@@ -7,7 +7,9 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::FnArg;
 use syn::spanned::Spanned;
 
-use super::{as_event, doc, enum_variant, event_bounds, fallback, serde_enum_derives, unique_names};
+use super::{
+    as_event, doc, enum_variant, event_thread_bounds, fallback, serde_enum_derives, unique_names, with_event_fallback,
+};
 use crate::ast::{HandlersImpl, Member};
 use crate::attr;
 use crate::ctxt::Ctxt;
@@ -82,15 +84,17 @@ fn strip_our_attributes(item: &mut HandlersImpl) {
 fn generate(m: &AggregateModel) -> TokenStream {
     let command_enum = command_enum(m);
     let event_enum = event_enum(m);
-    let event_set = event_set(m, &event_set_body(m));
+    let event_impls = event_impls(m, &event_set_body(m));
     let (handle, apply) = dispatch(m);
     let aggregate = aggregate_impl(m, &handle, &apply);
+    let event_checks = event_checks(m);
     let checks = checks(m);
     quote! {
         #command_enum
         #event_enum
-        #event_set
+        #event_impls
         #aggregate
+        #event_checks
         #checks
     }
 }
@@ -142,7 +146,6 @@ pub(super) fn event_enum(m: &AggregateModel) -> TokenStream {
             }
         }
     });
-    let value_impls = value_impls(m);
     quote! {
         #docs
         // Payloads need not be `Eq` (floats are welcome), and may be private types.
@@ -151,38 +154,50 @@ pub(super) fn event_enum(m: &AggregateModel) -> TokenStream {
             #(#variants,)*
         }
         #(#from_impls)*
-        #value_impls
     }
 }
 
-/// The bounds of every impl around the events (see [`event_bounds`]).
-pub(super) fn bounds(m: &AggregateModel) -> TokenStream {
-    event_bounds(m.applies.iter().map(|a| (&a.event_ty, a.cfgs.as_slice())))
+/// `Debug`, `Clone`, `PartialEq` and `EventSet` (with the given members) of
+/// `{Aggregate}Event`, unbounded, their bodies reaching the payloads through `AsEvent` (see
+/// [`as_event`]): a payload that is no complete event is reported once, at its struct or by
+/// [`event_checks`], and neither by these impls nor by a user's use of them.
+pub(super) fn event_impls(m: &AggregateModel, event_set_body: &TokenStream) -> TokenStream {
+    let value_impls = value_impls(m);
+    let event_set = event_set(m, event_set_body);
+    with_event_fallback(&quote! {
+        #value_impls
+        #event_set
+    })
 }
 
-/// `where` and the bounds, or nothing when there are none.
-fn where_clause(bounds: &TokenStream) -> TokenStream {
-    if bounds.is_empty() { TokenStream::new() } else { quote!(where #bounds) }
+/// The bounds of the impls that need the event enum to be `Send` and `Sync` (see
+/// [`event_thread_bounds`]).
+fn thread_bounds(m: &AggregateModel) -> TokenStream {
+    event_thread_bounds(m.applies.iter().map(|a| (&a.event_ty, a.cfgs.as_slice())))
+}
+
+/// The check, per event type, that it is an event at all (see [`super::event_checks`]).
+pub(super) fn event_checks(m: &AggregateModel) -> TokenStream {
+    super::event_checks(m.applies.iter().map(|a| (&a.event_ty, a.cfgs.as_slice())))
 }
 
 /// `Debug`, `Clone` and `PartialEq` of `{Aggregate}Event`, as their derives would write them
-/// but bounded like the other impls: a payload without them is reported once, at its type,
-/// and not by each of three derives in rustc's words.
+/// but calling the payloads' through `AsEvent`.
 fn value_impls(m: &AggregateModel) -> TokenStream {
     let event_enum = &m.event_enum;
-    let bounds = where_clause(&bounds(m));
     let on_self = if m.applies.is_empty() { quote!(*self) } else { quote!(self) };
-    let debug_arms = m.applies.iter().map(|Apply { variant, cfgs, .. }| {
-        let name = variant.to_string();
-        quote!(#(#cfgs)* Self::#variant(__event) => __f.debug_tuple(#name).field(__event).finish(),)
+    let debug_arms = m.applies.iter().map(|Apply { variant, event_ty, cfgs, .. }| {
+        let (name, event) = (variant.to_string(), as_event(event_ty));
+        quote!(#(#cfgs)* Self::#variant(__event) => __f.debug_tuple(#name).field(#event::debug(__event)).finish(),)
     });
-    let clone_arms = m.applies.iter().map(|Apply { variant, cfgs, .. }| {
-        quote!(#(#cfgs)* Self::#variant(__event) => Self::#variant(::core::clone::Clone::clone(__event)),)
+    let clone_arms = m.applies.iter().map(|Apply { variant, event_ty, cfgs, .. }| {
+        let event = as_event(event_ty);
+        quote!(#(#cfgs)* Self::#variant(__event) => Self::#variant(#event::clone(__event)),)
     });
-    let eq_arms = m
-        .applies
-        .iter()
-        .map(|Apply { variant, cfgs, .. }| quote!(#(#cfgs)* (Self::#variant(__a), Self::#variant(__b)) => __a == __b,));
+    let eq_arms = m.applies.iter().map(|Apply { variant, event_ty, cfgs, .. }| {
+        let event = as_event(event_ty);
+        quote!(#(#cfgs)* (Self::#variant(__a), Self::#variant(__b)) => #event::eq(__a, __b),)
+    });
     // Different variants are unequal; with one variant there are none (a `#[cfg]` can
     // leave one of several).
     let others = (m.applies.len() > 1).then(|| {
@@ -203,9 +218,7 @@ fn value_impls(m: &AggregateModel) -> TokenStream {
     };
     quote! {
         #[automatically_derived]
-        impl ::core::fmt::Debug for #event_enum
-        #bounds
-        {
+        impl ::core::fmt::Debug for #event_enum {
             fn fmt(&self, __f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                 match #on_self {
                     #(#debug_arms)*
@@ -214,9 +227,7 @@ fn value_impls(m: &AggregateModel) -> TokenStream {
         }
 
         #[automatically_derived]
-        impl ::core::clone::Clone for #event_enum
-        #bounds
-        {
+        impl ::core::clone::Clone for #event_enum {
             #[inline]
             fn clone(&self) -> Self {
                 match #on_self {
@@ -226,9 +237,7 @@ fn value_impls(m: &AggregateModel) -> TokenStream {
         }
 
         #[automatically_derived]
-        impl ::core::cmp::PartialEq for #event_enum
-        #bounds
-        {
+        impl ::core::cmp::PartialEq for #event_enum {
             #[inline]
             fn eq(&self, __other: &Self) -> bool {
                 #eq_body
@@ -297,9 +306,10 @@ fn event_set_body(m: &AggregateModel) -> TokenStream {
 }
 
 /// `impl EventSet for {Aggregate}Event` with the given members.
-pub(super) fn event_set(m: &AggregateModel, body: &TokenStream) -> TokenStream {
+fn event_set(m: &AggregateModel, body: &TokenStream) -> TokenStream {
     let event_enum = &m.event_enum;
-    let bounds = where_clause(&bounds(m));
+    let bounds = thread_bounds(m);
+    let bounds = if bounds.is_empty() { bounds } else { quote!(where #bounds) };
     quote! {
         #[automatically_derived]
         impl ::factum::EventSet for #event_enum
@@ -333,7 +343,7 @@ pub(super) fn aggregate_impl(m: &AggregateModel, handle: &TokenStream, apply: &T
         Some(ty) => quote!(#ty),
         None => quote!(()),
     };
-    let bounds = bounds(m);
+    let bounds = thread_bounds(m);
     let name_arms = m.commands.iter().map(|Command { variant, cfgs, .. }| {
         let name = variant.to_string();
         quote!(#(#cfgs)* #command_enum::#variant { .. } => #name,)

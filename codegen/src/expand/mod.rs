@@ -46,19 +46,37 @@ fn enum_variant<'a>(
     if names.is_empty() { quote!(#docs #(#cfgs)* #name) } else { quote!(#docs #(#cfgs)* #name { #(#names: #types),* }) }
 }
 
-/// `<Event as ::factum::Event>`, at the user's token, so that a type without
-/// `#[derive(Event)]` is reported once, where the user wrote it.
+/// `::factum::__private::AsEvent::<Event>`: how the bodies of the impls generated around
+/// events reach them. Those impls carry no bound on their events, so a user's own use of the
+/// aggregate or projection never fails because of one; for a type that is no complete event
+/// the members of `AsEvent` fall back to stubs (imported by [`with_event_fallback`]) and the
+/// bodies add no error either. The mistake is reported once: by `#[derive(Event)]` at the
+/// struct, or by [`event_checks`] at the user's token.
 fn as_event(ty: &syn::Type) -> TokenStream {
-    quote_spanned!(ty.span()=> <#ty as ::factum::Event>)
+    quote_spanned!(ty.span()=> ::factum::__private::AsEvent::<#ty>)
 }
 
-/// `for<'__factum> E: EventBounds<'__factum>,` once per distinct event type, at the user's
-/// token, for the `where` clause of every impl generated around a block's events. Inside the
-/// impl the event's serde and value traits then hold, so a type without them is reported
-/// once, at its struct (by `#[derive(Event)]`), and a type without any derive only as "not an
-/// event", not again by each generated use. A `#[cfg]`'d handler's type gets no bound: a
-/// `where` clause cannot carry `#[cfg]`, and the type may not exist.
-fn event_bounds<'a>(events: impl IntoIterator<Item = (&'a syn::Type, &'a [syn::Attribute])>) -> TokenStream {
+/// `items` (impls whose bodies use [`as_event`]) inside `const _: () = { .. };`, beside the
+/// import of the fallback members.
+fn with_event_fallback(items: &TokenStream) -> TokenStream {
+    quote! {
+        const _: () = {
+            #[allow(unused_imports)] // used only when a type is no complete event
+            use ::factum::__private::AsEventFallback as _;
+            #items
+        };
+    }
+}
+
+/// `for<'__factum> E: EventThreads<'__factum>,` once per distinct event type, at the user's
+/// token: the one bound left on the impls around events, on those whose trait needs the
+/// event enum to be `Send` and `Sync` (`EventSet`, and `Aggregate` through its `Event`). The
+/// enum's auto traits follow its payloads', so without the bound a payload holding a `Cell`
+/// would be reported by each of them in rustc's words besides its struct; with it, an event
+/// that is not `Send` or `Sync` is reported at its struct only, unless the user's own code
+/// asks for the aggregate (what no other mistake of an event does). A `#[cfg]`'d handler's
+/// type gets no bound: a `where` clause cannot carry `#[cfg]`, and the type may not exist.
+fn event_thread_bounds<'a>(events: impl IntoIterator<Item = (&'a syn::Type, &'a [syn::Attribute])>) -> TokenStream {
     let mut seen = Vec::new();
     let mut bounds = TokenStream::new();
     for (ty, cfgs) in events {
@@ -67,9 +85,50 @@ fn event_bounds<'a>(events: impl IntoIterator<Item = (&'a syn::Type, &'a [syn::A
             continue;
         }
         seen.push(key);
-        bounds.extend(quote_spanned!(ty.span()=> for<'__factum> #ty: ::factum::__private::EventBounds<'__factum>,));
+        bounds.extend(quote_spanned!(ty.span()=> for<'__factum> #ty: ::factum::__private::EventThreads<'__factum>,));
     }
     bounds
+}
+
+/// Once per distinct event type, at the user's token and under the handler's `#[cfg]`s: the
+/// check that it has an `impl Event` at all. It is asked inside a function that assumes the
+/// traits `#[derive(Event)]` checks at the struct (`for<'__factum> E: EventBounds<'__factum>`,
+/// never trivially false, and the function is never called), so an event that misses one
+/// of them passes here and is reported at its struct only; a type without the derive is
+/// reported here, once, as "not an event".
+fn event_checks<'a>(events: impl IntoIterator<Item = (&'a syn::Type, &'a [syn::Attribute])>) -> TokenStream {
+    // Keyed by the type and its `#[cfg]`s as written (an empty `#[cfg]` text: unconditional).
+    let events: Vec<_> = events
+        .into_iter()
+        .map(|(ty, cfgs)| (quote!(#ty).to_string(), quote!(#(#cfgs)*).to_string(), ty, cfgs))
+        .collect();
+    let mut checks = TokenStream::new();
+    for (i, (ty_key, cfg_key, ty, cfgs)) in events.iter().enumerate() {
+        // An unconditional use of the type covers its `#[cfg]`'d ones; otherwise each
+        // distinct `#[cfg]` gets a check of its own.
+        let unconditional = |(other, other_cfgs, ..): &(String, String, &syn::Type, &[syn::Attribute])| {
+            other == ty_key && other_cfgs.is_empty()
+        };
+        let covered = events[..i].iter().any(|(other, other_cfgs, ..)| other == ty_key && other_cfgs == cfg_key)
+            || (!cfgs.is_empty() && events.iter().any(unconditional));
+        if covered {
+            continue;
+        }
+        let event = quote_spanned!(ty.span()=> <#ty as ::factum::Event>::NAME);
+        checks.extend(quote! {
+            #(#cfgs)*
+            const _: () = {
+                #[allow(dead_code)] // a check for the compiler, never called
+                fn __is_event() -> &'static str
+                where
+                    for<'__factum> #ty: ::factum::__private::EventBounds<'__factum>,
+                {
+                    #event
+                }
+            };
+        });
+    }
+    checks
 }
 
 /// `::factum::__private::EventInfo::<Event>`, at the user's token: the name and version of

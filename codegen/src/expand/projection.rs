@@ -6,7 +6,7 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::{Data, DeriveInput, LitStr};
 
-use super::{as_event, doc, enum_variant, event_bounds, serde_enum_derives, unique_names};
+use super::{as_event, doc, enum_variant, serde_enum_derives, unique_names, with_event_fallback};
 use crate::attr;
 use crate::ctxt::Ctxt;
 use crate::model::projection::{On, ProjectionModel, Query};
@@ -75,11 +75,13 @@ pub fn generate(m: &ProjectionModel) -> TokenStream {
         },
         &quote!(match __query { #(#ask_arms)* }),
     );
+    let event_checks = event_checks(m);
     let events: Vec<_> = m.handlers.iter().map(|h| (&h.key, &h.event_ty, h.cfgs.as_slice())).collect();
     let checks = unique_names(ident, &events);
     quote! {
         #enums
         #projection_impl
+        #event_checks
         #checks
     }
 }
@@ -124,7 +126,13 @@ pub(super) fn enums(m: &ProjectionModel) -> TokenStream {
     }
 }
 
-/// `impl Projection` with the given subscription and bodies of `project` and `ask`.
+/// The check, per event type, that it is an event at all (see [`super::event_checks`]).
+pub(super) fn event_checks(m: &ProjectionModel) -> TokenStream {
+    super::event_checks(m.handlers.iter().map(|h| (&h.event_ty, h.cfgs.as_slice())))
+}
+
+/// `impl Projection` with the given subscription and bodies of `project` and `ask`,
+/// unbounded in its events, which its bodies reach through `AsEvent` (see [`as_event`]).
 pub(super) fn projection_impl(
     m: &ProjectionModel,
     events: &TokenStream,
@@ -132,16 +140,14 @@ pub(super) fn projection_impl(
     ask: &TokenStream,
 ) -> TokenStream {
     let ProjectionModel { self_ty, query_enum, answer_enum, .. } = m;
-    let bounds = event_bounds(m.handlers.iter().map(|h| (&h.event_ty, h.cfgs.as_slice())));
     // Spanned at the user's type: without `#[derive(Projection)]` the missing supertrait is
     // reported once, there. `Default` and serde are left to the derive's check (reported once,
     // at the struct): the bound makes them hold inside the impl.
-    quote_spanned! {syn::spanned::Spanned::span(self_ty)=>
+    let projection_impl = quote_spanned! {syn::spanned::Spanned::span(self_ty)=>
         #[automatically_derived]
         impl ::factum::Projection for #self_ty
         where
             for<'__factum> Self: ::factum::__private::ProjectionState<'__factum>,
-            #bounds
         {
             type Query = #query_enum;
             type Answer = #answer_enum;
@@ -156,7 +162,8 @@ pub(super) fn projection_impl(
                 #ask
             }
         }
-    }
+    };
+    with_event_fallback(&projection_impl)
 }
 
 /// One arm of `project`: match the stored name (and aggregate), decode with upcasting, call.
