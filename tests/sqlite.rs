@@ -303,6 +303,49 @@ async fn a_row_that_does_not_decode_is_corrupt_and_named() {
     assert_eq!(planted, ("{not json".to_owned(), "yesterday".to_owned(), -1));
 }
 
+/// The replay the repository loads with reads rows of its own: one it cannot lend (a
+/// payload that is not UTF-8 text, a schema version out of range, a version below 1) is
+/// `StoreError::Corrupt` naming stream, version and position, with SQLite's error kept.
+#[tokio::test]
+async fn a_replay_names_the_row_it_cannot_lend() {
+    let db = fresh_path("replay-row");
+    let store = SqliteStore::open(&db).await.unwrap();
+    let stream = |id| StreamRef::new("note", id);
+    for id in ["bad-payload", "bad-schema-version", "bad-version"] {
+        let event = NewEvent { name: "Noted", version: 1, payload: "{}".into() };
+        store.append(stream(id), 0, &Metadata::new(), vec![event]).await.unwrap(); // positions 1 to 3
+    }
+    let raw = rusqlite::Connection::open(&db).unwrap();
+    raw.execute("UPDATE events SET payload = x'ff7b7d' WHERE stream_id = 'bad-payload'", []).unwrap();
+    raw.execute("UPDATE events SET schema_version = 5000000000 WHERE stream_id = 'bad-schema-version'", []).unwrap();
+    raw.execute("UPDATE events SET version = 0 WHERE stream_id = 'bad-version'", []).unwrap();
+    let replay = |id| {
+        let store = store.clone();
+        async move { store.replay(stream(id), 0, u64::MAX, |_| Ok(())).await.unwrap_err() }
+    };
+    for (id, location, column) in [
+        ("bad-payload", "stream note/bad-payload, version 1 (position 1)", "payload"),
+        ("bad-schema-version", "stream note/bad-schema-version, version 1 (position 2)", "schema version"),
+    ] {
+        let error = replay(id).await;
+        assert!(source_of::<rusqlite::Error>(&error).is_some(), "the rusqlite error is kept: {error:?}");
+        match &error {
+            StoreError::Corrupt { location: at, reason, .. } => {
+                assert_eq!(at, location);
+                assert!(reason.contains(column), "{reason}");
+            }
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+    }
+    match replay("bad-version").await {
+        StoreError::Corrupt { location, reason, .. } => {
+            assert_eq!(location, "stream note/bad-version, version 0 (position 3)");
+            assert!(reason.contains("count from 1"), "{reason}");
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+}
+
 /// A file written by a newer factum (a higher schema version) is refused as `Incompatible`
 /// naming the file, not "migrated", and left as it was.
 #[tokio::test]

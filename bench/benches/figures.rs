@@ -1,5 +1,5 @@
 //! factum's own figures, printed as one Markdown table: dispatch against hand-written code,
-//! rehydration from SQLite, durable throughput and latency on SQLite and PostgreSQL,
+//! rehydration from memory, SQLite and PostgreSQL (time and allocations per event), durable throughput and latency on SQLite and PostgreSQL,
 //! projection catch-up on every store, and the disk's fsync rate (the ceiling of durable
 //! appends). The side-by-side with cqrs-es is `bench/cqrs-es` (`--bench compare`).
 //!
@@ -21,7 +21,11 @@ use factum_bench::bank::{self, BankAccount, BankServices};
 use factum_bench::hand::{self, HandAccount};
 use factum_bench::measure::{Stats, fsync_append_rate, fsync_rate, run_script};
 use factum_bench::table::Table;
-use factum_bench::workload::{self, Settings};
+use factum_bench::workload::{self, Load, Settings};
+
+/// Counts allocations, for the rehydration figures' allocations per event.
+#[global_allocator]
+static ALLOCATOR: factum_bench::alloc::Counting = factum_bench::alloc::Counting;
 
 /// ns per command over `scripts` fresh runs of the dispatch script.
 fn dispatch_ns<A: factum::Aggregate<Services = BankServices>>(
@@ -83,10 +87,18 @@ fn main() {
     runtime.block_on(async {
         if settings.wants("rehydrate") {
             eprintln!("rehydration");
-            let none = async || 0.0;
+            let none = async || Load { seconds: 0.0, allocations: None };
             workload::rehydration(&settings, &mut table, "memory", MemoryStore::new(), None, none).await;
             let sqlite = SqliteStore::open(dir.join("rehydrate.db")).await.expect("sqlite");
             workload::rehydration(&settings, &mut table, "sqlite", sqlite, None, none).await;
+            match &settings.postgres {
+                Some(url) => {
+                    let schema = format!("factum_rehydrate_{}", std::process::id());
+                    let store = PostgresStore::connect_with(url, &schema, 8).await.expect("PostgresStore");
+                    workload::rehydration(&settings, &mut table, "postgres", store, None, none).await;
+                }
+                None => eprintln!("postgres rehydration: skipped, FACTUM_POSTGRES_URL is not set"),
+            }
         }
         if settings.wants("sqlite") {
             eprintln!("sqlite: durable throughput (WAL, synchronous = FULL, group commit)");

@@ -85,14 +85,31 @@ pub async fn seed<S: EventStore>(store: &S, id: &str, len: usize) {
 
 pub const REHYDRATION_LENGTH: usize = 100_000;
 
-/// Seconds to load `id` into a fresh repository (cold cache): snapshot, then the events after it.
-pub async fn load_seconds<S: EventStore + Clone>(store: &S, id: &str, len: usize) -> f64 {
+/// One load of `id` into a fresh repository (cold cache): snapshot, then the events after it.
+pub struct Load {
+    pub seconds: f64,
+    /// What the load allocated (every thread), if the binary counts allocations.
+    pub allocations: Option<crate::alloc::Count>,
+}
+
+/// Loads `id` into a fresh repository and checks the state: `len` events, all but the first
+/// a deposit of 1.
+pub async fn load<S: EventStore + Clone>(store: &S, id: &str, len: usize) -> Load {
     let repo = Repository::<BankAccount, _>::with_services(store.clone(), BankServices::standard());
-    let start = Instant::now();
-    let loaded = repo.load(id).await.expect("load").expect("exists");
-    let elapsed = start.elapsed().as_secs_f64();
+    let (load, loaded) = measured(repo.load(id)).await;
+    let loaded = loaded.expect("load").expect("exists");
     assert_eq!((loaded.version, loaded.state.balance), (len as u64, len as u64 - 1));
-    elapsed
+    load
+}
+
+/// Runs `work`, timing it and counting what it allocates.
+pub async fn measured<T>(work: impl Future<Output = T>) -> (Load, T) {
+    let before = crate::alloc::allocations();
+    let start = Instant::now();
+    let out = work.await;
+    let seconds = start.elapsed().as_secs_f64();
+    let after = crate::alloc::allocations();
+    (Load { seconds, allocations: after.zip(before).map(|(after, before)| after.since(before)) }, out)
 }
 
 /// Seeds two accounts of `len` events, `plain` and `snap`, the latter with a snapshot at its end.
@@ -112,41 +129,62 @@ pub async fn seed_rehydration<S: EventStore>(store: &S, len: usize) {
         .expect("snapshot");
 }
 
-/// Rows: loading a 100,000-event account without and with a snapshot. `other`: seconds per
-/// load of the other side (same account, no snapshot), measured in alternation by `other_load`.
-/// With `label` `None` there is no other side and `other_load` is never called.
+/// Rows: loading a 100,000-event account without and with a snapshot, and, if the binary
+/// counts allocations, the allocations per event of a load without one. `other_load`: one
+/// load of the other side (same account, no snapshot), measured in alternation; with
+/// `label` `None` there is no other side and `other_load` is never called.
 pub async fn rehydration<S: EventStore + Clone>(
     settings: &Settings,
     table: &mut Table,
     section: &'static str,
     store: S,
     label: Option<&str>,
-    mut other_load: impl AsyncFnMut() -> f64,
+    mut other_load: impl AsyncFnMut() -> Load,
 ) {
     const LEN: usize = REHYDRATION_LENGTH;
     seed_rehydration(&store, LEN).await;
     let (mut plain, mut snap, mut other) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..settings.rounds {
-        plain.push(load_seconds(&store, "plain", LEN).await);
+        plain.push(load(&store, "plain", LEN).await);
         if label.is_some() {
             other.push(other_load().await);
         }
-        snap.push(load_seconds(&store, "snap", LEN).await);
+        snap.push(load(&store, "snap", LEN).await);
     }
+    let seconds = |loads: &[Load]| Stats::of(&loads.iter().map(|l| l.seconds).collect::<Vec<_>>());
     let rate = |s: Stats| s.map(|secs| LEN as f64 / secs);
-    let plain = Stats::of(&plain);
-    let row = table.push(section, "rehydration, 100,000-event aggregate, no snapshot", "events/s", rate(plain));
-    let mut note = format!("factum {} ms per load", num(plain.median * 1e3));
+    let plain_s = seconds(&plain);
+    let row = table.push(section, "rehydration, 100,000-event aggregate, no snapshot", "events/s", rate(plain_s));
+    let mut note = format!("factum {} ms per load", num(plain_s.median * 1e3));
     if let Some(label) = label {
-        let other = Stats::of(&other);
+        let other = seconds(&other);
         row.versus(rate(other));
         note.push_str(&format!("; {label} {} ms", num(other.median * 1e3)));
     }
     row.note(note);
-    let snap = Stats::of(&snap);
+    if let Some(per_event) = allocations_per_event(&plain, LEN) {
+        let bytes: Vec<f64> = plain.iter().filter_map(|l| l.allocations).map(|c| c.bytes as f64 / LEN as f64).collect();
+        let bytes = Stats::of(&bytes);
+        let mut note =
+            format!("every allocation during the load, all threads; {} bytes requested per event", num(bytes.median));
+        if let Some(label) = label
+            && let Some(other) = allocations_per_event(&other, LEN)
+        {
+            note.push_str(&format!("; {label}: {} allocations per event", num(other.median)));
+        }
+        table.push(section, "rehydration, allocations per event, no snapshot", "allocs/event", per_event).note(note);
+    }
+    let snap = seconds(&snap);
     table
         .push(section, "rehydration, 100,000-event aggregate, snapshot at its end", "events/s", rate(snap))
         .note(format!("{} µs per load: the snapshot and an empty tail", num(snap.median * 1e6)));
+}
+
+/// Allocations per event over `loads` of `len` events; `None` if they were not counted.
+fn allocations_per_event(loads: &[Load], len: usize) -> Option<Stats> {
+    let counts: Option<Vec<f64>> =
+        loads.iter().map(|l| l.allocations.map(|c| c.allocations as f64 / len as f64)).collect();
+    counts.filter(|c| !c.is_empty()).map(|c| Stats::of(&c))
 }
 
 // ---- Durable stores ----

@@ -131,3 +131,56 @@ pub struct EventEnvelope<E> {
     /// The typed event.
     pub event: E,
 }
+
+/// A stored event lent out by [`EventStore::replay`](crate::EventStore::replay): what
+/// rebuilding an aggregate needs, borrowed from the store (its memory, the SQLite row, the
+/// PostgreSQL message), so that no name or payload is copied on the way to the decoder.
+///
+/// The stream it belongs to is the one `replay` was asked for; its [`EventMeta`] is not
+/// built (use [`EventStore::read_stream`](crate::EventStore::read_stream) for that).
+///
+/// ```
+/// use factum::{EventStore, MemoryStore, Metadata, NewEvent, StoredEvent, StreamRef};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), factum::StoreError> {
+/// let store = MemoryStore::new();
+/// let stream = StreamRef::new("counter", "c-1");
+/// let event = NewEvent { name: "Incremented", version: 1, payload: r#"{"by":2}"#.into() };
+/// store.append(stream, 0, &Metadata::new(), vec![event]).await?;
+///
+/// let mut seen = Vec::new();
+/// store
+///     .replay(stream, 1, u64::MAX, |event: StoredEvent<'_>| {
+///         seen.push((event.stream_version, event.event_name.to_owned(), event.payload.len()));
+///         Ok(())
+///     })
+///     .await?;
+/// assert_eq!(seen, [(1, "Incremented".to_owned(), 8)]);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredEvent<'a> {
+    /// The event's version within its stream: 1 for the first event.
+    pub stream_version: u64,
+    /// The event's place in the store's global log.
+    pub position: u64,
+    /// The stored name of the event.
+    pub event_name: &'a str,
+    /// The schema version the payload was written at.
+    pub event_version: u32,
+    /// The JSON payload.
+    pub payload: &'a str,
+}
+
+impl<'a> StoredEvent<'a> {
+    /// The borrowed view of a recorded event.
+    pub fn of(recorded: &'a RecordedEvent) -> Self {
+        StoredEvent {
+            stream_version: recorded.meta.stream_version,
+            position: recorded.meta.position,
+            event_name: &recorded.meta.event_name,
+            event_version: recorded.meta.event_version,
+            payload: &recorded.payload,
+        }
+    }
+}

@@ -69,7 +69,7 @@ pub mod testing;
 mod trace;
 
 pub use aggregate::{Aggregate, AggregateType, SnapshotCodec};
-pub use envelope::{EventEnvelope, EventMeta, Metadata, NewEvent, RecordedEvent};
+pub use envelope::{EventEnvelope, EventMeta, Metadata, NewEvent, RecordedEvent, StoredEvent};
 pub use error::{
     ApplyError, BoxError, DecodeError, EncodeError, ExecuteError, ProjectionError, StoreError, StreamName,
 };

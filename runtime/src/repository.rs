@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::aggregate::Aggregate;
 use crate::cache::{Cache, Cached};
-use crate::envelope::{EventEnvelope, Metadata, NewEvent, RecordedEvent};
+use crate::envelope::{EventEnvelope, Metadata, NewEvent, RecordedEvent, StoredEvent};
 use crate::error::{ExecuteError, StoreError};
 use crate::event::EventSet;
 use crate::health::RunnerHealth;
@@ -336,11 +336,16 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
         {
             loaded = Loaded { state, version: at };
         }
-        for recorded in self.store.read_stream(stream, loaded.version + 1, version).await? {
-            let event = decode::<A::Event>(stream, &recorded)?;
-            loaded.state.apply(&event);
-            loaded.version = recorded.meta.stream_version;
-        }
+        let mut next = Next { stream, version: loaded.version };
+        let state = &mut loaded.state;
+        self.store
+            .replay(stream, loaded.version + 1, version, |stored| {
+                let event = next.decode::<A::Event>(&stored)?;
+                state.apply(&event);
+                Ok(())
+            })
+            .await?;
+        loaded.version = next.version;
         Ok((loaded.version > 0).then_some(loaded))
     }
 
@@ -398,27 +403,50 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
         }
     }
 
-    /// Reads the events `cached` has not seen yet and applies them.
+    /// Reads the events `cached` has not seen yet and applies them, borrowed from the store
+    /// ([`EventStore::replay`]): no copy of a name or payload on the way, only the decoding.
     async fn catch_up(&self, stream: StreamRef<'_>, cached: &mut Cached<A>) -> Result<(), StoreError> {
-        let tail = self.store.read_stream(stream, cached.version + 1, u64::MAX).await?;
         cached.loaded = false;
-        for recorded in &tail {
-            let expected = cached.version + 1;
-            if recorded.meta.stream_version != expected {
-                return Err(StoreError::corrupt(
-                    format!("stream {}", stream.name()),
-                    format!(
-                        "the store returned version {} where version {expected} was due",
-                        recorded.meta.stream_version
-                    ),
-                ));
-            }
-            let event = decode::<A::Event>(stream, recorded)?;
-            cached.state.apply(&event);
-            cached.version = expected;
-        }
+        let mut next = Next { stream, version: cached.version };
+        let state = &mut cached.state;
+        let replayed = self
+            .store
+            .replay(stream, next.version + 1, u64::MAX, |stored| {
+                let event = next.decode::<A::Event>(&stored)?;
+                state.apply(&event);
+                Ok(())
+            })
+            .await;
+        // Whatever was applied counts, even if a later event failed: the state and its
+        // version stay in step (and `loaded` false makes the next use start afresh).
+        cached.version = next.version;
+        replayed?;
         cached.loaded = true;
         Ok(())
+    }
+}
+
+/// The version a replay expects next, checked and decoded one event at a time.
+struct Next<'a> {
+    stream: StreamRef<'a>,
+    /// The version of the last event decoded.
+    version: u64,
+}
+
+impl Next<'_> {
+    /// Decodes `stored`, which must be the event after the last one: a store that skips or
+    /// repeats a version is corrupt. Moves on to it once it decodes.
+    fn decode<E: EventSet>(&mut self, stored: &StoredEvent<'_>) -> Result<E, StoreError> {
+        let expected = self.version + 1;
+        if stored.stream_version != expected {
+            return Err(StoreError::corrupt(
+                format!("stream {}", self.stream.name()),
+                format!("the store returned version {} where version {expected} was due", stored.stream_version),
+            ));
+        }
+        let event = decode_stored(self.stream, stored)?;
+        self.version = expected;
+        Ok(event)
     }
 }
 
@@ -452,8 +480,17 @@ fn report<T, E: std::fmt::Display>(span: &Span, outcome: &Result<T, ExecuteError
 
 /// Decodes a recorded event of `stream`, naming the stream and version on failure.
 pub(crate) fn decode<E: EventSet>(stream: StreamRef<'_>, recorded: &RecordedEvent) -> Result<E, StoreError> {
-    E::decode(&recorded.meta.event_name, recorded.meta.event_version, &recorded.payload)
-        .map_err(|source| StoreError::Decode { stream: stream.name(), version: recorded.meta.stream_version, source })
+    decode_stored(stream, &StoredEvent::of(recorded))
+}
+
+/// Decodes a stored event of `stream` from its borrowed payload, naming the stream, the
+/// version and (through the source) the event on failure.
+pub(crate) fn decode_stored<E: EventSet>(stream: StreamRef<'_>, stored: &StoredEvent<'_>) -> Result<E, StoreError> {
+    E::decode(stored.event_name, stored.event_version, stored.payload).map_err(|source| StoreError::Decode {
+        stream: stream.name(),
+        version: stored.stream_version,
+        source,
+    })
 }
 
 fn encode<E: EventSet>(stream: StreamRef<'_>, events: &[E]) -> Result<Vec<NewEvent>, StoreError> {

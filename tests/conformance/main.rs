@@ -39,6 +39,8 @@ macro_rules! conformance {
             case!(large_and_unicode_payloads);
             case!(a_stream_of_100_000_events);
             case!(typed_upcasting_of_stored_events);
+            case!(replay_lends_what_read_stream_reads);
+            case!(loading_decodes_upcasts_and_names_bad_events);
             case!(waiting_for_new_events);
             case!(invalid_ids_are_rejected);
             case!(repository_snapshots_and_shape_changes);

@@ -289,6 +289,107 @@ pub async fn typed_upcasting_of_stored_events<S: EventStore>(store: S) {
     );
 }
 
+// ---- Replay: the borrowed read the repository rebuilds aggregates with. ----
+
+/// What `replay` lends of each event, owned, for comparing.
+type Lent = (u64, u64, String, u32, String);
+
+async fn replayed<S: EventStore>(store: &S, stream: StreamRef<'_>, from: u64, to: u64) -> Vec<Lent> {
+    let mut lent = Vec::new();
+    let count = store
+        .replay(stream, from, to, |e| {
+            lent.push((e.stream_version, e.position, e.event_name.to_owned(), e.event_version, e.payload.to_owned()));
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(count, lent.len() as u64);
+    lent
+}
+
+pub async fn replay_lends_what_read_stream_reads<S: EventStore>(store: S) {
+    let stream = StreamRef::new("account", "a-1");
+    let meta = Metadata::new().with_correlation_id("c-1");
+    let first = vec![event("Opened", r#"{"owner":"Åda 日本"}"#), event("Deposited", r#"{"amount":5}"#)];
+    store.append(stream, 0, &meta, first).await.unwrap();
+    store.append(StreamRef::new("account", "a-2"), 0, &meta, vec![event("Opened", "{}")]).await.unwrap();
+    let v2 = NewEvent { name: "Withdrawn", version: 2, payload: format!(r#"{{"note":"{}"}}"#, "x".repeat(70_000)) };
+    store.append(stream, 2, &Metadata::new(), vec![v2, event("Deposited", r#"{"amount":7}"#)]).await.unwrap();
+    for (from, to) in [(1, u64::MAX), (0, u64::MAX), (2, 3), (3, 3), (4, u64::MAX), (5, u64::MAX), (3, 2)] {
+        let read: Vec<Lent> = store
+            .read_stream(stream, from, to)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.meta.stream_version, e.meta.position, e.meta.event_name, e.meta.event_version, e.payload))
+            .collect();
+        assert_eq!(replayed(&store, stream, from, to).await, read, "versions {from}..={to}");
+    }
+    let all = replayed(&store, stream, 1, u64::MAX).await;
+    assert_eq!(
+        all.iter().map(|e| (e.0, e.2.as_str(), e.3)).collect::<Vec<_>>(),
+        [(1, "Opened", 1), (2, "Deposited", 1), (3, "Withdrawn", 2), (4, "Deposited", 1)]
+    );
+    assert!(replayed(&store, StreamRef::new("account", "none"), 1, u64::MAX).await.is_empty());
+    assert!(replayed(&store, StreamRef::new("other-type", "a-1"), 1, u64::MAX).await.is_empty());
+
+    // The visitor's first error stops the replay and comes back as it is.
+    let mut seen = 0;
+    let stopped = store
+        .replay(stream, 1, u64::MAX, |e| {
+            seen += 1;
+            if e.stream_version == 2 {
+                Err(StoreError::Corrupt { location: "the visitor".into(), reason: "stops here".into(), source: None })
+            } else {
+                Ok(())
+            }
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(seen, 2);
+    assert!(matches!(&stopped, StoreError::Corrupt { location, .. } if location == "the visitor"), "{stopped}");
+}
+
+pub async fn loading_decodes_upcasts_and_names_bad_events<S: EventStore + Clone>(store: S) {
+    // Written by "another process": raw events at schema versions 1 and 2.
+    let stream = StreamRef::new("product", "p-1");
+    let stored = vec![
+        NewEvent { name: "Priced", version: 1, payload: r#"{"units":3}"#.into() },
+        NewEvent { name: "Priced", version: 2, payload: r#"{"cents":450}"#.into() },
+    ];
+    store.append(stream, 0, &Metadata::new(), stored).await.unwrap();
+    let loaded = Repository::<Product, _>::new(store.clone()).load("p-1").await.unwrap().unwrap();
+    assert_eq!((loaded.state.cents, loaded.state.changes, loaded.version), (450, 2, 2));
+    let at_1 = Repository::<Product, _>::new(store.clone()).load_at("p-1", 1).await.unwrap().unwrap();
+    assert_eq!((at_1.state.cents, at_1.version), (300, 1));
+
+    // A payload that does not decode, and a version no type has: errors naming stream,
+    // version and event, from `load`, `load_at` and a cached repository catching up alike.
+    let cached = Repository::<Product, _>::new(store.clone());
+    assert_eq!(cached.load("p-1").await.unwrap().unwrap().version, 2);
+    let bad = vec![
+        NewEvent { name: "Priced", version: 2, payload: r#"{"cents":"many"}"#.into() },
+        NewEvent { name: "Priced", version: 9, payload: r#"{"cents":1}"#.into() },
+    ];
+    store.append(stream, 2, &Metadata::new(), bad).await.unwrap();
+    let fresh = Repository::<Product, _>::new(store.clone());
+    for error in [
+        fresh.load("p-1").await.unwrap_err(),
+        fresh.load_at("p-1", 3).await.unwrap_err(),
+        cached.load("p-1").await.unwrap_err(),
+    ] {
+        match &error {
+            StoreError::Decode { stream, version, source } => {
+                assert_eq!((stream.to_string().as_str(), *version), ("product/p-1", 3), "{error}");
+                assert!(source.to_string().contains("Priced"), "{error}");
+            }
+            other => panic!("not a decode error: {other}"),
+        }
+    }
+    // Up to the bad event, a temporal query still answers.
+    assert_eq!(fresh.load_at("p-1", 2).await.unwrap().unwrap().state.cents, 450);
+}
+
 pub async fn waiting_for_new_events<S: EventStore + Clone>(store: S) {
     let head = store.head_position().await.unwrap();
     let waiter = {

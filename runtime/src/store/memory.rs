@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use tokio::sync::watch;
 
 use super::{Appended, Checkpoint, EventFilter, EventStore, Lease, Snapshot, StreamRef};
-use crate::envelope::{EventMeta, Metadata, NewEvent, RecordedEvent};
+use crate::envelope::{EventMeta, Metadata, NewEvent, RecordedEvent, StoredEvent};
 use crate::error::StoreError;
 
 /// An event store held in memory: fast, shared by clones, gone when the process ends.
@@ -50,18 +50,74 @@ impl Default for Inner {
 #[derive(Default)]
 struct Log {
     /// Every event, in position order: position `p` is at index `p - 1`.
-    events: Vec<RecordedEvent>,
-    /// For each stream, the log index of each of its events, in version order; by aggregate
-    /// type, then stream id (two levels, so that a lookup borrows the names instead of
-    /// allocating a key).
-    streams: HashMap<String, HashMap<String, Vec<usize>>>,
+    events: Vec<Row>,
+    /// For each stream, its names and the log index of each of its events, in version order;
+    /// by aggregate type, then stream id (two levels, so that a lookup borrows the names
+    /// instead of allocating a key).
+    streams: HashMap<String, HashMap<String, Stream>>,
     snapshots: HashMap<(String, String), Snapshot>,
     checkpoints: HashMap<String, Checkpoint>,
 }
 
+/// One stream: its names, shared by its events, and where its events are in the log.
+struct Stream {
+    names: Arc<StreamNames>,
+    indexes: Vec<usize>,
+}
+
+struct StreamNames {
+    aggregate_type: String,
+    stream_id: String,
+}
+
+/// A stored event. What events share is stored once and shared: the stream's names (per
+/// stream), the command's metadata (per batch, and not at all when empty); the event's name
+/// is the `&'static str` it was appended with. So the event's own payload is its only
+/// allocation, and a [`replay`](EventStore::replay) lends everything it needs from here.
+struct Row {
+    stream: Arc<StreamNames>,
+    stream_version: u64,
+    name: &'static str,
+    event_version: u32,
+    recorded_at: SystemTime,
+    metadata: Option<Arc<Metadata>>,
+    payload: String,
+}
+
+impl Row {
+    /// The owned copy [`read_stream`](EventStore::read_stream) and
+    /// [`read_all`](EventStore::read_all) hand out; `index` is the row's place in the log.
+    fn recorded(&self, index: usize) -> RecordedEvent {
+        RecordedEvent {
+            meta: EventMeta {
+                aggregate_type: self.stream.aggregate_type.clone(),
+                stream_id: self.stream.stream_id.clone(),
+                stream_version: self.stream_version,
+                position: index as u64 + 1,
+                event_name: self.name.to_owned(),
+                event_version: self.event_version,
+                recorded_at: self.recorded_at,
+                metadata: self.metadata.as_deref().cloned().unwrap_or_default(),
+            },
+            payload: self.payload.clone(),
+        }
+    }
+}
+
 impl Log {
-    fn stream(&self, stream: StreamRef<'_>) -> Option<&Vec<usize>> {
+    fn stream(&self, stream: StreamRef<'_>) -> Option<&Stream> {
         self.streams.get(stream.aggregate_type)?.get(stream.stream_id)
+    }
+
+    /// The log indexes of the events of `stream` with versions in `from..=to`.
+    fn range(&self, stream: StreamRef<'_>, from: u64, to: u64) -> &[usize] {
+        let Some(stream) = self.stream(stream) else { return &[] };
+        let first = from.max(1);
+        let last = to.min(stream.indexes.len() as u64);
+        if first > last {
+            return &[];
+        }
+        &stream.indexes[(first - 1) as usize..last as usize]
     }
 }
 
@@ -106,57 +162,71 @@ impl EventStore for MemoryStore {
             None if expected == 0 => log.streams.entry(stream.aggregate_type.to_owned()).or_default(),
             None => return Err(StoreError::Conflict { stream: stream.name(), expected, actual: 0 }),
         };
-        let indexes = match of_type.get_mut(stream.stream_id) {
-            Some(indexes) => indexes,
-            None if expected == 0 => of_type.entry(stream.stream_id.to_owned()).or_default(),
+        let entry = match of_type.get_mut(stream.stream_id) {
+            Some(entry) => entry,
+            None if expected == 0 => of_type.entry(stream.stream_id.to_owned()).or_insert_with(|| Stream {
+                names: Arc::new(StreamNames {
+                    aggregate_type: stream.aggregate_type.to_owned(),
+                    stream_id: stream.stream_id.to_owned(),
+                }),
+                indexes: Vec::new(),
+            }),
             None => return Err(StoreError::Conflict { stream: stream.name(), expected, actual: 0 }),
         };
-        let actual = indexes.len() as u64;
+        let actual = entry.indexes.len() as u64;
         if actual != expected {
             return Err(StoreError::Conflict { stream: stream.name(), expected, actual });
         }
+        let metadata = (!metadata.is_empty()).then(|| Arc::new(metadata.clone()));
         let mut positions = Vec::with_capacity(events.len());
         for (offset, event) in events.into_iter().enumerate() {
             let index = log.events.len();
             positions.push(index as u64 + 1);
-            indexes.push(index);
-            log.events.push(RecordedEvent {
-                meta: EventMeta {
-                    aggregate_type: stream.aggregate_type.to_owned(),
-                    stream_id: stream.stream_id.to_owned(),
-                    stream_version: expected + offset as u64 + 1,
-                    position: index as u64 + 1,
-                    event_name: event.name.to_owned(),
-                    event_version: event.version,
-                    recorded_at,
-                    metadata: metadata.clone(),
-                },
+            entry.indexes.push(index);
+            log.events.push(Row {
+                stream: Arc::clone(&entry.names),
+                stream_version: expected + offset as u64 + 1,
+                name: event.name,
+                event_version: event.version,
+                recorded_at,
+                metadata: metadata.clone(),
                 payload: event.payload,
             });
         }
         let head = log.events.len() as u64;
-        let version = indexes.len() as u64;
+        let version = entry.indexes.len() as u64;
         self.inner.head.send_replace(head);
         Ok(Appended { version, positions, recorded_at })
     }
 
     async fn read_stream(&self, stream: StreamRef<'_>, from: u64, to: u64) -> Result<Vec<RecordedEvent>, StoreError> {
         let log = self.log();
-        let Some(indexes) = log.stream(stream) else {
-            return Ok(Vec::new());
-        };
-        let len = indexes.len() as u64;
-        let first = from.max(1);
-        let last = to.min(len);
-        if first > last {
-            return Ok(Vec::new());
+        Ok(log.range(stream, from, to).iter().map(|&i| log.events[i].recorded(i)).collect())
+    }
+
+    /// Lends each event from the log, under its lock: appends wait until the replay is over.
+    async fn replay<F>(&self, stream: StreamRef<'_>, from: u64, to: u64, mut visit: F) -> Result<u64, StoreError>
+    where
+        F: FnMut(StoredEvent<'_>) -> Result<(), StoreError> + Send,
+    {
+        let log = self.log();
+        let indexes = log.range(stream, from, to);
+        for &i in indexes {
+            let row = &log.events[i];
+            visit(StoredEvent {
+                stream_version: row.stream_version,
+                position: i as u64 + 1,
+                event_name: row.name,
+                event_version: row.event_version,
+                payload: &row.payload,
+            })?;
         }
-        Ok(indexes[(first - 1) as usize..last as usize].iter().map(|&i| log.events[i].clone()).collect())
+        Ok(indexes.len() as u64)
     }
 
     async fn stream_version(&self, stream: StreamRef<'_>) -> Result<u64, StoreError> {
         let log = self.log();
-        Ok(log.stream(stream).map_or(0, |s| s.len() as u64))
+        Ok(log.stream(stream).map_or(0, |s| s.indexes.len() as u64))
     }
 
     async fn read_all(
@@ -169,9 +239,10 @@ impl EventStore for MemoryStore {
         let start = usize::try_from(after).unwrap_or(usize::MAX).min(log.events.len());
         Ok(log.events[start..]
             .iter()
-            .filter(|e| filter.matches(&e.meta.aggregate_type, &e.meta.event_name))
+            .enumerate()
+            .filter(|(_, row)| filter.matches(&row.stream.aggregate_type, row.name))
             .take(limit)
-            .cloned()
+            .map(|(offset, row)| row.recorded(start + offset))
             .collect())
     }
 

@@ -14,7 +14,7 @@ pub use postgres::{PostgresOptions, PostgresStore, TlsMode};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
-use crate::envelope::{Metadata, NewEvent, RecordedEvent};
+use crate::envelope::{Metadata, NewEvent, RecordedEvent, StoredEvent};
 use crate::error::{StoreError, StreamName};
 
 /// One stream: the events of one aggregate instance, addressed by type and id.
@@ -209,6 +209,37 @@ pub trait EventStore: Send + Sync + 'static {
         from: u64,
         to: u64,
     ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send;
+
+    /// Hands each event of `stream` whose version lies in `from..=to` to `visit`, in order,
+    /// borrowed from the store: the read [`Repository`](crate::Repository) rebuilds
+    /// aggregates with. Returns how many events were visited.
+    ///
+    /// `visit` sees only what rebuilding needs ([`StoredEvent`]: versions, position, name,
+    /// payload), so a store can lend it straight from where the event lies instead of
+    /// building a [`RecordedEvent`] of owned strings for each. The first error `visit`
+    /// returns stops the replay and is returned. `visit` runs while the store holds what it
+    /// lends (the [`MemoryStore`]'s lock, for one): it must not call the store.
+    ///
+    /// The default reads [`read_stream`](Self::read_stream) and lends from its result, so a
+    /// store that does not override it replays correctly, only without the savings.
+    fn replay<F>(
+        &self,
+        stream: StreamRef<'_>,
+        from: u64,
+        to: u64,
+        mut visit: F,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send
+    where
+        F: FnMut(StoredEvent<'_>) -> Result<(), StoreError> + Send,
+    {
+        async move {
+            let events = self.read_stream(stream, from, to).await?;
+            for recorded in &events {
+                visit(StoredEvent::of(recorded))?;
+            }
+            Ok(events.len() as u64)
+        }
+    }
 
     /// The current version of `stream`: 0 if it has no events.
     fn stream_version(&self, stream: StreamRef<'_>) -> impl Future<Output = Result<u64, StoreError>> + Send;

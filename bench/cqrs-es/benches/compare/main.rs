@@ -6,6 +6,7 @@
 //! url=$(bash scripts/postgres.sh start /tmp/pgbench-dir | tail -n 1)
 //! cd bench/cqrs-es && FACTUM_POSTGRES_URL=$url cargo bench --bench compare
 //! cargo bench --bench compare -- memory     # only some sections: memory rehydrate postgres
+//! # (rehydration from PostgreSQL runs with `rehydrate` and with `postgres`)
 //! ```
 //!
 //! `FACTUM_BENCH_ROUNDS` (default 5) and `FACTUM_BENCH_SECONDS` (default 1.5, per timed run
@@ -36,6 +37,10 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{Pool, Postgres};
 
 use cqrs_bank::{CqrsBalances, CqrsBankAccount, CqrsBankCommand, CqrsBankEvent, SharedBalances};
+
+/// Counts allocations, for the rehydration figures' allocations per event (both sides).
+#[global_allocator]
+static ALLOCATOR: factum_bench::alloc::Counting = factum_bench::alloc::Counting;
 
 fn cqrs_deposit() -> CqrsBankCommand {
     CqrsBankCommand::Deposit { amount: 1 }
@@ -319,15 +324,20 @@ async fn postgres(settings: &Settings, table: &mut Table, url: &str) {
         num(1e3 / b.median)
     ));
 
+}
+
+/// Rows: rehydration of a 100,000-event account from PostgreSQL, factum against postgres-es.
+async fn postgres_rehydration(settings: &Settings, table: &mut Table, url: &str) {
     eprintln!("postgres: rehydration");
+    let tag = std::process::id();
+    let cqrs_schema = format!("cqrs_rehydrate_{tag}");
+    let pool = postgres_es_pool(url, &cqrs_schema).await;
     seed_postgres_es(&pool, &cqrs_schema, "plain", workload::REHYDRATION_LENGTH).await;
     let es_store = PersistedEventStore::<_, CqrsBankAccount>::new_event_store(postgres_es_repo(&pool, &cqrs_schema));
     let load = async || {
-        let start = Instant::now();
-        let loaded = es_store.load_aggregate("plain").await.expect("load");
-        let seconds = start.elapsed().as_secs_f64();
-        assert_eq!(loaded.aggregate.balance(), workload::REHYDRATION_LENGTH as u64 - 1);
-        seconds
+        let (load, loaded) = workload::measured(es_store.load_aggregate("plain")).await;
+        assert_eq!(loaded.expect("load").aggregate.balance(), workload::REHYDRATION_LENGTH as u64 - 1);
+        load
     };
     let rehydration = PostgresStore::connect_with(url, &format!("factum_rehydrate_{tag}"), 8).await.expect("store");
     workload::rehydration(settings, table, "postgres", rehydration, Some("postgres-es"), load).await;
@@ -350,11 +360,9 @@ fn main() {
             let seeded = MemStore::<CqrsBankAccount>::default();
             seed_mem_store(&seeded, "plain", workload::REHYDRATION_LENGTH).await;
             let load = async || {
-                let start = Instant::now();
-                let loaded = seeded.load_aggregate("plain").await.expect("load");
-                let seconds = start.elapsed().as_secs_f64();
-                assert_eq!(loaded.aggregate.balance(), workload::REHYDRATION_LENGTH as u64 - 1);
-                seconds
+                let (load, loaded) = workload::measured(seeded.load_aggregate("plain")).await;
+                assert_eq!(loaded.expect("load").aggregate.balance(), workload::REHYDRATION_LENGTH as u64 - 1);
+                load
             };
             workload::rehydration(&settings, &mut table, "memory", MemoryStore::new(), Some("cqrs-es MemStore"), load)
                 .await;
@@ -363,6 +371,13 @@ fn main() {
             match &settings.postgres {
                 Some(url) => postgres(&settings, &mut table, url).await,
                 None => eprintln!("postgres: skipped, FACTUM_POSTGRES_URL is not set"),
+            }
+        }
+        // Rehydration from PostgreSQL belongs to both sections; it runs once.
+        if settings.wants("rehydrate") || settings.wants("postgres") {
+            match &settings.postgres {
+                Some(url) => postgres_rehydration(&settings, &mut table, url).await,
+                None => eprintln!("postgres rehydration: skipped, FACTUM_POSTGRES_URL is not set"),
             }
         }
     });

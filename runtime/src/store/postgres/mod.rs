@@ -30,10 +30,10 @@ use self::connection::{Connector, Role};
 use self::listener::{bump, keep_listening, open_listener};
 use self::migrate::migrate;
 use self::pool::Pool;
-use self::rows::decode_event;
+use self::rows::{decode_event, stored_event};
 use self::statements::Sql;
 use super::{Appended, Checkpoint, EventFilter, EventStore, Lease, Snapshot, StreamRef};
-use crate::envelope::{Metadata, NewEvent, RecordedEvent};
+use crate::envelope::{Metadata, NewEvent, RecordedEvent, StoredEvent};
 use crate::error::StoreError;
 
 /// How often a waiter re-reads the head position in case a notification was lost.
@@ -348,6 +348,28 @@ impl EventStore for PostgresStore {
             .await
             .map_err(backend)?;
         rows.iter().map(decode_event).collect()
+    }
+
+    /// Streams the rows and lends each to `visit` as it arrives, name and payload borrowed
+    /// from the row: no `Vec` of rows, no owned strings.
+    async fn replay<F>(&self, stream: StreamRef<'_>, from: u64, to: u64, mut visit: F) -> Result<u64, StoreError>
+    where
+        F: FnMut(StoredEvent<'_>) -> Result<(), StoreError> + Send,
+    {
+        use futures_util::TryStreamExt;
+        let conn = self.inner.pool.get().await?;
+        let conn = conn.conn();
+        let (from, to) = (clamp(from), clamp(to));
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+            [&stream.aggregate_type, &stream.stream_id, &from, &to];
+        let rows = conn.client.query_raw(&conn.statements.replay_stream, params).await.map_err(backend)?;
+        let mut rows = std::pin::pin!(rows);
+        let mut count = 0;
+        while let Some(row) = rows.try_next().await.map_err(backend)? {
+            visit(stored_event(stream, &row)?)?;
+            count += 1;
+        }
+        Ok(count)
     }
 
     async fn stream_version(&self, stream: StreamRef<'_>) -> Result<u64, StoreError> {

@@ -6,9 +6,9 @@ use tokio_postgres::Row;
 
 use super::committer::PendingAppend;
 use super::{backend, unexpected};
-use crate::envelope::{EventMeta, Metadata, RecordedEvent};
+use crate::envelope::{EventMeta, Metadata, RecordedEvent, StoredEvent};
 use crate::error::StoreError;
-use crate::store::Appended;
+use crate::store::{Appended, StreamRef};
 
 /// Reads the answer of the statement for one append: the version found, the number of
 /// events inserted (none after a conflict), the first position and the time.
@@ -100,5 +100,27 @@ pub(super) fn decode_event(row: &Row) -> Result<RecordedEvent, StoreError> {
             stream_id,
         },
         payload: row.try_get(8).map_err(backend)?,
+    })
+}
+
+/// A row of the replay statement (`version, position, name, schema_version, payload`) of
+/// `stream`, lent as it is: name and payload are borrowed from the row's message.
+pub(super) fn stored_event<'r>(stream: StreamRef<'_>, row: &'r Row) -> Result<StoredEvent<'r>, StoreError> {
+    let version: i64 = row.try_get(0).map_err(backend)?;
+    let position: i64 = row.try_get(1).map_err(backend)?;
+    let corrupt = |what: &str, reason: String| {
+        StoreError::corrupt(
+            format!("events row at position {position} (stream {} version {version})", stream.name()),
+            format!("its {what}: {reason}"),
+        )
+    };
+    let schema_version: i64 = row.try_get(3).map_err(backend)?;
+    Ok(StoredEvent {
+        stream_version: u64::try_from(version).map_err(|_| corrupt("version", "it is negative".to_owned()))?,
+        position: u64::try_from(position).map_err(|_| corrupt("position", format!("{position} is negative")))?,
+        event_name: row.try_get(2).map_err(backend)?,
+        event_version: u32::try_from(schema_version)
+            .map_err(|_| corrupt("schema version", format!("{schema_version} is out of range")))?,
+        payload: row.try_get(4).map_err(backend)?,
     })
 }

@@ -113,6 +113,13 @@ statements! { s =>
          WHERE aggregate_type = $1::text AND stream_id = $2::text AND version BETWEEN $3::bigint AND $4::bigint \
          ORDER BY version"
     );
+    /// What a replay of one stream (`$1` type, `$2` id) reads of its events with versions in
+    /// `$3..=$4`: [`rows::stored_event`](super::rows::stored_event)'s columns.
+    replay_stream: format!(
+        "SELECT version, position, name, schema_version, payload::text FROM {s}.events \
+         WHERE aggregate_type = $1::text AND stream_id = $2::text AND version BETWEEN $3::bigint AND $4::bigint \
+         ORDER BY version"
+    );
     /// Up to `$4` events after position `$1`, of the names `$2` and the aggregate type `$3`
     /// (either `NULL` for all).
     read_all: format!(

@@ -26,7 +26,7 @@ use self::connection::{blocking, connect};
 use self::migrate::migrate;
 use self::rows::to_i64;
 use super::{Appended, Checkpoint, EventFilter, EventStore, Lease, Snapshot, StreamRef, validate_id};
-use crate::envelope::{Metadata, NewEvent, RecordedEvent};
+use crate::envelope::{Metadata, NewEvent, RecordedEvent, StoredEvent};
 use crate::error::StoreError;
 
 /// An event store in one SQLite file: embedded, durable, and safe to share between
@@ -175,6 +175,24 @@ impl EventStore for SqliteStore {
             rows::events(found)
         })
         .await
+    }
+
+    /// Reads the rows on the blocking pool into one buffer (names and payloads borrowed from
+    /// SQLite and copied in, no allocation per event), then lends each to `visit` here.
+    async fn replay<F>(&self, stream: StreamRef<'_>, from: u64, to: u64, visit: F) -> Result<u64, StoreError>
+    where
+        F: FnMut(StoredEvent<'_>) -> Result<(), StoreError> + Send,
+    {
+        let (aggregate_type, stream_id) = (stream.aggregate_type.to_owned(), stream.stream_id.to_owned());
+        let replayed = self
+            .read(move |connection| {
+                let mut query = connection.prepare_cached(statements::REPLAY_STREAM).map_err(backend)?;
+                let found =
+                    query.query(params![aggregate_type, stream_id, to_i64(from), to_i64(to)]).map_err(backend)?;
+                rows::replayed(found, &aggregate_type, &stream_id)
+            })
+            .await?;
+        replayed.visit(visit)
     }
 
     async fn stream_version(&self, stream: StreamRef<'_>) -> Result<u64, StoreError> {

@@ -12,7 +12,7 @@ use rusqlite::types::FromSql;
 use rusqlite::{Connection, Row, params};
 
 use super::{backend, statements};
-use crate::envelope::{EventMeta, Metadata, RecordedEvent};
+use crate::envelope::{EventMeta, Metadata, RecordedEvent, StoredEvent};
 use crate::error::StoreError;
 use crate::store::{Checkpoint, Snapshot};
 
@@ -61,6 +61,106 @@ fn event(row: &Row<'_>) -> Result<RecordedEvent, StoreError> {
     })
 }
 
+/// The events a replay read, rows of [`REPLAY_STREAM`](statements::REPLAY_STREAM): their
+/// names and payloads one after another in one buffer, read from SQLite's borrowed text
+/// (`get_ref`), so that a replay of any length makes a handful of allocations (the buffer
+/// and the list growing), not several per event. The visitor runs back on the async side,
+/// lending from here.
+pub(super) struct Replayed {
+    text: String,
+    events: Vec<Lent>,
+}
+
+/// One event of [`Replayed`]: its name is `text[start..name_end]`, its payload
+/// `text[name_end..payload_end]`, where `start` is the previous event's `payload_end`.
+struct Lent {
+    stream_version: u64,
+    position: u64,
+    event_version: u32,
+    name_end: usize,
+    payload_end: usize,
+}
+
+impl Replayed {
+    /// Hands each event to `visit`, in order; stops at its first error.
+    pub(super) fn visit(
+        &self,
+        mut visit: impl FnMut(StoredEvent<'_>) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
+        let mut start = 0;
+        for event in &self.events {
+            visit(StoredEvent {
+                stream_version: event.stream_version,
+                position: event.position,
+                event_name: &self.text[start..event.name_end],
+                event_version: event.event_version,
+                payload: &self.text[event.name_end..event.payload_end],
+            })?;
+            start = event.payload_end;
+        }
+        Ok(self.events.len() as u64)
+    }
+}
+
+/// Reads the rows of a replay of stream `aggregate_type`/`stream_id`. A row that does not
+/// decode is [`StoreError::Corrupt`] naming the stream, the version and the position (the
+/// location is written only then).
+pub(super) fn replayed(
+    mut rows: rusqlite::Rows<'_>,
+    aggregate_type: &str,
+    stream_id: &str,
+) -> Result<Replayed, StoreError> {
+    let mut replayed = Replayed { text: String::new(), events: Vec::new() };
+    while let Some(row) = rows.next().map_err(backend)? {
+        let version: i64 = read(row, 0, "version", || format!("an events row of stream {aggregate_type}/{stream_id}"))?;
+        let at = || format!("stream {aggregate_type}/{stream_id}, version {version}");
+        let position: i64 = read(row, 1, "position", at)?;
+        let at = || format!("stream {aggregate_type}/{stream_id}, version {version} (position {position})");
+        let counted = |value: i64, what: &str| match u64::try_from(value) {
+            Ok(counted) if counted >= 1 => Ok(counted),
+            _ => Err(StoreError::corrupt(at(), format!("its {what} is {value}, but {what}s count from 1"))),
+        };
+        let (stream_version, position) = (counted(version, "version")?, counted(position, "position")?);
+        let event_version: u32 = read(row, 3, "schema version", at)?;
+        replayed.text.push_str(text(row, 2, "name", at)?);
+        let name_end = replayed.text.len();
+        replayed.text.push_str(text(row, 4, "payload", at)?);
+        let payload_end = replayed.text.len();
+        replayed.events.push(Lent { stream_version, position, event_version, name_end, payload_end });
+    }
+    Ok(replayed)
+}
+
+/// The cell at `index` as a `T`, or the error [`Cells::get`] gives, naming `at()`.
+fn read<T: FromSql>(row: &Row<'_>, index: usize, column: &str, at: impl Fn() -> String) -> Result<T, StoreError> {
+    row.get(index).map_err(|error| cell_error(error, column, at))
+}
+
+/// The text cell at `index`, borrowed from the row: one that is not text (or not UTF-8) is
+/// corrupt, naming `at()`.
+fn text<'r>(row: &'r Row<'_>, index: usize, column: &str, at: impl Fn() -> String) -> Result<&'r str, StoreError> {
+    let value = row.get_ref(index).map_err(|error| cell_error(error, column, &at))?;
+    value.as_str().map_err(|error| {
+        cell_error(rusqlite::Error::FromSqlConversionFailure(index, value.data_type(), Box::new(error)), column, &at)
+    })
+}
+
+/// A failed read of a cell: what does not read as the schema says is corrupt, at `at()`;
+/// any other failure is the backend's.
+fn cell_error(error: rusqlite::Error, column: &str, at: impl Fn() -> String) -> StoreError {
+    match error {
+        rusqlite::Error::InvalidColumnType(..)
+        | rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::IntegralValueOutOfRange(..)
+        | rusqlite::Error::Utf8Error(..) => StoreError::Corrupt {
+            location: at(),
+            reason: format!("its {column} does not read as the schema says: {error}"),
+            source: Some(Box::new(error)),
+        },
+        other => backend(other),
+    }
+}
+
 /// A snapshot row of stream `aggregate_type`/`stream_id`: `version, fingerprint, state`.
 pub(super) fn snapshot(row: &Row<'_>, aggregate_type: &str, stream_id: &str) -> Result<Snapshot, StoreError> {
     let cells = Cells { row, location: format!("the snapshot of stream {aggregate_type}/{stream_id}") };
@@ -96,17 +196,7 @@ impl Cells<'_, '_> {
     /// belongs, a number out of range, text that is not UTF-8) is corrupt, the reading error
     /// kept as the source. Any other failure is the backend's.
     fn get<T: FromSql>(&self, index: usize, column: &str) -> Result<T, StoreError> {
-        self.row.get(index).map_err(|error| match error {
-            rusqlite::Error::InvalidColumnType(..)
-            | rusqlite::Error::FromSqlConversionFailure(..)
-            | rusqlite::Error::IntegralValueOutOfRange(..)
-            | rusqlite::Error::Utf8Error(..) => StoreError::Corrupt {
-                location: self.location.clone(),
-                reason: format!("its {column} does not read as the schema says: {error}"),
-                source: Some(Box::new(error)),
-            },
-            other => backend(other),
-        })
+        read(self.row, index, column, || self.location.clone())
     }
 
     /// A version or position: they count from 1.

@@ -16,6 +16,11 @@ pub(super) const READ_STREAM: &str = concat!(
     " FROM events WHERE aggregate_type = ?1 AND stream_id = ?2 AND version BETWEEN ?3 AND ?4 ORDER BY version"
 );
 
+/// What a replay of one stream (`?1`, `?2`) reads of its events with versions in
+/// `?3..=?4`, in version order: `version, position, name, schema_version, payload`.
+pub(super) const REPLAY_STREAM: &str = "SELECT version, position, name, schema_version, payload FROM events \
+     WHERE aggregate_type = ?1 AND stream_id = ?2 AND version BETWEEN ?3 AND ?4 ORDER BY version";
+
 /// Up to `?4` events after position `?1`, in position order, with a name in the JSON array
 /// `?2` (all if null) and of aggregate type `?3` (all if null). The names travel as one JSON
 /// array parameter, so the statement stays one cached, parameterized query whatever the list.
