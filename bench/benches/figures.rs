@@ -188,7 +188,7 @@ fn flushes(settings: &Settings, dir: &Path, table: &mut Table) -> Flushes {
     table
         .push("disk", "append 512 B + fdatasync (the file grows)", "flushes/s", append)
         .note("durable appends below are quoted in events per flush of this rate");
-    Flushes { overwrite: overwrite.median, append: append.median }
+    Flushes { dir: dir.to_path_buf(), overwrite: overwrite.median, append: append.median }
 }
 
 fn main() {
@@ -223,7 +223,7 @@ fn main() {
                 let path = path.clone();
                 tokio::task::spawn_blocking(move || sqlite_floor(&path, writers, run, &tag)).await.expect("floor")
             };
-            workload::durable(&settings, &mut table, "sqlite", &sqlite, disk, "rusqlite", floor).await;
+            workload::durable(&settings, &mut table, "sqlite", &sqlite, disk.clone(), "rusqlite", floor).await;
         }
         let postgres = match &settings.postgres {
             Some(url) if settings.wants("postgres") => {
@@ -240,7 +240,8 @@ fn main() {
                     let schema = postgres_floor_schema(url).await;
                     let floor =
                         async |writers, run, tag: String| postgres_floor(url, &schema, writers, run, &tag).await;
-                    workload::durable(&settings, &mut table, "postgres", store, disk, "tokio-postgres", floor).await;
+                    workload::durable(&settings, &mut table, "postgres", store, disk.clone(), "tokio-postgres", floor)
+                        .await;
                 }
                 None => eprintln!("postgres: skipped, FACTUM_POSTGRES_URL is not set"),
             }
