@@ -1,5 +1,8 @@
 //! factum's own figures, printed as one Markdown table: dispatch against hand-written code,
-//! rehydration from memory, SQLite and PostgreSQL (time and allocations per event), durable throughput and latency on SQLite and PostgreSQL,
+//! rehydration from memory, SQLite and PostgreSQL (time and allocations per event), durable
+//! throughput and latency on SQLite and PostgreSQL (single appends side by side with the
+//! engine's floor: the same insert and commit done directly with rusqlite or tokio-postgres,
+//! and as events per flush of the disk measured in the same run),
 //! projection catch-up on every store, and the disk's fsync rate (the ceiling of durable
 //! appends). The side-by-side with cqrs-es is `bench/cqrs-es` (`--bench compare`).
 //!
@@ -14,6 +17,7 @@
 //! of the durable figures) trade time for precision. Without `--bench` it returns at once.
 
 use std::hint::black_box;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use factum::{MemoryStore, PostgresStore, SqliteStore};
@@ -21,7 +25,7 @@ use factum_bench::bank::{self, BankAccount, BankServices};
 use factum_bench::hand::{self, HandAccount};
 use factum_bench::measure::{Stats, fsync_append_rate, fsync_rate, run_script};
 use factum_bench::table::Table;
-use factum_bench::workload::{self, Load, Settings};
+use factum_bench::workload::{self, Flushes, Load, Run, Settings};
 
 /// Counts allocations, for the rehydration figures' allocations per event.
 #[global_allocator]
@@ -72,6 +76,126 @@ fn dispatch(settings: &Settings, table: &mut Table) {
         ));
 }
 
+/// The engine's floor for durable appends on SQLite: `writers` threads, each with its own
+/// connection to `path` (the store's file and schema, WAL, `synchronous = FULL`), each event
+/// one `BEGIN IMMEDIATE`, one insert and one `COMMIT`, in the simplest loop. Writers contend
+/// for SQLite's write lock through its busy handler, as separate connections do.
+fn sqlite_floor(path: &Path, writers: usize, run: Duration, tag: &str) -> Run {
+    let start = Instant::now();
+    let threads: Vec<_> = (0..writers)
+        .map(|w| {
+            let (path, stream_id) = (path.to_path_buf(), format!("{tag}-w{w}"));
+            std::thread::spawn(move || {
+                let connection = rusqlite::Connection::open(&path).expect("sqlite floor: open");
+                connection.busy_timeout(Duration::from_secs(30)).expect("busy timeout");
+                connection
+                    .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
+                    .expect("sqlite floor: pragmas");
+                let payload = workload::encoded(factum_bench::bank::MoneyDeposited { amount: 1 }.into()).payload;
+                let mut latencies = Vec::new();
+                let mut version = 0i64;
+                while start.elapsed() < run {
+                    let t = Instant::now();
+                    version += 1;
+                    connection.execute_batch("BEGIN IMMEDIATE").expect("sqlite floor: begin");
+                    connection
+                        .prepare_cached(
+                            "INSERT INTO events (aggregate_type, stream_id, version, name, schema_version, \
+                             recorded_at, metadata, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                        )
+                        .and_then(|mut insert| {
+                            insert.execute(rusqlite::params![
+                                "append-floor",
+                                stream_id,
+                                version,
+                                "MoneyDeposited",
+                                1,
+                                0,
+                                None::<String>,
+                                payload
+                            ])
+                        })
+                        .expect("sqlite floor: insert");
+                    connection.execute_batch("COMMIT").expect("sqlite floor: commit");
+                    latencies.push(t.elapsed().as_secs_f64() * 1e6);
+                }
+                latencies
+            })
+        })
+        .collect();
+    let latencies_us: Vec<f64> = threads.into_iter().flat_map(|t| t.join().expect("sqlite floor writer")).collect();
+    Run { rate: latencies_us.len() as f64 / start.elapsed().as_secs_f64(), latencies_us }
+}
+
+/// The engine's floor for durable appends on PostgreSQL: `writers` connections, each event
+/// one autocommitted `INSERT` (one round trip, one commit, one WAL flush) into a table of
+/// the store's shape whose positions come from a sequence. No position lock: PostgreSQL
+/// flushes concurrent commits together, and positions are not commit-ordered.
+async fn postgres_floor(url: &str, schema: &str, writers: usize, run: Duration, tag: &str) -> Run {
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let (url, stream_id) = (url.to_owned(), format!("{tag}-w{w}"));
+        let insert = format!(
+            "INSERT INTO {schema}.events (aggregate_type, stream_id, version, name, schema_version, recorded_at, \
+             metadata, payload) VALUES ($1, $2, $3, $4, $5, now(), '{{}}'::jsonb, $6::text::jsonb)"
+        );
+        tasks.push(tokio::spawn(async move {
+            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("connect");
+            tokio::spawn(connection);
+            let insert = client.prepare(&insert).await.expect("postgres floor: prepare");
+            let payload = workload::encoded(factum_bench::bank::MoneyDeposited { amount: 1 }.into()).payload;
+            let mut latencies = Vec::new();
+            let mut version = 0i64;
+            while start.elapsed() < run {
+                let t = Instant::now();
+                version += 1;
+                client
+                    .execute(&insert, &[&"append-floor", &stream_id, &version, &"MoneyDeposited", &1i64, &payload])
+                    .await
+                    .expect("postgres floor: insert");
+                latencies.push(t.elapsed().as_secs_f64() * 1e6);
+            }
+            latencies
+        }));
+    }
+    let mut latencies_us = Vec::new();
+    for task in tasks {
+        latencies_us.extend(task.await.expect("postgres floor writer"));
+    }
+    Run { rate: latencies_us.len() as f64 / start.elapsed().as_secs_f64(), latencies_us }
+}
+
+/// A schema of the store's shape for [`postgres_floor`], its positions from a sequence.
+async fn postgres_floor_schema(url: &str) -> String {
+    let schema = format!("factum_floor_{}", std::process::id());
+    drop(PostgresStore::connect_with(url, &schema, 1).await.expect("PostgresStore"));
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("connect");
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!(
+            "CREATE SEQUENCE {schema}.positions; \
+             ALTER TABLE {schema}.events ALTER COLUMN position SET DEFAULT nextval('{schema}.positions')"
+        ))
+        .await
+        .expect("postgres floor: sequence");
+    schema
+}
+
+/// The disk's flush rates, measured now (in the same run as the durable figures they divide).
+fn flushes(settings: &Settings, dir: &Path, table: &mut Table) -> Flushes {
+    eprintln!("disk: fsync rate in {}", dir.display());
+    let overwrite = fsync_rate(dir, settings.rounds, Duration::from_secs(1)).expect("fsync probe");
+    table
+        .push("disk", "overwrite 4 KiB + fdatasync", "flushes/s", overwrite)
+        .note("the ceiling of one-flush-per-commit");
+    let append = fsync_append_rate(dir, settings.rounds, Duration::from_secs(1)).expect("fsync probe");
+    table
+        .push("disk", "append 512 B + fdatasync (the file grows)", "flushes/s", append)
+        .note("durable appends below are quoted in events per flush of this rate");
+    Flushes { dir: dir.to_path_buf(), overwrite: overwrite.median, append: append.median }
+}
+
 fn main() {
     let Some(settings) = Settings::from_env() else {
         eprintln!("figures: a benchmark; run it with `cargo bench -p factum-bench --bench figures`");
@@ -81,6 +205,10 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("factum-figures-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let mut table = Table::default();
+    // Measured first, and whenever a durable section runs: events per flush are only worth
+    // quoting against the disk of the same run.
+    let disk = (settings.wants("disk") || settings.wants("sqlite") || settings.wants("postgres"))
+        .then(|| flushes(&settings, &dir, &mut table));
     if settings.wants("dispatch") {
         dispatch(&settings, &mut table);
     }
@@ -102,8 +230,13 @@ fn main() {
         }
         if settings.wants("sqlite") {
             eprintln!("sqlite: durable throughput (WAL, synchronous = FULL, group commit)");
-            let sqlite = SqliteStore::open(dir.join("durable.db")).await.expect("sqlite");
-            workload::durable(&settings, &mut table, "sqlite", &sqlite).await;
+            let path: PathBuf = dir.join("durable.db");
+            let sqlite = SqliteStore::open(&path).await.expect("sqlite");
+            let floor = async |writers, run, tag: String| {
+                let path = path.clone();
+                tokio::task::spawn_blocking(move || sqlite_floor(&path, writers, run, &tag)).await.expect("floor")
+            };
+            workload::durable(&settings, &mut table, "sqlite", &sqlite, disk.clone(), "rusqlite", floor).await;
         }
         let postgres = match &settings.postgres {
             Some(url) if settings.wants("postgres") => {
@@ -116,7 +249,12 @@ fn main() {
             match &postgres {
                 Some(store) => {
                     eprintln!("postgres: durable throughput (fsync on, commit-ordered positions)");
-                    workload::durable(&settings, &mut table, "postgres", store).await;
+                    let url = settings.postgres.as_deref().expect("a store, so a URL");
+                    let schema = postgres_floor_schema(url).await;
+                    let floor =
+                        async |writers, run, tag: String| postgres_floor(url, &schema, writers, run, &tag).await;
+                    workload::durable(&settings, &mut table, "postgres", store, disk.clone(), "tokio-postgres", floor)
+                        .await;
                 }
                 None => eprintln!("postgres: skipped, FACTUM_POSTGRES_URL is not set"),
             }
@@ -134,15 +272,6 @@ fn main() {
             }
         }
     });
-    if settings.wants("disk") {
-        eprintln!("disk: fsync rate in {}", dir.display());
-        let probe = fsync_rate(&dir, settings.rounds, Duration::from_secs(1)).expect("fsync probe");
-        table
-            .push("disk", "overwrite 4 KiB + fdatasync", "flushes/s", probe)
-            .note("the ceiling of one-flush-per-commit");
-        let probe = fsync_append_rate(&dir, settings.rounds, Duration::from_secs(1)).expect("fsync probe");
-        table.push("disk", "append 512 B + fdatasync (the file grows)", "flushes/s", probe);
-    }
     let _ = std::fs::remove_dir_all(&dir);
     println!();
     println!(
@@ -151,5 +280,5 @@ fn main() {
         settings.run.as_secs_f64()
     );
     println!();
-    table.print("hand-written");
+    table.print("hand-written / engine floor");
 }

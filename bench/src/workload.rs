@@ -271,8 +271,33 @@ pub async fn appends<S: EventStore + Clone>(store: &S, writers: usize, batch: us
     Run { rate: (latencies_us.len() * batch) as f64 / start.elapsed().as_secs_f64(), latencies_us }
 }
 
+/// The disk's flush rates (medians, flushes/s), measured in the same run as the durable
+/// figures, which are quoted as events per flush of them.
+#[derive(Debug, Clone)]
+pub struct Flushes {
+    /// Where the store's files are: each round of single-event appends is followed by a
+    /// short growing-file probe here, since the disk's rate moves within one run.
+    pub dir: std::path::PathBuf,
+    /// Overwriting 4 KiB and `fdatasync`: the ceiling of one flush per commit.
+    pub overwrite: f64,
+    /// Appending 512 B and `fdatasync` (the file grows, so its metadata is flushed too).
+    pub append: f64,
+}
+
 /// Rows: commands with 1 and 8 writers; appends of 1 and 100 events with 1 and 8 writers.
-pub async fn durable<S: EventStore + Clone>(settings: &Settings, table: &mut Table, section: &'static str, store: &S) {
+/// Single-event appends run side by side, round by round, with `floor` (`floor_label`: the
+/// same inserts and commits done directly with the engine's client, in the simplest loop,
+/// called with the writers, the run's length and a tag for its streams), and are quoted in
+/// events per flush of `disk`.
+pub async fn durable<S: EventStore + Clone>(
+    settings: &Settings,
+    table: &mut Table,
+    section: &'static str,
+    store: &S,
+    disk: Option<Flushes>,
+    floor_label: &str,
+    mut floor: impl AsyncFnMut(usize, Duration, String) -> Run,
+) {
     for writers in [1, 8] {
         let mut rates = Vec::new();
         let mut latencies = Vec::new();
@@ -289,19 +314,48 @@ pub async fn durable<S: EventStore + Clone>(settings: &Settings, table: &mut Tab
         for writers in [1, 8] {
             let mut rates = Vec::new();
             let mut latencies = Vec::new();
+            let (mut floor_rates, mut floor_latencies) = (Vec::new(), Vec::new());
+            let (mut per_flush, mut floor_per_flush) = (Vec::new(), Vec::new());
             for round in 0..settings.rounds {
                 let run = appends(store, writers, batch, settings.run, &format!("app-{batch}-{writers}-{round}")).await;
-                rates.push(run.rate);
+                let rate = run.rate;
+                rates.push(rate);
                 latencies.extend(run.latencies_us);
+                if batch == 1 {
+                    let run = floor(writers, settings.run, format!("floor-{writers}-{round}")).await;
+                    floor_rates.push(run.rate);
+                    floor_latencies.extend(run.latencies_us);
+                    if let Some(disk) = &disk {
+                        let probe = crate::measure::fsync_append_rate(&disk.dir, 1, Duration::from_millis(500))
+                            .expect("fsync probe");
+                        per_flush.push(rate / probe.median);
+                        floor_per_flush.push(run.rate / probe.median);
+                    }
+                }
             }
-            table
-                .push(
-                    section,
-                    format!("appends of {batch} event(s), {writers} writer(s)"),
-                    "events/s",
-                    Stats::of(&rates),
-                )
-                .note(latency_note("append", &latencies));
+            let rates = Stats::of(&rates);
+            let row =
+                table.push(section, format!("appends of {batch} event(s), {writers} writer(s)"), "events/s", rates);
+            let mut note = latency_note("append", &latencies);
+            if batch == 1 {
+                let floor_rates = Stats::of(&floor_rates);
+                row.versus(floor_rates);
+                note = format!(
+                    "{note}; other side: {floor_label}, one insert and commit per event, {}",
+                    latency_note("its", &floor_latencies)
+                );
+                if let Some(disk) = &disk {
+                    note = format!(
+                        "{note}; **{:.2} events per flush** of the growing file probed beside each round ({:.2} of \
+                         the run's growing-file median, {:.2} of its overwrite), {floor_label} {:.2}",
+                        Stats::of(&per_flush).median,
+                        rates.median / disk.append,
+                        rates.median / disk.overwrite,
+                        Stats::of(&floor_per_flush).median,
+                    );
+                }
+            }
+            row.note(note);
         }
     }
 }

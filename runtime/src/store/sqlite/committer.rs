@@ -31,15 +31,22 @@ impl SqliteStore {
         // a conflict rejects only its own append, see `commit_batch`), and goes on while
         // appends keep arriving: those queued during one fsync go together in the next
         // transaction. Each append waits only for its own answer.
-        let start_committer = {
+        // The committer is woken only when it waits and the queue now holds what it waits
+        // for: one wake per batch, not one per append.
+        let (start_committer, wake) = {
             let mut queue = lock(&self.inner.queue);
             queue.pending.push(pending);
-            !std::mem::replace(&mut queue.committing, true)
+            let started = std::mem::replace(&mut queue.committing, true);
+            let wake = queue.waiting_for.is_some_and(|wanted| queue.pending.len() >= wanted);
+            if wake {
+                queue.waiting_for = None;
+            }
+            (!started, wake)
         };
         if start_committer {
             let inner = Arc::clone(&self.inner);
             tokio::task::spawn_blocking(move || commit_queued(&inner));
-        } else {
+        } else if wake {
             self.inner.arrived.notify_one();
         }
         answer.await.map_err(|_| {
@@ -64,6 +71,9 @@ struct PendingAppend {
 pub(super) struct Queue {
     pending: Vec<PendingAppend>,
     committing: bool,
+    /// Set while the committer waits on [`Inner::arrived`]: the queue's length at which the
+    /// append that reaches it wakes the committer (and clears this).
+    waiting_for: Option<usize>,
 }
 
 /// The committer: commits batch after batch until the queue is empty, then stops (the next
@@ -81,19 +91,27 @@ fn commit_queued(inner: &Inner) {
     }
     let on_panic = OnPanic(inner);
     let mut connection = lock(&inner.writer);
-    // The size and duration of the last batch. When several writers are at work, their next
-    // appends arrive just after they were answered: waiting for as many as the last batch had
-    // (at most half the time a commit takes) keeps them in one transaction, instead of
-    // committing the first alone and the others after another fsync.
-    let mut last = (0, Duration::ZERO);
+    // How many writers are at work, as the batches show it, and how long the last commit
+    // took. The writers a batch answered append again just after: waiting for them (at most
+    // one commit's time) keeps them in one transaction, instead of committing the first
+    // alone and the others after another fsync. The estimate grows with any larger batch
+    // and shrinks by one for each wait that ends short, so one late writer does not send it
+    // back to committing appends one by one.
+    let (mut writers, mut took) = (1, Duration::ZERO);
     loop {
         let mut queue = lock(&inner.queue);
-        if last.0 > 1 && queue.pending.len() < last.0 {
-            let deadline = Instant::now() + (last.1 / 2).min(MAX_GATHER);
-            while queue.pending.len() < last.0 {
-                let Some(left) = deadline.checked_duration_since(Instant::now()) else { break };
-                queue = inner.arrived.wait_timeout(queue, left).unwrap_or_else(|poisoned| poisoned.into_inner()).0;
+        if writers > 1 && queue.pending.len() < writers {
+            let deadline = Instant::now() + took.min(MAX_GATHER);
+            queue = wait_until(inner, queue, writers, deadline);
+            if queue.pending.len() < writers {
+                writers -= 1;
             }
+        }
+        if queue.pending.is_empty() {
+            // An append that comes soon is taken here rather than by a new committer, which
+            // would cost a hand-over to another thread of the blocking pool.
+            let deadline = Instant::now() + took.min(MAX_GATHER) * 2;
+            queue = wait_until(inner, queue, 1, deadline);
         }
         if queue.pending.is_empty() {
             // Stopping and clearing the flag happen under one lock, so an append either
@@ -112,11 +130,27 @@ fn commit_queued(inner: &Inner) {
             duration_us = field::Empty,
         );
         let started = Instant::now();
-        last.0 = batch.len();
+        writers = writers.max(batch.len());
         span.in_scope(|| commit_batch(&mut connection, batch));
-        last.1 = started.elapsed();
-        span.record("duration_us", u64::try_from(last.1.as_micros()).unwrap_or(u64::MAX));
+        took = started.elapsed();
+        span.record("duration_us", u64::try_from(took.as_micros()).unwrap_or(u64::MAX));
     }
+}
+
+/// Waits, until `deadline`, for the queue to hold `wanted` appends; returns the queue locked.
+fn wait_until<'a>(
+    inner: &'a Inner,
+    mut queue: std::sync::MutexGuard<'a, Queue>,
+    wanted: usize,
+    deadline: Instant,
+) -> std::sync::MutexGuard<'a, Queue> {
+    while queue.pending.len() < wanted {
+        let Some(left) = deadline.checked_duration_since(Instant::now()) else { break };
+        queue.waiting_for = Some(wanted);
+        queue = inner.arrived.wait_timeout(queue, left).unwrap_or_else(|poisoned| poisoned.into_inner()).0;
+    }
+    queue.waiting_for = None;
+    queue
 }
 
 /// The longest the committer waits for more appends before committing what it has.
