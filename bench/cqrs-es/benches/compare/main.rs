@@ -323,7 +323,6 @@ async fn postgres(settings: &Settings, table: &mut Table, url: &str) {
         num(1e3 / a.median),
         num(1e3 / b.median)
     ));
-
 }
 
 /// Rows: rehydration of a 100,000-event account from PostgreSQL, factum against postgres-es.
