@@ -12,6 +12,29 @@
 //! that reaches outside the state (sending mail, say) may run again for events after the
 //! last checkpoint: for such effects delivery is at least once.
 //!
+//! # When the checkpoint is written
+//!
+//! The state in memory is always current; the stored checkpoint follows a policy, by
+//! default once [`DEFAULT_CHECKPOINT_EVENTS`] positions of the log or
+//! [`DEFAULT_CHECKPOINT_INTERVAL`] have gone by since the last one, whichever comes first
+//! ([`ProjectionRunner::with_checkpoint_every`] changes both). The checkpoint is the whole
+//! state, serialized: writing it after every command would cost far more than applying the
+//! command's events. What this costs after a crash:
+//!
+//! - The runner started next resumes from the last stored checkpoint and applies the events
+//!   after it again. Those are fewer than [`DEFAULT_CHECKPOINT_EVENTS`] (1,000) positions of
+//!   the log: a replay of a millisecond or so in memory, a few on SQLite or PostgreSQL.
+//!   The stored state reflects each event exactly once all the same.
+//! - A handler's side effects outside the state may repeat for those events.
+//! - The interval is checked when events arrive (and, in [`run`](ProjectionRunner::run), when
+//!   the log stays quiet), never by a background task: an inline projection whose
+//!   commands stop may keep its last few hundred events unsaved until the next command.
+//!   Call [`save_checkpoint`](ProjectionRunner::save_checkpoint) on a clean shutdown and
+//!   nothing is replayed at all.
+//!
+//! A long catch-up or a [rebuild](ProjectionRunner::rebuild) also checkpoints after every
+//! full batch it reads, and a rebuild once more at its end.
+//!
 //! A handler that returns an error or panics stops the projection with a
 //! [`ProjectionError`] naming the event; the checkpoint then holds everything before that
 //! event, and the next run starts there.
@@ -119,6 +142,20 @@ struct Tracked {
     head: u64,
 }
 
+/// How many positions of the log a runner moves past, by default, before it writes its
+/// checkpoint again (see the [module docs](self#when-the-checkpoint-is-written)).
+///
+/// At most this many events less one are applied again after a crash. Chosen by
+/// measurement (BENCHMARKS.md, "With the read model"): with 1,000 accounts in `Balances` one
+/// checkpoint costs about as much as 20 commands, so every 1,000 events it takes about 2% of
+/// the time, and a crash replays at most a millisecond's worth of work.
+pub const DEFAULT_CHECKPOINT_EVENTS: u64 = 1_000;
+
+/// How long a runner goes, by default, before it writes its checkpoint again, however few
+/// events arrived: a read model with little traffic still saves about once a second (see
+/// the [module docs](self#when-the-checkpoint-is-written)).
+pub const DEFAULT_CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+
 /// How often a runner writes its checkpoint: after this many events, or this much time,
 /// since the last one, whichever comes first. See
 /// [`ProjectionRunner::with_checkpoint_every`].
@@ -137,8 +174,10 @@ struct CheckpointPolicy {
 /// - [`wait_for`](Self::wait_for): read-after-write, until a given position is reflected.
 /// - [`health`](Self::health): starting, catching up, caught up, or stopped (and on what),
 ///   with the lag behind the store's head; for a `GET /health`.
-/// - inline: [`Repository::with_inline`](crate::Repository::with_inline) catches the
-///   projection up before `execute` returns.
+/// - inline: [`Repository::with_inline`](crate::Repository::with_inline) hands each commit's
+///   events to the projection before `execute` returns ([`apply_committed`](Self::apply_committed)).
+/// - [`save_checkpoint`](Self::save_checkpoint): the checkpoint follows a
+///   [policy](self#when-the-checkpoint-is-written); call this on a clean shutdown.
 ///
 /// ```
 /// use std::collections::BTreeMap;
@@ -187,6 +226,8 @@ struct CheckpointPolicy {
 /// // Inline: the read model already shows the deposit.
 /// let answer = balances.ask(BalancesQuery::Balance { account: "acc-1".into() }).await;
 /// assert_eq!(answer, BalancesAnswer::Balance(Some(5)));
+/// // On shutdown: store the state, so that the next start replays nothing.
+/// balances.save_checkpoint().await?;
 /// # Ok(()) }
 /// ```
 pub struct ProjectionRunner<P: Projection, S: EventStore> {
@@ -201,7 +242,7 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
     /// Loads the projection's checkpoint (or starts empty) without reading any event yet.
     pub async fn start(store: S) -> Result<Self, ProjectionError> {
         let progress = Self::stored(&store).await?;
-        let every = CheckpointPolicy { events: 1, interval: Duration::ZERO };
+        let every = CheckpointPolicy { events: DEFAULT_CHECKPOINT_EVENTS, interval: DEFAULT_CHECKPOINT_INTERVAL };
         let tracked = Tracked { status: RunnerStatus::Starting, position: progress.position, head: progress.position };
         Ok(ProjectionRunner {
             store,
@@ -218,18 +259,19 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
         self
     }
 
-    /// Writes the checkpoint only once `events` events, or `interval` of time, have gone by
-    /// since the last one, instead of after every catch-up that moved (the default).
+    /// Writes the checkpoint once `events` positions of the log, or `interval` of time, have
+    /// gone by since the last one, instead of the defaults ([`DEFAULT_CHECKPOINT_EVENTS`],
+    /// [`DEFAULT_CHECKPOINT_INTERVAL`]).
     ///
-    /// The checkpoint is the whole state, serialized: for an inline projection with a large
-    /// state, writing it after every command costs far more than applying the command's
-    /// events. With a policy, the state in memory is always current (reads, queries and
-    /// read-your-writes are unchanged); only the stored checkpoint lags, by at most the
-    /// policy. After a crash the runner resumes from that older checkpoint and applies the
-    /// events since again: the stored state still reflects each event exactly once, while
-    /// side effects of handlers (see the [module docs](self)) may repeat for more events.
-    /// Call [`save_checkpoint`](Self::save_checkpoint) on a clean shutdown. A failing handler
-    /// still leaves the checkpoint right before its event.
+    /// The state in memory is always current (reads, queries and read-your-writes do not
+    /// depend on this); only the stored checkpoint lags, by less than `events` positions.
+    /// After a crash the runner resumes from that checkpoint and applies the events since
+    /// again: the stored state still reflects each event exactly once, while side effects of
+    /// handlers (see the [module docs](self)) may repeat for those events. A larger state
+    /// costs more to write: raise `events` when a checkpoint shows up in the profile, lower
+    /// it (1 writes after every catch-up or commit) when handlers' side effects must repeat
+    /// as little as possible. A failing handler always leaves the checkpoint right before its
+    /// event.
     ///
     /// ```
     /// # use factum::prelude::*;
@@ -254,10 +296,14 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
         self
     }
 
-    /// Writes the checkpoint now, if the projection moved since the last one.
+    /// Writes the checkpoint now, if the projection moved since the last one; call it on a
+    /// clean shutdown, so that the next start replays nothing.
+    ///
+    /// A state a failing handler left half-changed is never written: the stored checkpoint
+    /// is then the one before the failing event.
     pub async fn save_checkpoint(&self) -> Result<(), ProjectionError> {
         let mut progress = self.progress.write().await;
-        if progress.saved.0 != progress.position {
+        if !progress.stale && progress.saved.0 != progress.position {
             self.checkpoint(&mut progress).await?;
         }
         Ok(())
@@ -334,23 +380,7 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
         let full = events.len() == self.batch;
         let before = progress.position;
         for event in &events {
-            if let Err(source) = apply_one(&mut progress.projection, event) {
-                // The failing handler may have changed the state half-way: start again from
-                // the stored checkpoint, apply the events before this one, and store that, so
-                // the next run begins at the failing event.
-                let error = event_error::<P>(event, source);
-                if let Err(restoring) = self.restore_before(progress, event.meta.position).await {
-                    progress.stale = true;
-                    warn!(
-                        projection = P::NAME,
-                        position = event.meta.position,
-                        error = %restoring,
-                        "the state before the failing event could not be restored; it is reloaded from the checkpoint on the next catch-up"
-                    );
-                }
-                return Err(error);
-            }
-            progress.position = event.meta.position;
+            self.apply_locked(progress, event).await?;
         }
         if !full {
             progress.position = progress.position.max(head);
@@ -365,6 +395,84 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
             self.checkpoint(progress).await?;
         }
         Ok(full)
+    }
+
+    /// Applies one event and moves the position to it. On failure, puts the state back as it
+    /// was before the event and stores that.
+    async fn apply_locked(&self, progress: &mut Progress<P>, event: &RecordedEvent) -> Result<(), ProjectionError> {
+        if let Err(source) = apply_one(&mut progress.projection, event) {
+            // The failing handler may have changed the state half-way: start again from the
+            // stored checkpoint, apply the events before this one, and store that, so the
+            // next run begins at the failing event.
+            let error = event_error::<P>(event, source);
+            if let Err(restoring) = self.restore_before(progress, event.meta.position).await {
+                progress.stale = true;
+                warn!(
+                    projection = P::NAME,
+                    position = event.meta.position,
+                    error = %restoring,
+                    "the state before the failing event could not be restored; it is reloaded from the checkpoint on the next catch-up"
+                );
+            }
+            return Err(error);
+        }
+        progress.position = event.meta.position;
+        Ok(())
+    }
+
+    /// Applies the events one commit just appended, handed over by the repository that
+    /// appended them, without reading them back from the log; returns the position reached.
+    ///
+    /// `events` are one append's, in order, with the positions, metadata and time the store
+    /// reported. They are applied directly only when they follow the projection's position
+    /// without a gap: every event is still seen exactly once and in position order, however
+    /// many repositories share the runner and whether or not [`run`](Self::run) feeds it too.
+    /// A batch seen already (another caller read past it) is skipped; any other batch (one
+    /// that leaves a gap, from a repository without this projection, say) makes the runner
+    /// [catch up](Self::catch_up) from the log instead, which reads these events as well.
+    /// Events the projection does not subscribe to only move its position. The checkpoint
+    /// follows the [policy](self#when-the-checkpoint-is-written).
+    pub async fn apply_committed(&self, events: &[RecordedEvent]) -> Result<u64, ProjectionError> {
+        let mut progress = self.progress.write().await;
+        let applied = self.apply_committed_locked(&mut progress, events).await;
+        self.record(&applied, progress.position);
+        applied
+    }
+
+    async fn apply_committed_locked(
+        &self,
+        progress: &mut Progress<P>,
+        events: &[RecordedEvent],
+    ) -> Result<u64, ProjectionError> {
+        let (Some(first), Some(last)) = (events.first(), events.last()) else {
+            return self.catch_up_locked(progress).await;
+        };
+        let (first, last) = (first.meta.position, last.meta.position);
+        if progress.stale {
+            return self.catch_up_locked(progress).await;
+        }
+        if last <= progress.position {
+            return Ok(progress.position);
+        }
+        let follows = first == progress.position + 1 && events.iter().zip(first..).all(|(e, p)| e.meta.position == p);
+        if !follows {
+            return self.catch_up_locked(progress).await;
+        }
+        for event in events {
+            if P::EVENTS.contains(&event.meta.event_name.as_str()) {
+                self.apply_locked(progress, event).await?;
+            }
+        }
+        progress.position = last;
+        {
+            let mut tracked = self.tracked();
+            tracked.position = last;
+            tracked.head = tracked.head.max(last);
+        }
+        if self.checkpoint_due(progress, false) {
+            self.checkpoint(progress).await?;
+        }
+        Ok(last)
     }
 
     /// Records the outcome of a catch-up for [`health`](Self::health).
@@ -482,7 +590,13 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
             Ok(()) => {
                 *progress = Progress::new(P::default(), 0);
                 *self.tracked() = Tracked { status: RunnerStatus::Starting, position: 0, head: 0 };
-                self.catch_up_locked(&mut progress).await
+                match self.catch_up_locked(&mut progress).await {
+                    // A rebuild is done once: store its end rather than wait for the policy.
+                    Ok(position) if progress.saved.0 != position => {
+                        self.checkpoint(&mut progress).await.map(|()| position)
+                    }
+                    other => other,
+                }
             }
             Err(source) => Err(store_error::<P>(source)),
         };
@@ -492,11 +606,32 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
 
     /// Follows the log: catches up, then waits for new events and applies them, until a
     /// handler fails or the store does. Spawn it as a task.
+    ///
+    /// When the log stays quiet with events not yet checkpointed, the checkpoint is written
+    /// once the policy's interval has passed since the last one.
     pub async fn run(&self) -> Result<std::convert::Infallible, ProjectionError> {
         loop {
             let position = self.catch_up().await?;
+            if let Some(due) = self.checkpoint_due_in().await {
+                match tokio::time::timeout(due, self.store.wait_for_events(position)).await {
+                    Ok(waited) => {
+                        waited.map_err(|e| self.stop(store_error::<P>(e)))?;
+                        continue;
+                    }
+                    Err(_quiet) => self.save_checkpoint().await.map_err(|e| self.stop(e))?,
+                }
+            }
             self.store.wait_for_events(position).await.map_err(|e| self.stop(store_error::<P>(e)))?;
         }
+    }
+
+    /// How long until the policy's interval asks for a checkpoint, if the projection moved
+    /// since the last one.
+    async fn checkpoint_due_in(&self) -> Option<Duration> {
+        let progress = self.progress.read().await;
+        let (saved_at, saved_when) = progress.saved;
+        (saved_at != progress.position && !progress.stale)
+            .then(|| self.every.interval.saturating_sub(saved_when.elapsed()))
     }
 
     /// Like [`run`](Self::run), but first waits for the projection's lease, so that among all
@@ -604,10 +739,21 @@ fn store_error<P: Projection>(source: StoreError) -> ProjectionError {
     ProjectionError::Store { projection: P::NAME, source }
 }
 
-/// A projection the repository catches up after each commit (read-your-writes).
+/// A projection the repository updates after each commit (read-your-writes).
 pub trait InlineProjection: Send + Sync {
     /// Catches the projection up; returns the position reached.
     fn catch_up(&self) -> Pin<Box<dyn Future<Output = Result<u64, ProjectionError>> + Send + '_>>;
+
+    /// Takes the events one commit just appended (see
+    /// [`ProjectionRunner::apply_committed`]); returns the position reached. By default,
+    /// catches up from the log instead.
+    fn apply_committed<'a>(
+        &'a self,
+        events: &'a [RecordedEvent],
+    ) -> Pin<Box<dyn Future<Output = Result<u64, ProjectionError>> + Send + 'a>> {
+        let _ = events;
+        self.catch_up()
+    }
 
     /// How the projection is doing (see [`ProjectionRunner::health`]).
     fn health(&self) -> Pin<Box<dyn Future<Output = RunnerHealth> + Send + '_>>;
@@ -616,6 +762,13 @@ pub trait InlineProjection: Send + Sync {
 impl<P: Projection, S: EventStore> InlineProjection for ProjectionRunner<P, S> {
     fn catch_up(&self) -> Pin<Box<dyn Future<Output = Result<u64, ProjectionError>> + Send + '_>> {
         Box::pin(ProjectionRunner::catch_up(self))
+    }
+
+    fn apply_committed<'a>(
+        &'a self,
+        events: &'a [RecordedEvent],
+    ) -> Pin<Box<dyn Future<Output = Result<u64, ProjectionError>> + Send + 'a>> {
+        Box::pin(ProjectionRunner::apply_committed(self, events))
     }
 
     fn health(&self) -> Pin<Box<dyn Future<Output = RunnerHealth> + Send + '_>> {

@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use crate::aggregate::Aggregate;
 use crate::cache::{Cache, Cached};
-use crate::envelope::{EventEnvelope, Metadata, NewEvent, RecordedEvent, StoredEvent};
+use crate::envelope::{EventEnvelope, EventMeta, Metadata, NewEvent, RecordedEvent, StoredEvent};
 use crate::error::{ExecuteError, StoreError};
 use crate::event::EventSet;
 use crate::health::RunnerHealth;
 use crate::projection::InlineProjection;
 use crate::snapshot::{Policy, Unusable};
-use crate::store::{EventStore, StreamRef};
+use crate::store::{Appended, EventStore, StreamRef};
 use crate::trace::{Instrument, Span, debug, field, info_span, warn};
 
 /// How often a command is tried when its stream moves on between reading and appending.
@@ -159,8 +159,17 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
         self
     }
 
-    /// Catches `projection` up after every commit, before `execute` returns, so that a
-    /// caller reads its own writes. The projection should read the same store.
+    /// Updates `projection` after every commit, before `execute` returns, so that a caller
+    /// reads its own writes. The projection must read the same store.
+    ///
+    /// The repository hands the events it just appended to the projection
+    /// ([`InlineProjection::apply_committed`]) rather than have it read them back from the
+    /// log; a [`ProjectionRunner`](crate::ProjectionRunner) applies them if they follow its
+    /// position and otherwise catches up from the log, so a runner shared by several
+    /// repositories, or also fed by [`run`](crate::ProjectionRunner::run), still sees every
+    /// event once and in order. Its checkpoint follows the runner's
+    /// [policy](crate::projection#when-the-checkpoint-is-written): call
+    /// [`save_checkpoint`](crate::ProjectionRunner::save_checkpoint) on a clean shutdown.
     pub fn with_inline(mut self, projection: Arc<dyn InlineProjection>) -> Self {
         self.inline.push(projection);
         self
@@ -251,6 +260,9 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
                 return Ok(Committed { version: cached.version, events, positions: Vec::new(), attempts });
             }
             let new_events = encode(stream, &events)?;
+            // Kept for the inline projections, which take the events from here rather than
+            // read them back from the log.
+            let handed_over = (!self.inline.is_empty()).then(|| new_events.clone());
             match self.store.append(stream, cached.version, metadata, new_events).await {
                 Ok(appended) => {
                     cached.loaded = false;
@@ -265,9 +277,11 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
                     drop(cached);
                     // Every inline projection takes the events, even after one has failed: a
                     // stopped read model must not leave the healthy ones behind.
+                    let recorded =
+                        handed_over.map(|new| recorded(stream, metadata, &appended, new)).unwrap_or_default();
                     let mut failed = None;
                     for projection in &self.inline {
-                        if let Err(error) = projection.catch_up().await {
+                        if let Err(error) = projection.apply_committed(&recorded).await {
                             failed.get_or_insert(error);
                         }
                     }
@@ -491,6 +505,39 @@ pub(crate) fn decode_stored<E: EventSet>(stream: StreamRef<'_>, stored: &StoredE
         version: stored.stream_version,
         source,
     })
+}
+
+/// The events of one append as the store holds them, from what the repository sent and the
+/// store answered; empty (so that a projection reads the log instead) if the answer does not
+/// cover every event sent.
+fn recorded(
+    stream: StreamRef<'_>,
+    metadata: &Metadata,
+    appended: &Appended,
+    sent: Vec<NewEvent>,
+) -> Vec<RecordedEvent> {
+    let count = sent.len() as u64;
+    if appended.positions.len() != sent.len() || appended.version < count {
+        return Vec::new();
+    }
+    let first_version = appended.version - count + 1;
+    sent.into_iter()
+        .zip(&appended.positions)
+        .zip(first_version..)
+        .map(|((event, &position), stream_version)| RecordedEvent {
+            meta: EventMeta {
+                aggregate_type: stream.aggregate_type.to_owned(),
+                stream_id: stream.stream_id.to_owned(),
+                stream_version,
+                position,
+                event_name: event.name.to_owned(),
+                event_version: event.version,
+                recorded_at: appended.recorded_at,
+                metadata: metadata.clone(),
+            },
+            payload: event.payload,
+        })
+        .collect()
 }
 
 fn encode<E: EventSet>(stream: StreamRef<'_>, events: &[E]) -> Result<Vec<NewEvent>, StoreError> {

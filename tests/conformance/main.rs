@@ -52,6 +52,9 @@ macro_rules! conformance {
             case!(a_lagging_checkpoint_loses_nothing);
             case!(a_failing_handler_under_a_lagging_checkpoint);
             case!(only_one_process_runs_a_projection_at_a_time);
+            case!(a_crash_after_any_command_converges);
+            case!(a_shared_inline_projection_sees_each_event_once);
+            case!(handed_over_events_are_the_stored_ones);
         }
     };
 }

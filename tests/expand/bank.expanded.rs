@@ -919,6 +919,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "money in the bank, by the read model: {:?}", balances.ask(BalancesQuery::Total).
         await
     );
+    balances.save_checkpoint().await?;
     println!("\nrun it again: the events above are still in {path}");
     Ok(())
 }

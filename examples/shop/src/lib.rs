@@ -31,8 +31,10 @@ pub async fn serve<S: EventStore + Clone>(
 ) -> std::io::Result<()> {
     let follower = shop.clone();
     let following = tokio::spawn(async move { follower.follow().await });
-    let served = axum::serve(listener, controllers::router(shop)).with_graceful_shutdown(shutdown).await;
+    let served = axum::serve(listener, controllers::router(shop.clone())).with_graceful_shutdown(shutdown).await;
     following.abort();
+    let _ = following.await;
+    shop.save_checkpoints().await;
     served
 }
 
