@@ -162,7 +162,14 @@ const MAX_GATHER: Duration = Duration::from_millis(2);
 /// anything else takes the transaction down with it; the others are then committed again,
 /// each on its own, so that only the faulty append fails.
 fn commit_batch(connection: &mut Connection, batch: Vec<PendingAppend>) {
-    let recorded_at = SystemTime::now();
+    // Stored to the microsecond: the time answered is the one stored, so an inline projection
+    // handed the committed events sees what a rebuild from the log reads back.
+    let now = SystemTime::now();
+    let recorded_at = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .and_then(|d| std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_micros(d.as_micros() as u64)))
+        .unwrap_or(now);
     let mut outcomes = Vec::with_capacity(batch.len());
     let committed = (|| {
         let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
