@@ -3,9 +3,15 @@
 //!
 //! A bench binary installs it with
 //!
-//! ```ignore
+//! ```
 //! #[global_allocator]
 //! static ALLOCATOR: factum_bench::alloc::Counting = factum_bench::alloc::Counting;
+//!
+//! let before = factum_bench::alloc::allocations().expect("installed above");
+//! let boxed = std::hint::black_box(Box::new(7_u64));
+//! let took = factum_bench::alloc::allocations().expect("installed above").since(before);
+//! assert!(took.allocations >= 1 && took.bytes >= 8);
+//! # drop(boxed);
 //! ```
 //!
 //! and reads [`allocations`] before and after the work. Counted: every `alloc`,
