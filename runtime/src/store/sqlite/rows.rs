@@ -28,36 +28,48 @@ pub(super) fn events(mut rows: rusqlite::Rows<'_>) -> Result<Vec<RecordedEvent>,
 /// One event row. Whatever does not decode is [`StoreError::Corrupt`] naming the row: by its
 /// position until stream and version are read, then by those (and the position).
 fn event(row: &Row<'_>) -> Result<RecordedEvent, StoreError> {
-    let mut cells = Cells { row, location: "an events row".to_owned() };
-    let position: i64 = cells.get(0, "position")?;
-    cells.location = format!("the events row at position {position}");
-    let aggregate_type: String = cells.get(1, "aggregate type")?;
-    let stream_id: String = cells.get(2, "stream id")?;
-    let version: i64 = cells.get(3, "version")?;
-    cells.location = format!("stream {aggregate_type}/{stream_id}, version {version} (position {position})");
-    let position = cells.counted(position, "position")?;
-    let version = cells.counted(version, "version")?;
-    let metadata = match cells.get::<Option<String>>(7, "metadata")? {
+    // The row is named lazily, only when an error is built: no string per healthy row.
+    let at_row = || "an events row".to_owned();
+    let position: i64 = read(row, 0, "position", at_row)?;
+    let at_position = || format!("the events row at position {position}");
+    let aggregate_type: String = read(row, 1, "aggregate type", at_position)?;
+    let stream_id: String = read(row, 2, "stream id", at_position)?;
+    let version: i64 = read(row, 3, "version", at_position)?;
+    let at = || format!("stream {aggregate_type}/{stream_id}, version {version} (position {position})");
+    let counted = |value: i64, what: &str| match u64::try_from(value) {
+        Ok(counted) if counted >= 1 => Ok(counted),
+        _ => Err(StoreError::corrupt(at(), format!("its {what} is {value}, but {what}s count from 1"))),
+    };
+    let position = counted(position, "position")?;
+    let version = counted(version, "version")?;
+    let metadata = match read::<Option<String>>(row, 7, "metadata", at)? {
         None => Metadata::default(),
         Some(text) => serde_json::from_str(&text).map_err(|error| StoreError::Corrupt {
-            location: cells.location.clone(),
+            location: at(),
             reason: format!("its metadata is not the JSON of string keys and values: {error}"),
             source: Some(Box::new(error)),
         })?,
     };
-    let recorded_at = cells.get(6, "recorded time").and_then(|micros| cells.time(micros))?;
+    let micros: i64 = read(row, 6, "recorded time", at)?;
+    let recorded_at = u64::try_from(micros)
+        .ok()
+        .and_then(|micros| UNIX_EPOCH.checked_add(Duration::from_micros(micros)))
+        .ok_or_else(|| StoreError::corrupt(at(), format!("its recorded time {micros} µs is before 1970")))?;
+    let event_name = read(row, 4, "name", at)?;
+    let event_version = read(row, 5, "schema version", at)?;
+    let payload = read(row, 8, "payload", at)?;
     Ok(RecordedEvent {
         meta: EventMeta {
             position,
             aggregate_type,
             stream_id,
             stream_version: version,
-            event_name: cells.get(4, "name")?,
-            event_version: cells.get(5, "schema version")?,
+            event_name,
+            event_version,
             recorded_at,
             metadata,
         },
-        payload: cells.get(8, "payload")?,
+        payload,
     })
 }
 
@@ -197,23 +209,6 @@ impl Cells<'_, '_> {
     /// kept as the source. Any other failure is the backend's.
     fn get<T: FromSql>(&self, index: usize, column: &str) -> Result<T, StoreError> {
         read(self.row, index, column, || self.location.clone())
-    }
-
-    /// A version or position: they count from 1.
-    fn counted(&self, value: i64, what: &str) -> Result<u64, StoreError> {
-        match u64::try_from(value) {
-            Ok(counted) if counted >= 1 => Ok(counted),
-            _ => Err(StoreError::corrupt(&self.location, format!("its {what} is {value}, but {what}s count from 1"))),
-        }
-    }
-
-    /// A recorded time: microseconds since the Unix epoch, never before it (the store writes
-    /// the clock as it reads it, or 0 for a clock set before 1970).
-    fn time(&self, micros: i64) -> Result<SystemTime, StoreError> {
-        u64::try_from(micros)
-            .ok()
-            .and_then(|micros| UNIX_EPOCH.checked_add(Duration::from_micros(micros)))
-            .ok_or_else(|| StoreError::corrupt(&self.location, format!("its recorded time {micros} µs is before 1970")))
     }
 }
 
