@@ -142,6 +142,65 @@ struct Tracked {
     head: u64,
 }
 
+/// The runner's [`Tracked`] report and what is done with it. Nothing here depends on the
+/// projection's type, so it is compiled once, in factum, not for every runner a program
+/// names.
+struct Monitor {
+    name: &'static str,
+    tracked: std::sync::Mutex<Tracked>,
+}
+
+impl Monitor {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tracked> {
+        // Every write leaves `Tracked` whole, so a poisoned lock still holds a valid report.
+        self.tracked.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn record(&self, outcome: &Result<u64, ProjectionError>, position: u64) {
+        match outcome {
+            Ok(_) => {
+                let mut tracked = self.lock();
+                tracked.position = position;
+                tracked.status = RunnerStatus::CaughtUp;
+            }
+            Err(error) => self.record_stopped(error, position),
+        }
+    }
+
+    /// Records that the runner stopped on `error`, with a warning unless it was stopped
+    /// already (a runner retried in a loop warns once, not once a try).
+    fn record_stopped(&self, error: &ProjectionError, position: u64) {
+        let mut tracked = self.lock();
+        tracked.position = position;
+        let was_stopped = matches!(tracked.status, RunnerStatus::Stopped { .. });
+        tracked.status = stopped_status(error, position);
+        drop(tracked);
+        if !was_stopped {
+            warn!(projection = self.name, position, error = %error, "projection stopped");
+        }
+    }
+
+    /// The health report, given the store's head as just read.
+    fn health(&self, fresh: Result<u64, StoreError>) -> RunnerHealth {
+        let mut tracked = self.lock();
+        if let Ok(head) = fresh {
+            tracked.head = head;
+        }
+        let (position, head) = (tracked.position, tracked.head);
+        let status = match (fresh, &tracked.status) {
+            (_, stopped @ RunnerStatus::Stopped { .. }) => stopped.clone(),
+            (Err(error), _) => {
+                let error = format!("the store's head cannot be read: {error}");
+                RunnerStatus::Stopped { position, event: None, stream: None, error }
+            }
+            (Ok(_), RunnerStatus::Starting) => RunnerStatus::Starting,
+            (Ok(_), _) if position >= head => RunnerStatus::CaughtUp,
+            (Ok(_), _) => RunnerStatus::CatchingUp,
+        };
+        RunnerHealth { name: self.name, status, position, head, lag: head.saturating_sub(position) }
+    }
+}
+
 /// How many positions of the log a runner moves past, by default, before it writes its
 /// checkpoint again (see the [module docs](self#when-the-checkpoint-is-written)).
 ///
@@ -233,7 +292,7 @@ struct CheckpointPolicy {
 pub struct ProjectionRunner<P: Projection, S: EventStore> {
     store: S,
     progress: tokio::sync::RwLock<Progress<P>>,
-    tracked: std::sync::Mutex<Tracked>,
+    tracked: Monitor,
     batch: usize,
     every: CheckpointPolicy,
 }
@@ -247,7 +306,7 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
         Ok(ProjectionRunner {
             store,
             progress: tokio::sync::RwLock::new(progress),
-            tracked: std::sync::Mutex::new(tracked),
+            tracked: Monitor { name: P::NAME, tracked: std::sync::Mutex::new(tracked) },
             batch: 1000,
             every,
         })
@@ -477,40 +536,19 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
 
     /// Records the outcome of a catch-up for [`health`](Self::health).
     fn record(&self, outcome: &Result<u64, ProjectionError>, position: u64) {
-        match outcome {
-            Ok(_) => {
-                let mut tracked = self.tracked();
-                tracked.position = position;
-                tracked.status = RunnerStatus::CaughtUp;
-            }
-            Err(error) => self.record_stopped(error, position),
-        }
-    }
-
-    /// Records that the runner stopped on `error`, with a warning unless it was stopped
-    /// already (a runner retried in a loop warns once, not once a try).
-    fn record_stopped(&self, error: &ProjectionError, position: u64) {
-        let mut tracked = self.tracked();
-        tracked.position = position;
-        let was_stopped = matches!(tracked.status, RunnerStatus::Stopped { .. });
-        tracked.status = stopped_status(error, position);
-        drop(tracked);
-        if !was_stopped {
-            warn!(projection = P::NAME, position, error = %error, "projection stopped");
-        }
+        self.tracked.record(outcome, position);
     }
 
     /// Records a failure outside a catch-up (waiting for events, taking the lease) and
     /// hands the error back.
     fn stop(&self, error: ProjectionError) -> ProjectionError {
         let position = self.tracked().position;
-        self.record_stopped(&error, position);
+        self.tracked.record_stopped(&error, position);
         error
     }
 
     fn tracked(&self) -> std::sync::MutexGuard<'_, Tracked> {
-        // Every write leaves `Tracked` whole, so a poisoned lock still holds a valid report.
-        self.tracked.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.tracked.lock()
     }
 
     /// How the runner is doing: its status, position, the store's head and the lag. Reads
@@ -518,22 +556,7 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
     /// seen) rather than failing itself.
     pub async fn health(&self) -> RunnerHealth {
         let fresh = self.store.head_position().await;
-        let mut tracked = self.tracked();
-        if let Ok(head) = fresh {
-            tracked.head = head;
-        }
-        let (position, head) = (tracked.position, tracked.head);
-        let status = match (fresh, &tracked.status) {
-            (_, stopped @ RunnerStatus::Stopped { .. }) => stopped.clone(),
-            (Err(error), _) => {
-                let error = format!("the store's head cannot be read: {error}");
-                RunnerStatus::Stopped { position, event: None, stream: None, error }
-            }
-            (Ok(_), RunnerStatus::Starting) => RunnerStatus::Starting,
-            (Ok(_), _) if position >= head => RunnerStatus::CaughtUp,
-            (Ok(_), _) => RunnerStatus::CatchingUp,
-        };
-        RunnerHealth { name: P::NAME, status, position, head, lag: head.saturating_sub(position) }
+        self.tracked.health(fresh)
     }
 
     /// Whether the policy asks for a checkpoint now. A full batch (a long catch-up) always

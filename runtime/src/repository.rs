@@ -1,12 +1,13 @@
 //! `Repository`: runs commands against aggregates and stores what they decide.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::aggregate::Aggregate;
 use crate::cache::{Cache, Cached};
 use crate::envelope::{EventEnvelope, EventMeta, Metadata, NewEvent, RecordedEvent, StoredEvent};
-use crate::error::{ExecuteError, StoreError};
+use crate::error::{ExecuteError, ProjectionError, StoreError};
 use crate::event::EventSet;
 use crate::health::RunnerHealth;
 use crate::projection::InlineProjection;
@@ -229,7 +230,7 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
         // recorded twice twice.
         span.record("attempts", trail.attempts);
         span.record("version", trail.version);
-        report(&span, &outcome);
+        report(&span, Outcome::of(&outcome));
         outcome
     }
 
@@ -275,18 +276,10 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
                     trail.version = appended.version;
                     self.maybe_snapshot(stream, before, &cached).await;
                     drop(cached);
-                    // Every inline projection takes the events, even after one has failed: a
-                    // stopped read model must not leave the healthy ones behind.
-                    let recorded =
-                        handed_over.map(|new| recorded(stream, metadata, &appended, new)).unwrap_or_default();
-                    let mut failed = None;
-                    for projection in &self.inline {
-                        if let Err(error) = projection.apply_committed(&recorded).await {
-                            failed.get_or_insert(error);
-                        }
-                    }
-                    if let Some(error) = failed {
-                        return Err(ExecuteError::Projection(error));
+                    if let Some(sent) = handed_over {
+                        hand_over(&self.inline, stream, metadata, &appended, sent)
+                            .await
+                            .map_err(ExecuteError::Projection)?;
                     }
                     return Ok(Committed {
                         version: appended.version,
@@ -480,16 +473,60 @@ struct Trail {
     version: u64,
 }
 
-/// The one line a command ends with, inside its span.
-fn report<T, E: std::fmt::Display>(span: &Span, outcome: &Result<T, ExecuteError<E>>) {
+/// How a command went, for [`report`]: what of it is not generic.
+enum Outcome<'a> {
+    Committed,
+    Rejected(&'a dyn std::fmt::Display),
+    Conflict { attempts: u32, source: &'a StoreError },
+    Failed(&'a dyn std::fmt::Display),
+}
+
+impl<'a> Outcome<'a> {
+    fn of<T, E: std::fmt::Display>(outcome: &'a Result<T, ExecuteError<E>>) -> Self {
+        match outcome {
+            Ok(_) => Outcome::Committed,
+            Err(ExecuteError::Rejected(why)) => Outcome::Rejected(why),
+            Err(ExecuteError::Conflict { attempts, source }) => Outcome::Conflict { attempts: *attempts, source },
+            Err(other) => Outcome::Failed(other),
+        }
+    }
+}
+
+/// The one line a command ends with, inside its span. Not generic, so compiled once, in
+/// factum, like [`hand_over`].
+fn report(span: &Span, outcome: Outcome<'_>) {
     span.in_scope(|| match outcome {
-        Ok(_) => debug!("command committed"),
-        Err(ExecuteError::Rejected(why)) => debug!(error = %why, "command rejected"),
-        Err(ExecuteError::Conflict { attempts, source }) => {
+        Outcome::Committed => debug!("command committed"),
+        Outcome::Rejected(why) => debug!(error = %why, "command rejected"),
+        Outcome::Conflict { attempts, source } => {
             warn!(error = %source, "command given up: all {attempts} attempts met a concurrency conflict")
         }
-        Err(other) => debug!(error = %other, "command failed"),
+        Outcome::Failed(other) => debug!(error = %other, "command failed"),
     });
+}
+
+/// Hands the events of one commit to every inline projection, even after one has failed: a
+/// stopped read model must not leave the healthy ones behind. Returns the first failure.
+///
+/// Nothing here depends on the aggregate, so it is compiled once, in factum, rather than in
+/// every program for each `Repository` it names.
+fn hand_over<'a>(
+    inline: &'a [Arc<dyn InlineProjection>],
+    stream: StreamRef<'_>,
+    metadata: &Metadata,
+    appended: &Appended,
+    sent: Vec<NewEvent>,
+) -> std::pin::Pin<Box<dyn Future<Output = Result<(), ProjectionError>> + Send + 'a>> {
+    let recorded = recorded(stream, metadata, appended, sent);
+    Box::pin(async move {
+        let mut failed = None;
+        for projection in inline {
+            if let Err(error) = projection.apply_committed(&recorded).await {
+                failed.get_or_insert(error);
+            }
+        }
+        failed.map_or(Ok(()), Err)
+    })
 }
 
 /// Decodes a recorded event of `stream`, naming the stream and version on failure.

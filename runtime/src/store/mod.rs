@@ -17,6 +17,21 @@ pub use sqlite::SqliteStore;
 use crate::envelope::{Metadata, NewEvent, RecordedEvent, StoredEvent};
 use crate::error::{StoreError, StreamName};
 
+/// Boxes a store operation's future where it is built, inside factum.
+///
+/// Rust compiles a future's state machine in the crate that polls it: an `async fn` of
+/// `SqliteStore` awaited by `Repository<MyAggregate, SqliteStore>` would be compiled again
+/// in every program that names it (SQLite's hand-over to the blocking pool and Tokio's
+/// task machinery with it, for each operation). Returned as a `dyn Future` from a
+/// non-generic method, it is compiled once, here; the caller polls it through a vtable.
+/// That costs one allocation per call, beside a disk write or a round trip to a server.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn boxed<'a, T>(
+    future: impl Future<Output = T> + Send + 'a,
+) -> std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>> {
+    Box::pin(future)
+}
+
 /// One stream: the events of one aggregate instance, addressed by type and id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct StreamRef<'a> {

@@ -10,22 +10,24 @@ use super::connection::lock;
 use super::rows::{stream_version, to_i64, to_micros};
 use super::{Inner, SqliteStore, backend, statements};
 use crate::envelope::{Metadata, NewEvent};
-use crate::error::StoreError;
-use crate::store::{Appended, StreamRef};
+use crate::error::{StoreError, StreamName};
+use crate::store::Appended;
 use crate::trace::{debug_span, field, warn};
 
 impl SqliteStore {
-    /// Queues one append for the committer and waits for its answer.
+    /// Queues one append for the committer and waits for its answer. `metadata` is encoded
+    /// already ([`encode_metadata`]).
     pub(super) async fn commit(
         &self,
-        stream: StreamRef<'_>,
+        stream: StreamName,
         expected: u64,
-        metadata: &Metadata,
+        metadata: Option<String>,
         events: Vec<NewEvent>,
     ) -> Result<Appended, StoreError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let pending =
-            PendingAppend { stream: stream.name(), expected, metadata: encode_metadata(metadata), events, reply };
+        // Named in the error of a committer that panicked; one copy beside an fsync.
+        let name = stream.clone();
+        let pending = PendingAppend { stream, expected, metadata, events, reply };
         // Group commit: the append joins the queue; if no committer is running, it starts
         // one. The committer takes everything queued so far into one transaction (one fsync;
         // a conflict rejects only its own append, see `commit_batch`), and goes on while
@@ -50,16 +52,14 @@ impl SqliteStore {
             self.inner.arrived.notify_one();
         }
         answer.await.map_err(|_| {
-            StoreError::Backend(
-                format!("stream {}: the committer stopped before answering (it panicked)", stream.name()).into(),
-            )
+            StoreError::Backend(format!("stream {name}: the committer stopped before answering (it panicked)").into())
         })?
     }
 }
 
 /// An append waiting for the writer.
 struct PendingAppend {
-    stream: crate::error::StreamName,
+    stream: StreamName,
     expected: u64,
     metadata: Option<String>,
     events: Vec<NewEvent>,
@@ -295,14 +295,14 @@ impl std::error::Error for TransactionFailed {
 #[derive(Debug, thiserror::Error)]
 #[error("stream {stream}, version {version}: {error}")]
 struct InsertFailed {
-    stream: crate::error::StreamName,
+    stream: StreamName,
     version: u64,
     #[source]
     error: rusqlite::Error,
 }
 
 /// The metadata column: JSON of the key/values, or null when there are none.
-fn encode_metadata(metadata: &Metadata) -> Option<String> {
+pub(super) fn encode_metadata(metadata: &Metadata) -> Option<String> {
     (!metadata.is_empty()).then(|| serde_json::to_string(metadata).expect("metadata is plain strings"))
 }
 

@@ -14,6 +14,7 @@ mod migrate;
 mod rows;
 mod statements;
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -21,11 +22,11 @@ use std::time::Duration;
 use rusqlite::{Connection, params};
 use tokio::sync::watch;
 
-use self::committer::Queue;
+use self::committer::{Queue, encode_metadata};
 use self::connection::{blocking, connect};
 use self::migrate::migrate;
 use self::rows::to_i64;
-use super::{Appended, Checkpoint, EventFilter, EventStore, Lease, Snapshot, StreamRef, validate_id};
+use super::{Appended, Checkpoint, EventFilter, EventStore, Lease, Snapshot, StreamRef, boxed, validate_id};
 use crate::envelope::{Metadata, NewEvent, RecordedEvent, StoredEvent};
 use crate::error::StoreError;
 
@@ -113,9 +114,13 @@ struct Inner {
 
 impl SqliteStore {
     /// Opens (creating if needed) the store in the file at `path`, and migrates its schema.
-    pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        let path = path.as_ref().to_path_buf();
-        blocking(move || {
+    pub fn open(path: impl AsRef<Path>) -> impl Future<Output = Result<Self, StoreError>> + Send {
+        Self::open_path(path.as_ref().to_path_buf())
+    }
+
+    /// [`open`](Self::open), compiled once here whatever the type of the path.
+    fn open_path(path: PathBuf) -> impl Future<Output = Result<Self, StoreError>> + Send {
+        boxed(blocking(move || {
             let mut writer = connect(&path)?;
             migrate(&mut writer, &path)?;
             let head = rows::head_position(&writer)?;
@@ -129,8 +134,7 @@ impl SqliteStore {
                     head: watch::Sender::new(head),
                 }),
             })
-        })
-        .await
+        }))
     }
 
     /// The file the store lives in.
@@ -145,82 +149,214 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
+/// Every operation returns its future boxed (see [`boxed`]): the program that awaits it does
+/// not compile SQLite's hand-over to the blocking pool again. What a future borrows is
+/// copied out first, so that it holds on to the store alone; nothing runs until it is
+/// polled.
 impl EventStore for SqliteStore {
-    async fn append(
+    fn append(
         &self,
         stream: StreamRef<'_>,
         expected: u64,
         metadata: &Metadata,
         events: Vec<NewEvent>,
-    ) -> Result<Appended, StoreError> {
-        stream.validate()?;
-        let appended = self.commit(stream, expected, metadata, events).await?;
-        if let Some(&last) = appended.positions.last() {
-            self.inner.head.send_if_modified(|head| {
-                let newer = last > *head;
-                if newer {
-                    *head = last;
-                }
-                newer
-            });
-        }
-        Ok(appended)
+    ) -> impl Future<Output = Result<Appended, StoreError>> + Send {
+        let prepared = stream.validate().map(|()| (stream.name(), encode_metadata(metadata)));
+        boxed(async move {
+            let (name, metadata) = prepared?;
+            let appended = self.commit(name, expected, metadata, events).await?;
+            if let Some(&last) = appended.positions.last() {
+                self.inner.head.send_if_modified(|head| {
+                    let newer = last > *head;
+                    if newer {
+                        *head = last;
+                    }
+                    newer
+                });
+            }
+            Ok(appended)
+        })
     }
 
-    async fn read_stream(&self, stream: StreamRef<'_>, from: u64, to: u64) -> Result<Vec<RecordedEvent>, StoreError> {
-        let (aggregate_type, stream_id) = (stream.aggregate_type.to_owned(), stream.stream_id.to_owned());
-        self.read(move |connection| {
+    fn read_stream(
+        &self,
+        stream: StreamRef<'_>,
+        from: u64,
+        to: u64,
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send {
+        let (aggregate_type, stream_id) = owned(stream);
+        boxed(self.read(move |connection| {
             let mut query = connection.prepare_cached(statements::READ_STREAM).map_err(backend)?;
             let found = query.query(params![aggregate_type, stream_id, to_i64(from), to_i64(to)]).map_err(backend)?;
             rows::events(found)
-        })
-        .await
+        }))
     }
 
     /// Reads the rows on the blocking pool into one buffer (names and payloads borrowed from
     /// SQLite and copied in, no allocation per event), then lends each to `visit` here.
-    async fn replay<F>(&self, stream: StreamRef<'_>, from: u64, to: u64, visit: F) -> Result<u64, StoreError>
+    fn replay<F>(
+        &self,
+        stream: StreamRef<'_>,
+        from: u64,
+        to: u64,
+        mut visit: F,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send
     where
         F: FnMut(StoredEvent<'_>) -> Result<(), StoreError> + Send,
     {
-        let (aggregate_type, stream_id) = (stream.aggregate_type.to_owned(), stream.stream_id.to_owned());
-        let replayed = self
-            .read(move |connection| {
-                let mut query = connection.prepare_cached(statements::REPLAY_STREAM).map_err(backend)?;
-                let found =
-                    query.query(params![aggregate_type, stream_id, to_i64(from), to_i64(to)]).map_err(backend)?;
-                rows::replayed(found, &aggregate_type, &stream_id)
-            })
-            .await?;
-        replayed.visit(visit)
+        let replayed = self.replayed(stream, from, to);
+        async move { replayed.await?.visit(&mut visit) }
     }
 
-    async fn stream_version(&self, stream: StreamRef<'_>) -> Result<u64, StoreError> {
-        let (aggregate_type, stream_id) = (stream.aggregate_type.to_owned(), stream.stream_id.to_owned());
-        self.read(move |connection| rows::stream_version(connection, &aggregate_type, &stream_id)).await
+    fn stream_version(&self, stream: StreamRef<'_>) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        let (aggregate_type, stream_id) = owned(stream);
+        boxed(self.read(move |connection| rows::stream_version(connection, &aggregate_type, &stream_id)))
     }
 
-    async fn read_all(
+    fn read_all(
         &self,
         after: u64,
         filter: EventFilter<'_>,
         limit: usize,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        if filter.names.is_some_and(<[_]>::is_empty) || limit == 0 {
-            return Ok(Vec::new());
-        }
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send {
+        let nothing = filter.names.is_some_and(<[_]>::is_empty) || limit == 0;
         let names = filter.names.map(|names| serde_json::to_string(names).expect("a list of strings is JSON"));
         let aggregate_type = filter.aggregate_type.map(str::to_owned);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.read(move |connection| {
-            let mut query = connection.prepare_cached(statements::READ_ALL).map_err(backend)?;
-            let found = query.query(params![to_i64(after), names, aggregate_type, limit]).map_err(backend)?;
-            rows::events(found)
+        boxed(async move {
+            if nothing {
+                return Ok(Vec::new());
+            }
+            self.read(move |connection| {
+                let mut query = connection.prepare_cached(statements::READ_ALL).map_err(backend)?;
+                let found = query.query(params![to_i64(after), names, aggregate_type, limit]).map_err(backend)?;
+                rows::events(found)
+            })
+            .await
         })
-        .await
     }
 
-    async fn head_position(&self) -> Result<u64, StoreError> {
+    fn head_position(&self) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        boxed(self.refresh_head())
+    }
+
+    fn wait_for_events(&self, after: u64) -> impl Future<Output = Result<(), StoreError>> + Send {
+        boxed(async move {
+            // Appends of this process wake waiters at once; those of other processes are
+            // seen by looking at the file again every 50 ms.
+            let mut head = self.inner.head.subscribe();
+            loop {
+                if self.refresh_head().await? > after {
+                    return Ok(());
+                }
+                // Woken by an append of this process, or 50 ms passed: either way, look at
+                // the file again. Neither is a failure (`wait_for` fails only once the sender
+                // is dropped, and `self` holds it), so the outcome is not needed.
+                let _ = tokio::time::timeout(Duration::from_millis(50), head.wait_for(|&h| h > after)).await;
+            }
+        })
+    }
+
+    fn save_snapshot(
+        &self,
+        stream: StreamRef<'_>,
+        snapshot: Snapshot,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let valid = stream.validate();
+        let (aggregate_type, stream_id) = owned(stream);
+        boxed(async move {
+            valid?;
+            self.write(move |connection| {
+                let Snapshot { version, fingerprint, state } = snapshot;
+                connection
+                    .prepare_cached(statements::SAVE_SNAPSHOT)
+                    .and_then(|mut s| {
+                        s.execute(params![aggregate_type, stream_id, to_i64(version), fingerprint as i64, state])
+                    })
+                    .map_err(backend)?;
+                Ok(())
+            })
+            .await
+        })
+    }
+
+    fn load_snapshot(
+        &self,
+        stream: StreamRef<'_>,
+    ) -> impl Future<Output = Result<Option<Snapshot>, StoreError>> + Send {
+        let (aggregate_type, stream_id) = owned(stream);
+        boxed(self.read(move |connection| {
+            let mut query = connection.prepare_cached(statements::LOAD_SNAPSHOT).map_err(backend)?;
+            let mut found = query.query(params![aggregate_type, stream_id]).map_err(backend)?;
+            found.next().map_err(backend)?.map(|row| rows::snapshot(row, &aggregate_type, &stream_id)).transpose()
+        }))
+    }
+
+    fn load_checkpoint(&self, name: &str) -> impl Future<Output = Result<Option<Checkpoint>, StoreError>> + Send {
+        let name = name.to_owned();
+        boxed(self.read(move |connection| {
+            let mut query = connection.prepare_cached(statements::LOAD_CHECKPOINT).map_err(backend)?;
+            let mut found = query.query(params![name]).map_err(backend)?;
+            found.next().map_err(backend)?.map(|row| rows::checkpoint(row, &name)).transpose()
+        }))
+    }
+
+    fn save_checkpoint(
+        &self,
+        name: &str,
+        checkpoint: Checkpoint,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let valid = validate_id("checkpoint name", name);
+        let name = name.to_owned();
+        boxed(async move {
+            valid?;
+            self.write(move |connection| {
+                connection
+                    .prepare_cached(statements::SAVE_CHECKPOINT)
+                    .and_then(|mut s| s.execute(params![name, to_i64(checkpoint.position), checkpoint.state]))
+                    .map_err(backend)?;
+                Ok(())
+            })
+            .await
+        })
+    }
+
+    fn delete_checkpoint(&self, name: &str) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let name = name.to_owned();
+        boxed(self.write(move |connection| {
+            connection
+                .prepare_cached(statements::DELETE_CHECKPOINT)
+                .and_then(|mut s| s.execute(params![name]))
+                .map_err(backend)?;
+            Ok(())
+        }))
+    }
+
+    fn acquire_lease(&self, name: &str) -> impl Future<Output = Result<Lease, StoreError>> + Send {
+        let name = name.to_owned();
+        boxed(async move { lease::acquire(self, &name).await })
+    }
+}
+
+impl SqliteStore {
+    /// The rows of a replay, read on the blocking pool.
+    fn replayed(
+        &self,
+        stream: StreamRef<'_>,
+        from: u64,
+        to: u64,
+    ) -> impl Future<Output = Result<rows::Replayed, StoreError>> + Send + '_ {
+        let (aggregate_type, stream_id) = owned(stream);
+        boxed(self.read(move |connection| {
+            let mut query = connection.prepare_cached(statements::REPLAY_STREAM).map_err(backend)?;
+            let found = query.query(params![aggregate_type, stream_id, to_i64(from), to_i64(to)]).map_err(backend)?;
+            rows::replayed(found, &aggregate_type, &stream_id)
+        }))
+    }
+
+    /// Reads the head position from the file, and wakes the waiters of this process if
+    /// another process has appended.
+    async fn refresh_head(&self) -> Result<u64, StoreError> {
         let head = self.read(rows::head_position).await?;
         self.inner.head.send_if_modified(|known| {
             let newer = head > *known;
@@ -231,86 +367,11 @@ impl EventStore for SqliteStore {
         });
         Ok(head)
     }
+}
 
-    async fn wait_for_events(&self, after: u64) -> Result<(), StoreError> {
-        // Appends of this process wake waiters at once; those of other processes are seen
-        // by looking at the file again every 50 ms.
-        let mut head = self.inner.head.subscribe();
-        loop {
-            if self.head_position().await? > after {
-                return Ok(());
-            }
-            // Woken by an append of this process, or 50 ms passed: either way, look at the
-            // file again. Neither is a failure (`wait_for` fails only once the sender is
-            // dropped, and `self` holds it), so the outcome is not needed.
-            let _ = tokio::time::timeout(Duration::from_millis(50), head.wait_for(|&h| h > after)).await;
-        }
-    }
-
-    async fn save_snapshot(&self, stream: StreamRef<'_>, snapshot: Snapshot) -> Result<(), StoreError> {
-        stream.validate()?;
-        let (aggregate_type, stream_id) = (stream.aggregate_type.to_owned(), stream.stream_id.to_owned());
-        self.write(move |connection| {
-            let Snapshot { version, fingerprint, state } = snapshot;
-            connection
-                .prepare_cached(statements::SAVE_SNAPSHOT)
-                .and_then(|mut s| {
-                    s.execute(params![aggregate_type, stream_id, to_i64(version), fingerprint as i64, state])
-                })
-                .map_err(backend)?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn load_snapshot(&self, stream: StreamRef<'_>) -> Result<Option<Snapshot>, StoreError> {
-        let (aggregate_type, stream_id) = (stream.aggregate_type.to_owned(), stream.stream_id.to_owned());
-        self.read(move |connection| {
-            let mut query = connection.prepare_cached(statements::LOAD_SNAPSHOT).map_err(backend)?;
-            let mut found = query.query(params![aggregate_type, stream_id]).map_err(backend)?;
-            found.next().map_err(backend)?.map(|row| rows::snapshot(row, &aggregate_type, &stream_id)).transpose()
-        })
-        .await
-    }
-
-    async fn load_checkpoint(&self, name: &str) -> Result<Option<Checkpoint>, StoreError> {
-        let name = name.to_owned();
-        self.read(move |connection| {
-            let mut query = connection.prepare_cached(statements::LOAD_CHECKPOINT).map_err(backend)?;
-            let mut found = query.query(params![name]).map_err(backend)?;
-            found.next().map_err(backend)?.map(|row| rows::checkpoint(row, &name)).transpose()
-        })
-        .await
-    }
-
-    async fn save_checkpoint(&self, name: &str, checkpoint: Checkpoint) -> Result<(), StoreError> {
-        validate_id("checkpoint name", name)?;
-        let name = name.to_owned();
-        self.write(move |connection| {
-            connection
-                .prepare_cached(statements::SAVE_CHECKPOINT)
-                .and_then(|mut s| s.execute(params![name, to_i64(checkpoint.position), checkpoint.state]))
-                .map_err(backend)?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn delete_checkpoint(&self, name: &str) -> Result<(), StoreError> {
-        let name = name.to_owned();
-        self.write(move |connection| {
-            connection
-                .prepare_cached(statements::DELETE_CHECKPOINT)
-                .and_then(|mut s| s.execute(params![name]))
-                .map_err(backend)?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn acquire_lease(&self, name: &str) -> Result<Lease, StoreError> {
-        lease::acquire(self, name).await
-    }
+/// A stream's aggregate type and id, copied for a closure on the blocking pool.
+fn owned(stream: StreamRef<'_>) -> (String, String) {
+    (stream.aggregate_type.to_owned(), stream.stream_id.to_owned())
 }
 
 /// A failed SQLite call, with the rusqlite error as its source.

@@ -97,7 +97,7 @@ impl Replayed {
     /// Hands each event to `visit`, in order; stops at its first error.
     pub(super) fn visit(
         &self,
-        mut visit: impl FnMut(StoredEvent<'_>) -> Result<(), StoreError>,
+        visit: &mut dyn FnMut(StoredEvent<'_>) -> Result<(), StoreError>,
     ) -> Result<u64, StoreError> {
         let mut start = 0;
         for event in &self.events {
