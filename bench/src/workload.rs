@@ -174,6 +174,22 @@ pub async fn rehydration<S: EventStore + Clone>(
         }
         table.push(section, "rehydration, allocations per event, no snapshot", "allocs/event", per_event).note(note);
     }
+    // Only the first load of "plain" read it for the first time (a store that keeps what it
+    // decoded, the MemoryStore, decodes it then): the first load of a fresh stream, each
+    // round. After the rows above, so that the other side ran beside a heap of the same size.
+    let mut first = Vec::new();
+    for round in 0..settings.rounds {
+        let fresh = format!("first-{round}");
+        seed(&store, &fresh, LEN).await;
+        first.push(load(&store, &fresh, LEN).await);
+    }
+    let first = seconds(&first);
+    table
+        .push(section, "rehydration, first load of a 100,000-event aggregate, no snapshot", "events/s", rate(first))
+        .note(format!(
+            "{} ms per load: a stream no load has read before (the row above loads one stream again and again)",
+            num(first.median * 1e3)
+        ));
     let snap = seconds(&snap);
     table
         .push(section, "rehydration, 100,000-event aggregate, snapshot at its end", "events/s", rate(snap))

@@ -346,8 +346,8 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
         let mut next = Next { stream, version: loaded.version };
         let state = &mut loaded.state;
         self.store
-            .replay(stream, loaded.version + 1, version, |stored| {
-                let event = next.decode::<A::Event>(&stored)?;
+            .replay_events(stream, loaded.version + 1, version, |stream_version, event: A::Event| {
+                next.follows(stream_version)?;
                 state.apply(&event);
                 Ok(())
             })
@@ -410,16 +410,16 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
         }
     }
 
-    /// Reads the events `cached` has not seen yet and applies them, borrowed from the store
-    /// ([`EventStore::replay`]): no copy of a name or payload on the way, only the decoding.
+    /// Reads the events `cached` has not seen yet and applies them, as the store hands them
+    /// over decoded ([`EventStore::replay_events`]): no copy of a name or payload on the way.
     async fn catch_up(&self, stream: StreamRef<'_>, cached: &mut Cached<A>) -> Result<(), StoreError> {
         cached.loaded = false;
         let mut next = Next { stream, version: cached.version };
         let state = &mut cached.state;
         let replayed = self
             .store
-            .replay(stream, next.version + 1, u64::MAX, |stored| {
-                let event = next.decode::<A::Event>(&stored)?;
+            .replay_events(stream, next.version + 1, u64::MAX, |stream_version, event: A::Event| {
+                next.follows(stream_version)?;
                 state.apply(&event);
                 Ok(())
             })
@@ -433,7 +433,7 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
     }
 }
 
-/// The version a replay expects next, checked and decoded one event at a time.
+/// The version a replay expects next, checked one event at a time.
 struct Next<'a> {
     stream: StreamRef<'a>,
     /// The version of the last event decoded.
@@ -441,19 +441,18 @@ struct Next<'a> {
 }
 
 impl Next<'_> {
-    /// Decodes `stored`, which must be the event after the last one: a store that skips or
-    /// repeats a version is corrupt. Moves on to it once it decodes.
-    fn decode<E: EventSet>(&mut self, stored: &StoredEvent<'_>) -> Result<E, StoreError> {
+    /// Moves on to the event at `stream_version`, which must be the one after the last: a
+    /// store that skips or repeats a version is corrupt.
+    fn follows(&mut self, stream_version: u64) -> Result<(), StoreError> {
         let expected = self.version + 1;
-        if stored.stream_version != expected {
+        if stream_version != expected {
             return Err(StoreError::corrupt(
                 format!("stream {}", self.stream.name()),
-                format!("the store returned version {} where version {expected} was due", stored.stream_version),
+                format!("the store returned version {stream_version} where version {expected} was due"),
             ));
         }
-        let event = decode_stored(self.stream, stored)?;
         self.version = expected;
-        Ok(event)
+        Ok(())
     }
 }
 

@@ -40,6 +40,7 @@ macro_rules! conformance {
             case!(a_stream_of_100_000_events);
             case!(typed_upcasting_of_stored_events);
             case!(replay_lends_what_read_stream_reads);
+            case!(replay_events_decodes_what_is_stored_every_time);
             case!(loading_decodes_upcasts_and_names_bad_events);
             case!(waiting_for_new_events);
             case!(invalid_ids_are_rejected);

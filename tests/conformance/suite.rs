@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use factum::prelude::*;
-use factum::{Checkpoint, EventFilter, NewEvent, Snapshot, StoreError, StreamRef};
+use factum::{Checkpoint, EventFilter, EventSet, NewEvent, Snapshot, StoreError, StreamRef};
 use serde::{Deserialize, Serialize};
 
 fn event(name: &'static str, payload: impl Into<String>) -> NewEvent {
@@ -348,6 +348,110 @@ pub async fn replay_lends_what_read_stream_reads<S: EventStore>(store: S) {
         .unwrap_err();
     assert_eq!(seen, 2);
     assert!(matches!(&stopped, StoreError::Corrupt { location, .. } if location == "the visitor"), "{stopped}");
+}
+
+/// The same stored events seen by an older program: the first schema of `Priced`, and no
+/// upcast.
+#[derive(Aggregate, Default, Debug, Clone, Serialize, Deserialize)]
+pub struct OldProduct {
+    pub units: u64,
+}
+
+#[handlers]
+impl OldProduct {
+    #[apply]
+    fn priced(&mut self, e: &PricedV1) {
+        self.units = e.units;
+    }
+}
+
+/// What `replay_events` hands over, for comparing.
+async fn replayed_as<E: EventSet, S: EventStore>(
+    store: &S,
+    stream: StreamRef<'_>,
+    from: u64,
+    to: u64,
+) -> Vec<(u64, E)> {
+    let mut seen = Vec::new();
+    let count = store
+        .replay_events(stream, from, to, |version, event: E| {
+            seen.push((version, event));
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(count, seen.len() as u64);
+    seen
+}
+
+pub async fn replay_events_decodes_what_is_stored_every_time<S: EventStore>(store: S) {
+    let stream = StreamRef::new("product", "p-1");
+    let stored = vec![
+        NewEvent { name: "Priced", version: 1, payload: r#"{"units":3}"#.into() },
+        NewEvent { name: "Priced", version: 2, payload: r#"{"cents":450}"#.into() },
+    ];
+    store.append(stream, 0, &Metadata::new(), stored).await.unwrap();
+    let expected =
+        vec![(1, ProductEvent::Priced(Priced { cents: 300 })), (2, ProductEvent::Priced(Priced { cents: 450 }))];
+    // Twice: a store that keeps what it decoded hands out the same the second time.
+    for _ in 0..2 {
+        assert_eq!(replayed_as::<ProductEvent, _>(&store, stream, 1, u64::MAX).await, expected);
+    }
+    assert_eq!(replayed_as::<ProductEvent, _>(&store, stream, 2, 2).await, expected[1..]);
+    assert!(replayed_as::<ProductEvent, _>(&store, stream, 3, u64::MAX).await.is_empty());
+
+    // Another type reads the same rows its own way, and the first type's reading stands.
+    let old = StreamRef::new("product", "p-old");
+    store
+        .append(
+            old,
+            0,
+            &Metadata::new(),
+            vec![NewEvent { name: "Priced", version: 1, payload: r#"{"units":3}"#.into() }],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        replayed_as::<ProductEvent, _>(&store, old, 1, 1).await,
+        [(1, ProductEvent::Priced(Priced { cents: 300 }))]
+    );
+    assert_eq!(
+        replayed_as::<OldProductEvent, _>(&store, old, 1, 1).await,
+        [(1, OldProductEvent::PricedV1(PricedV1 { units: 3 }))]
+    );
+    assert_eq!(
+        replayed_as::<ProductEvent, _>(&store, old, 1, 1).await,
+        [(1, ProductEvent::Priced(Priced { cents: 300 }))]
+    );
+
+    // An event that does not decode fails every time, naming the stream and the version;
+    // the events before it were visited.
+    store
+        .append(
+            stream,
+            2,
+            &Metadata::new(),
+            vec![NewEvent { name: "Priced", version: 2, payload: r#"{"cents":"many"}"#.into() }],
+        )
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let mut visited = Vec::new();
+        let error = store
+            .replay_events(stream, 1, u64::MAX, |version, _: ProductEvent| {
+                visited.push(version);
+                Ok(())
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(visited, [1, 2]);
+        match &error {
+            StoreError::Decode { stream, version, .. } => {
+                assert_eq!((stream.to_string().as_str(), *version), ("product/p-1", 3), "{error}")
+            }
+            other => panic!("not a decode error: {other}"),
+        }
+    }
 }
 
 pub async fn loading_decodes_upcasts_and_names_bad_events<S: EventStore + Clone>(store: S) {

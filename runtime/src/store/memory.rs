@@ -1,5 +1,6 @@
 //! `MemoryStore`: the whole log in one process's memory. For tests, examples and caches.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
@@ -9,10 +10,18 @@ use tokio::sync::watch;
 use super::{Appended, Checkpoint, EventFilter, EventStore, Lease, Snapshot, StreamRef};
 use crate::envelope::{EventMeta, Metadata, NewEvent, RecordedEvent, StoredEvent};
 use crate::error::StoreError;
+use crate::event::EventSet;
+use crate::repository::decode_stored;
 
 /// An event store held in memory: fast, shared by clones, gone when the process ends.
 ///
 /// Clones share one log, so a clone can be handed to each task or repository.
+///
+/// The first time a stream is replayed as an aggregate's events
+/// ([`replay_events`](EventStore::replay_events), what a [`Repository`](crate::Repository)
+/// loads with), the store keeps the decoded events beside their JSON, and later loads of
+/// that stream clone them instead of parsing again: a test that loads an aggregate many
+/// times pays for decoding once. That holds the events about twice in memory.
 ///
 /// ```
 /// use factum::{EventFilter, EventStore, MemoryStore, Metadata, NewEvent, StreamRef};
@@ -63,6 +72,11 @@ struct Log {
 struct Stream {
     names: Arc<StreamNames>,
     indexes: Vec<usize>,
+    /// Its first events as [`replay_events`](EventStore::replay_events) decoded them, a
+    /// `Vec<E>` in version order for the event type `E` that asked first: a later replay of
+    /// that type clones them instead of parsing the payloads again. The payloads stay the
+    /// stored truth; this is what they decode to.
+    decoded: Option<Box<dyn Any + Send + Sync>>,
 }
 
 struct StreamNames {
@@ -111,14 +125,26 @@ impl Log {
 
     /// The log indexes of the events of `stream` with versions in `from..=to`.
     fn range(&self, stream: StreamRef<'_>, from: u64, to: u64) -> &[usize] {
-        let Some(stream) = self.stream(stream) else { return &[] };
-        let first = from.max(1);
-        let last = to.min(stream.indexes.len() as u64);
-        if first > last {
-            return &[];
-        }
-        &stream.indexes[(first - 1) as usize..last as usize]
+        range(&self.streams, stream, from, to)
     }
+}
+
+/// [`Log::range`], on the streams alone, so that the rows can be borrowed mutably beside it.
+fn range<'a>(
+    streams: &'a HashMap<String, HashMap<String, Stream>>,
+    stream: StreamRef<'_>,
+    from: u64,
+    to: u64,
+) -> &'a [usize] {
+    let Some(stream) = streams.get(stream.aggregate_type).and_then(|of_type| of_type.get(stream.stream_id)) else {
+        return &[];
+    };
+    let first = from.max(1);
+    let last = to.min(stream.indexes.len() as u64);
+    if first > last {
+        return &[];
+    }
+    &stream.indexes[(first - 1) as usize..last as usize]
 }
 
 impl MemoryStore {
@@ -170,6 +196,7 @@ impl EventStore for MemoryStore {
                     stream_id: stream.stream_id.to_owned(),
                 }),
                 indexes: Vec::new(),
+                decoded: None,
             }),
             None => return Err(StoreError::Conflict { stream: stream.name(), expected, actual: 0 }),
         };
@@ -222,6 +249,59 @@ impl EventStore for MemoryStore {
             })?;
         }
         Ok(indexes.len() as u64)
+    }
+
+    /// Decodes each event the first time a type asks for it, and keeps the decoded events
+    /// with the stream: a later replay of the same type clones them (no parsing, and an
+    /// allocation only where an event itself holds one). Another type asking decodes the
+    /// payloads as usual. Under the log's lock, like [`replay`](EventStore::replay).
+    async fn replay_events<E, F>(
+        &self,
+        stream: StreamRef<'_>,
+        from: u64,
+        to: u64,
+        mut visit: F,
+    ) -> Result<u64, StoreError>
+    where
+        E: EventSet,
+        F: FnMut(u64, E) -> Result<(), StoreError> + Send,
+    {
+        let mut log = self.log();
+        let Log { events, streams, .. } = &mut *log;
+        let Some(found) = streams.get_mut(stream.aggregate_type).and_then(|of_type| of_type.get_mut(stream.stream_id))
+        else {
+            return Ok(0);
+        };
+        let (first, last) = (from.max(1), to.min(found.indexes.len() as u64));
+        if first > last {
+            return Ok(0);
+        }
+        let decoded = found.decoded.get_or_insert_with(|| Box::new(Vec::<E>::new()));
+        let mut kept = decoded.downcast_mut::<Vec<E>>();
+        for version in first..=last {
+            let index = (version - 1) as usize;
+            if let Some(event) = kept.as_deref().and_then(|kept| kept.get(index)) {
+                visit(version, event.clone())?;
+                continue;
+            }
+            let i = found.indexes[index];
+            let row = &events[i];
+            let stored = StoredEvent {
+                stream_version: row.stream_version,
+                position: i as u64 + 1,
+                event_name: row.name,
+                event_version: row.event_version,
+                payload: &row.payload,
+            };
+            let event = decode_stored::<E>(stream, &stored)?;
+            // Kept only where it extends the decoded prefix without a gap.
+            match kept.as_deref_mut() {
+                Some(kept) if kept.len() == index => kept.push(event.clone()),
+                _ => {}
+            }
+            visit(version, event)?;
+        }
+        Ok(last - first + 1)
     }
 
     async fn stream_version(&self, stream: StreamRef<'_>) -> Result<u64, StoreError> {

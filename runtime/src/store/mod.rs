@@ -16,6 +16,7 @@ pub use sqlite::SqliteStore;
 
 use crate::envelope::{Metadata, NewEvent, RecordedEvent, StoredEvent};
 use crate::error::{StoreError, StreamName};
+use crate::event::EventSet;
 
 /// Boxes a store operation's future where it is built, inside factum.
 ///
@@ -253,6 +254,35 @@ pub trait EventStore: Send + Sync + 'static {
                 visit(StoredEvent::of(recorded))?;
             }
             Ok(events.len() as u64)
+        }
+    }
+
+    /// Decodes each event of `stream` whose version lies in `from..=to` as `E` and hands it
+    /// to `visit` with its stream version, in order: what the [`Repository`](crate::Repository)
+    /// rebuilds aggregates with. An event that does not decode is
+    /// [`StoreError::Decode`], naming the stream and the version; that error, or the first
+    /// one `visit` returns, stops the replay and is returned. Returns how many events were
+    /// visited.
+    ///
+    /// The default decodes what [`replay`](Self::replay) lends. A store may instead keep
+    /// what it decoded and hand out clones: the [`MemoryStore`] does, so a test that loads
+    /// an aggregate again does not parse its events again.
+    fn replay_events<E, F>(
+        &self,
+        stream: StreamRef<'_>,
+        from: u64,
+        to: u64,
+        mut visit: F,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send
+    where
+        E: EventSet,
+        F: FnMut(u64, E) -> Result<(), StoreError> + Send,
+    {
+        async move {
+            self.replay(stream, from, to, |stored| {
+                visit(stored.stream_version, crate::repository::decode_stored(stream, &stored)?)
+            })
+            .await
         }
     }
 
