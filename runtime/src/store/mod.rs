@@ -33,6 +33,25 @@ pub(crate) fn boxed<'a, T>(
     Box::pin(future)
 }
 
+/// A [`StreamRef`]'s names, copied for a future that must not borrow them (see [`boxed`]).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) struct OwnedStream {
+    pub(crate) aggregate_type: String,
+    pub(crate) stream_id: String,
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+impl OwnedStream {
+    pub(crate) fn of(stream: StreamRef<'_>) -> Self {
+        OwnedStream { aggregate_type: stream.aggregate_type.to_owned(), stream_id: stream.stream_id.to_owned() }
+    }
+
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) fn as_ref(&self) -> StreamRef<'_> {
+        StreamRef::new(&self.aggregate_type, &self.stream_id)
+    }
+}
+
 /// One stream: the events of one aggregate instance, addressed by type and id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct StreamRef<'a> {

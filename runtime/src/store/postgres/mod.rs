@@ -17,6 +17,8 @@ mod statements;
 #[cfg(test)]
 mod tests;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
@@ -32,7 +34,7 @@ use self::migrate::migrate;
 use self::pool::Pool;
 use self::rows::{decode_event, stored_event};
 use self::statements::Sql;
-use super::{Appended, Checkpoint, EventFilter, EventStore, Lease, Snapshot, StreamRef};
+use super::{Appended, Checkpoint, EventFilter, EventStore, Lease, OwnedStream, Snapshot, StreamRef, boxed};
 use crate::envelope::{Metadata, NewEvent, RecordedEvent, StoredEvent};
 use crate::error::StoreError;
 
@@ -223,40 +225,45 @@ impl PostgresStore {
     /// [`InvalidInput`](StoreError::InvalidInput) error that names it.
     ///
     /// Creates the schema and its tables, or migrates them, if needed.
-    pub async fn connect_with_options(options: PostgresOptions) -> Result<PostgresStore, StoreError> {
-        let connector = Connector::new(&options)?;
-        let (schema, pool_size) = (options.schema, options.pool_size);
-        let quoted = quote_identifier(&schema);
-        let channel = format!("factum_{:016x}", fnv1a(&["notify", &schema]));
-        let pool = Pool {
-            sql: Sql::new(&quoted),
-            connector,
-            permits: Semaphore::new(pool_size),
-            idle: Mutex::new(Vec::with_capacity(pool_size)),
-            size: pool_size,
-        };
+    pub fn connect_with_options(
+        options: PostgresOptions,
+    ) -> impl Future<Output = Result<PostgresStore, StoreError>> + Send {
+        // Boxed, so that it is compiled once, here (see `boxed`).
+        boxed(async move {
+            let connector = Connector::new(&options)?;
+            let (schema, pool_size) = (options.schema, options.pool_size);
+            let quoted = quote_identifier(&schema);
+            let channel = format!("factum_{:016x}", fnv1a(&["notify", &schema]));
+            let pool = Pool {
+                sql: Sql::new(&quoted),
+                connector,
+                permits: Semaphore::new(pool_size),
+                idle: Mutex::new(Vec::with_capacity(pool_size)),
+                size: pool_size,
+            };
 
-        // The first connection migrates, then joins the pool.
-        let client = pool.connector.connect_spawned(Role::Pool).await?;
-        migrate(&client, &schema, &quoted, fnv1a(&["migrate", &schema]) as i64).await?;
-        let conn = pool.prepare(client).await?;
-        let head_now = conn.head_position().await?;
-        pool.idle().push(conn);
+            // The first connection migrates, then joins the pool.
+            let client = pool.connector.connect_spawned(Role::Pool).await?;
+            migrate(&client, &schema, &quoted, fnv1a(&["migrate", &schema]) as i64).await?;
+            let conn = pool.prepare(client).await?;
+            let head_now = conn.head_position().await?;
+            pool.idle().push(conn);
 
-        let head = Arc::new(watch::Sender::new(head_now));
-        let listen = format!("LISTEN {}", quote_identifier(&channel));
-        let listener = open_listener(&pool.connector, &listen, &head).await?;
-        let listener = tokio::spawn(keep_listening(pool.connector.clone(), listen, head.clone(), listener));
-        Ok(PostgresStore {
-            inner: Arc::new(Inner {
-                append_lock: fnv1a(&["append", &schema]) as i64,
-                schema,
-                pool,
-                channel,
-                head,
-                appends: Mutex::default(),
-                listener: listener.abort_handle(),
-            }),
+            let head = Arc::new(watch::Sender::new(head_now));
+            let listen = format!("LISTEN {}", quote_identifier(&channel));
+            let listener = open_listener(&pool.connector, &listen, &head).await?;
+            let listener = tokio::spawn(keep_listening(pool.connector.clone(), listen, head.clone(), listener));
+            Ok(PostgresStore {
+                inner: Arc::new(Inner {
+                    append_lock: fnv1a(&["append", &schema]) as i64,
+                    schema,
+                    pool,
+                    channel,
+                    head,
+                    appends: Mutex::default(),
+                    listener: listener.abort_handle(),
+                }),
+            })
         })
     }
 
@@ -281,226 +288,333 @@ impl std::fmt::Debug for PostgresStore {
     }
 }
 
+/// Every operation returns its future boxed (see [`boxed`]): the program that awaits it does
+/// not compile the client calls again. What a future borrows is copied out first, so that
+/// it holds on to the store alone; nothing runs until it is polled.
 impl EventStore for PostgresStore {
-    async fn append(
+    fn append(
         &self,
         stream: StreamRef<'_>,
         expected: u64,
         metadata: &Metadata,
         events: Vec<NewEvent>,
-    ) -> Result<Appended, StoreError> {
-        stream.validate()?;
-        let metadata = serde_json::to_string(metadata).map_err(backend)?;
-        let count = events.len();
-        let expected_i64 = i64::try_from(expected).ok().filter(|_| count > 0);
-        let Some(expected_i64) = expected_i64 else {
-            // Nothing to write, or no stored version is that high: only a version check.
-            let actual = self.inner.pool.get().await?.conn().stream_version(stream).await?;
-            if actual != expected {
-                return Err(StoreError::Conflict { stream: stream.name(), expected, actual });
+    ) -> impl Future<Output = Result<Appended, StoreError>> + Send {
+        let stream = OwnedStream::of(stream);
+        let metadata = metadata.clone();
+        boxed(async move {
+            let stream = stream.as_ref();
+            let metadata = &metadata;
+            stream.validate()?;
+            let metadata = serde_json::to_string(metadata).map_err(backend)?;
+            let count = events.len();
+            let expected_i64 = i64::try_from(expected).ok().filter(|_| count > 0);
+            let Some(expected_i64) = expected_i64 else {
+                // Nothing to write, or no stored version is that high: only a version check.
+                let actual = self.inner.pool.get().await?.conn().stream_version(stream).await?;
+                if actual != expected {
+                    return Err(StoreError::Conflict { stream: stream.name(), expected, actual });
+                }
+                return Ok(Appended { version: expected, positions: Vec::new(), recorded_at: SystemTime::now() });
+            };
+            if expected_i64.checked_add(count as i64).is_none() {
+                return Err(StoreError::InvalidInput {
+                    what: format!("append to stream {}", stream.name()),
+                    reason: format!("version {expected} plus {count} events is out of range"),
+                });
             }
-            return Ok(Appended { version: expected, positions: Vec::new(), recorded_at: SystemTime::now() });
-        };
-        if expected_i64.checked_add(count as i64).is_none() {
-            return Err(StoreError::InvalidInput {
-                what: format!("append to stream {}", stream.name()),
-                reason: format!("version {expected} plus {count} events is out of range"),
-            });
-        }
-        let (reply, answer) = oneshot::channel();
-        let append = PendingAppend {
-            aggregate_type: stream.aggregate_type.to_owned(),
-            stream_id: stream.stream_id.to_owned(),
-            expected: expected_i64,
-            metadata,
-            events,
-            reply,
-        };
-        // Group commit. With a committer running, the append joins the queue, and the
-        // committer commits everything queued in one transaction that answers every append
-        // on its own. Without one, this task commits its own append alone, at once (the
-        // latency of a lone writer is that of one transaction), and meanwhile appends queue
-        // up for the committer it hands over to.
-        let mut queued = Some(append);
-        {
-            let mut queue = self.inner.queue();
-            if queue.committing {
-                queue.pending.extend(queued.take());
-            } else {
-                queue.committing = true;
+            let (reply, answer) = oneshot::channel();
+            let append = PendingAppend {
+                aggregate_type: stream.aggregate_type.to_owned(),
+                stream_id: stream.stream_id.to_owned(),
+                expected: expected_i64,
+                metadata,
+                events,
+                reply,
+            };
+            // Group commit. With a committer running, the append joins the queue, and the
+            // committer commits everything queued in one transaction that answers every append
+            // on its own. Without one, this task commits its own append alone, at once (the
+            // latency of a lone writer is that of one transaction), and meanwhile appends queue
+            // up for the committer it hands over to.
+            let mut queued = Some(append);
+            {
+                let mut queue = self.inner.queue();
+                if queue.committing {
+                    queue.pending.extend(queued.take());
+                } else {
+                    queue.committing = true;
+                }
             }
-        }
-        let Some(append) = queued else {
-            return answer
-                .await
-                .unwrap_or_else(|_| Err(StoreError::Backend("the committer stopped before answering".into())));
-        };
-        let _hand_over = HandOver { store: self };
-        self.commit_alone(&append).await
+            let Some(append) = queued else {
+                return answer
+                    .await
+                    .unwrap_or_else(|_| Err(StoreError::Backend("the committer stopped before answering".into())));
+            };
+            let _hand_over = HandOver { store: self };
+            self.commit_alone(&append).await
+        })
     }
 
-    async fn read_stream(&self, stream: StreamRef<'_>, from: u64, to: u64) -> Result<Vec<RecordedEvent>, StoreError> {
-        let conn = self.inner.pool.get().await?;
-        let conn = conn.conn();
-        let rows = conn
-            .client
-            .query(&conn.statements.read_stream, &[&stream.aggregate_type, &stream.stream_id, &clamp(from), &clamp(to)])
-            .await
-            .map_err(backend)?;
-        rows.iter().map(decode_event).collect()
+    fn read_stream(
+        &self,
+        stream: StreamRef<'_>,
+        from: u64,
+        to: u64,
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send {
+        let stream = OwnedStream::of(stream);
+        boxed(async move {
+            let stream = stream.as_ref();
+            let conn = self.inner.pool.get().await?;
+            let conn = conn.conn();
+            let rows = conn
+                .client
+                .query(
+                    &conn.statements.read_stream,
+                    &[&stream.aggregate_type, &stream.stream_id, &clamp(from), &clamp(to)],
+                )
+                .await
+                .map_err(backend)?;
+            rows.iter().map(decode_event).collect()
+        })
     }
 
     /// Streams the rows and lends each to `visit` as it arrives, name and payload borrowed
     /// from the row: no `Vec` of rows, no owned strings.
-    async fn replay<F>(&self, stream: StreamRef<'_>, from: u64, to: u64, mut visit: F) -> Result<u64, StoreError>
+    fn replay<F>(
+        &self,
+        stream: StreamRef<'_>,
+        from: u64,
+        to: u64,
+        mut visit: F,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send
     where
         F: FnMut(StoredEvent<'_>) -> Result<(), StoreError> + Send,
     {
-        use futures_util::TryStreamExt;
-        let conn = self.inner.pool.get().await?;
-        let conn = conn.conn();
-        let (from, to) = (clamp(from), clamp(to));
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
-            [&stream.aggregate_type, &stream.stream_id, &from, &to];
-        let rows = conn.client.query_raw(&conn.statements.replay_stream, params).await.map_err(backend)?;
-        let mut rows = std::pin::pin!(rows);
-        let mut count = 0;
-        while let Some(row) = rows.try_next().await.map_err(backend)? {
-            visit(stored_event(stream, &row)?)?;
-            count += 1;
-        }
-        Ok(count)
+        let stream = OwnedStream::of(stream);
+        async move { self.replay_rows(stream, from, to, &mut visit).await }
     }
 
-    async fn stream_version(&self, stream: StreamRef<'_>) -> Result<u64, StoreError> {
-        self.inner.pool.get().await?.conn().stream_version(stream).await
+    fn stream_version(&self, stream: StreamRef<'_>) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        let stream = OwnedStream::of(stream);
+        boxed(async move {
+            let stream = stream.as_ref();
+            self.inner.pool.get().await?.conn().stream_version(stream).await
+        })
     }
 
-    async fn read_all(
+    fn read_all(
         &self,
         after: u64,
         filter: EventFilter<'_>,
         limit: usize,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        if limit == 0 || filter.names.is_some_and(|names| names.is_empty()) {
-            return Ok(Vec::new());
-        }
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let conn = self.inner.pool.get().await?;
-        let conn = conn.conn();
-        let rows = conn
-            .client
-            .query(&conn.statements.read_all, &[&clamp(after), &filter.names, &filter.aggregate_type, &limit])
-            .await
-            .map_err(backend)?;
-        rows.iter().map(decode_event).collect()
-    }
-
-    async fn head_position(&self) -> Result<u64, StoreError> {
-        let head = self.inner.pool.get().await?.conn().head_position().await?;
-        self.bump_head(head);
-        Ok(head)
-    }
-
-    async fn wait_for_events(&self, after: u64) -> Result<(), StoreError> {
-        let mut known = self.inner.head.subscribe();
-        loop {
-            // Marks the current value seen before asking the database, so that a
-            // notification arriving meanwhile wakes the wait below at once.
-            if *known.borrow_and_update() > after || self.head_position().await? > after {
-                return Ok(());
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send {
+        let filter = OwnedFilter::of(filter);
+        boxed(async move {
+            if limit == 0 || filter.names.as_ref().is_some_and(Vec::is_empty) {
+                return Ok(Vec::new());
             }
-            // The sender lives in `self`, so `changed` cannot fail; on a timeout the loop
-            // re-reads the head from the database.
-            let _ = tokio::time::timeout(WAIT_RECHECK, known.changed()).await;
-        }
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let conn = self.inner.pool.get().await?;
+            let conn = conn.conn();
+            let rows = conn
+                .client
+                .query(&conn.statements.read_all, &[&clamp(after), &filter.names, &filter.aggregate_type, &limit])
+                .await
+                .map_err(backend)?;
+            rows.iter().map(decode_event).collect()
+        })
     }
 
-    async fn save_snapshot(&self, stream: StreamRef<'_>, snapshot: Snapshot) -> Result<(), StoreError> {
-        stream.validate()?;
-        let version = i64::try_from(snapshot.version).map_err(|_| StoreError::InvalidInput {
-            what: format!("snapshot of stream {}", stream.name()),
-            reason: format!("version {} is out of range", snapshot.version),
-        })?;
-        // Stored bit for bit: the fingerprint is a hash, not a quantity.
-        let fingerprint = snapshot.fingerprint as i64;
-        let conn = self.inner.pool.get().await?;
-        let conn = conn.conn();
-        conn.client
-            .execute(
-                &conn.statements.save_snapshot,
-                &[&stream.aggregate_type, &stream.stream_id, &version, &fingerprint, &snapshot.state],
-            )
-            .await
-            .map_err(backend)?;
-        Ok(())
+    fn head_position(&self) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        boxed(async move {
+            let head = self.inner.pool.get().await?.conn().head_position().await?;
+            self.bump_head(head);
+            Ok(head)
+        })
     }
 
-    async fn load_snapshot(&self, stream: StreamRef<'_>) -> Result<Option<Snapshot>, StoreError> {
-        let conn = self.inner.pool.get().await?;
-        let conn = conn.conn();
-        let row = conn
-            .client
-            .query_opt(&conn.statements.load_snapshot, &[&stream.aggregate_type, &stream.stream_id])
-            .await
-            .map_err(backend)?;
-        let Some(row) = row else { return Ok(None) };
-        let version: i64 = row.try_get(0).map_err(backend)?;
-        let fingerprint: i64 = row.try_get(1).map_err(backend)?;
-        Ok(Some(Snapshot {
-            version: u64::try_from(version).map_err(|_| {
-                StoreError::corrupt(
-                    format!("snapshot of stream {}", stream.name()),
-                    format!("its version {version} is negative"),
+    fn wait_for_events(&self, after: u64) -> impl Future<Output = Result<(), StoreError>> + Send {
+        boxed(async move {
+            let mut known = self.inner.head.subscribe();
+            loop {
+                // Marks the current value seen before asking the database, so that a
+                // notification arriving meanwhile wakes the wait below at once.
+                if *known.borrow_and_update() > after || self.head_position().await? > after {
+                    return Ok(());
+                }
+                // The sender lives in `self`, so `changed` cannot fail; on a timeout the loop
+                // re-reads the head from the database.
+                let _ = tokio::time::timeout(WAIT_RECHECK, known.changed()).await;
+            }
+        })
+    }
+
+    fn save_snapshot(
+        &self,
+        stream: StreamRef<'_>,
+        snapshot: Snapshot,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let stream = OwnedStream::of(stream);
+        boxed(async move {
+            let stream = stream.as_ref();
+            stream.validate()?;
+            let version = i64::try_from(snapshot.version).map_err(|_| StoreError::InvalidInput {
+                what: format!("snapshot of stream {}", stream.name()),
+                reason: format!("version {} is out of range", snapshot.version),
+            })?;
+            // Stored bit for bit: the fingerprint is a hash, not a quantity.
+            let fingerprint = snapshot.fingerprint as i64;
+            let conn = self.inner.pool.get().await?;
+            let conn = conn.conn();
+            conn.client
+                .execute(
+                    &conn.statements.save_snapshot,
+                    &[&stream.aggregate_type, &stream.stream_id, &version, &fingerprint, &snapshot.state],
                 )
-            })?,
-            fingerprint: fingerprint as u64,
-            state: row.try_get(2).map_err(backend)?,
-        }))
+                .await
+                .map_err(backend)?;
+            Ok(())
+        })
     }
 
-    async fn load_checkpoint(&self, name: &str) -> Result<Option<Checkpoint>, StoreError> {
-        let conn = self.inner.pool.get().await?;
-        let conn = conn.conn();
-        let row = conn.client.query_opt(&conn.statements.load_checkpoint, &[&name]).await.map_err(backend)?;
-        let Some(row) = row else { return Ok(None) };
-        let position: i64 = row.try_get(0).map_err(backend)?;
-        Ok(Some(Checkpoint {
-            position: u64::try_from(position).map_err(|_| {
-                StoreError::corrupt(format!("checkpoint {name:?}"), format!("its position {position} is negative"))
-            })?,
-            state: row.try_get(1).map_err(backend)?,
-        }))
+    fn load_snapshot(
+        &self,
+        stream: StreamRef<'_>,
+    ) -> impl Future<Output = Result<Option<Snapshot>, StoreError>> + Send {
+        let stream = OwnedStream::of(stream);
+        boxed(async move {
+            let stream = stream.as_ref();
+            let conn = self.inner.pool.get().await?;
+            let conn = conn.conn();
+            let row = conn
+                .client
+                .query_opt(&conn.statements.load_snapshot, &[&stream.aggregate_type, &stream.stream_id])
+                .await
+                .map_err(backend)?;
+            let Some(row) = row else { return Ok(None) };
+            let version: i64 = row.try_get(0).map_err(backend)?;
+            let fingerprint: i64 = row.try_get(1).map_err(backend)?;
+            Ok(Some(Snapshot {
+                version: u64::try_from(version).map_err(|_| {
+                    StoreError::corrupt(
+                        format!("snapshot of stream {}", stream.name()),
+                        format!("its version {version} is negative"),
+                    )
+                })?,
+                fingerprint: fingerprint as u64,
+                state: row.try_get(2).map_err(backend)?,
+            }))
+        })
     }
 
-    async fn save_checkpoint(&self, name: &str, checkpoint: Checkpoint) -> Result<(), StoreError> {
-        super::validate_id("checkpoint name", name)?;
-        let position = i64::try_from(checkpoint.position).map_err(|_| StoreError::InvalidInput {
-            what: format!("checkpoint {name:?}"),
-            reason: format!("position {} is out of range", checkpoint.position),
-        })?;
-        let conn = self.inner.pool.get().await?;
-        let conn = conn.conn();
-        conn.client
-            .execute(&conn.statements.save_checkpoint, &[&name, &position, &checkpoint.state])
-            .await
-            .map_err(backend)?;
-        Ok(())
+    fn load_checkpoint(&self, name: &str) -> impl Future<Output = Result<Option<Checkpoint>, StoreError>> + Send {
+        let name = name.to_owned();
+        boxed(async move {
+            let name = name.as_str();
+            let conn = self.inner.pool.get().await?;
+            let conn = conn.conn();
+            let row = conn.client.query_opt(&conn.statements.load_checkpoint, &[&name]).await.map_err(backend)?;
+            let Some(row) = row else { return Ok(None) };
+            let position: i64 = row.try_get(0).map_err(backend)?;
+            Ok(Some(Checkpoint {
+                position: u64::try_from(position).map_err(|_| {
+                    StoreError::corrupt(format!("checkpoint {name:?}"), format!("its position {position} is negative"))
+                })?,
+                state: row.try_get(1).map_err(backend)?,
+            }))
+        })
     }
 
-    async fn delete_checkpoint(&self, name: &str) -> Result<(), StoreError> {
-        let conn = self.inner.pool.get().await?;
-        let conn = conn.conn();
-        conn.client.execute(&conn.statements.delete_checkpoint, &[&name]).await.map_err(backend)?;
-        Ok(())
+    fn save_checkpoint(
+        &self,
+        name: &str,
+        checkpoint: Checkpoint,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let name = name.to_owned();
+        boxed(async move {
+            let name = name.as_str();
+            super::validate_id("checkpoint name", name)?;
+            let position = i64::try_from(checkpoint.position).map_err(|_| StoreError::InvalidInput {
+                what: format!("checkpoint {name:?}"),
+                reason: format!("position {} is out of range", checkpoint.position),
+            })?;
+            let conn = self.inner.pool.get().await?;
+            let conn = conn.conn();
+            conn.client
+                .execute(&conn.statements.save_checkpoint, &[&name, &position, &checkpoint.state])
+                .await
+                .map_err(backend)?;
+            Ok(())
+        })
+    }
+
+    fn delete_checkpoint(&self, name: &str) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let name = name.to_owned();
+        boxed(async move {
+            let name = name.as_str();
+            let conn = self.inner.pool.get().await?;
+            let conn = conn.conn();
+            conn.client.execute(&conn.statements.delete_checkpoint, &[&name]).await.map_err(backend)?;
+            Ok(())
+        })
     }
 
     /// Holds a session-level advisory lock (`pg_try_advisory_lock`, keyed by schema and
     /// name) on a connection of its own, tried every 200 ms until taken. Dropping the lease
     /// closes that connection, and PostgreSQL releases the lock; so does the death of the
     /// process or the loss of the connection (which also ends the lease's exclusivity).
-    async fn acquire_lease(&self, name: &str) -> Result<Lease, StoreError> {
-        lease::acquire(self, name).await
+    fn acquire_lease(&self, name: &str) -> impl Future<Output = Result<Lease, StoreError>> + Send {
+        let name = name.to_owned();
+        boxed(async move {
+            let name = name.as_str();
+            lease::acquire(self, name).await
+        })
+    }
+}
+
+impl PostgresStore {
+    /// The rows of a replay, streamed and lent to `visit` as they arrive; compiled once,
+    /// here, whatever the visitor (see [`boxed`]).
+    fn replay_rows<'a>(
+        &'a self,
+        stream: OwnedStream,
+        from: u64,
+        to: u64,
+        visit: &'a mut (dyn FnMut(StoredEvent<'_>) -> Result<(), StoreError> + Send),
+    ) -> Pin<Box<dyn Future<Output = Result<u64, StoreError>> + Send + 'a>> {
+        boxed(async move {
+            let stream = stream.as_ref();
+            use futures_util::TryStreamExt;
+            let conn = self.inner.pool.get().await?;
+            let conn = conn.conn();
+            let (from, to) = (clamp(from), clamp(to));
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+                [&stream.aggregate_type, &stream.stream_id, &from, &to];
+            let rows = conn.client.query_raw(&conn.statements.replay_stream, params).await.map_err(backend)?;
+            let mut rows = std::pin::pin!(rows);
+            let mut count = 0;
+            while let Some(row) = rows.try_next().await.map_err(backend)? {
+                visit(stored_event(stream, &row)?)?;
+                count += 1;
+            }
+            Ok(count)
+        })
+    }
+}
+
+/// An [`EventFilter`], copied for a future that outlives the borrow; its parts are the
+/// query's parameters as they are.
+struct OwnedFilter {
+    names: Option<Vec<String>>,
+    aggregate_type: Option<String>,
+}
+
+impl OwnedFilter {
+    fn of(filter: EventFilter<'_>) -> Self {
+        OwnedFilter {
+            names: filter.names.map(|names| names.iter().map(|&name| name.to_owned()).collect()),
+            aggregate_type: filter.aggregate_type.map(str::to_owned),
+        }
     }
 }
 

@@ -26,7 +26,9 @@ use self::committer::{Queue, encode_metadata};
 use self::connection::{blocking, connect};
 use self::migrate::migrate;
 use self::rows::to_i64;
-use super::{Appended, Checkpoint, EventFilter, EventStore, Lease, Snapshot, StreamRef, boxed, validate_id};
+use super::{
+    Appended, Checkpoint, EventFilter, EventStore, Lease, OwnedStream, Snapshot, StreamRef, boxed, validate_id,
+};
 use crate::envelope::{Metadata, NewEvent, RecordedEvent, StoredEvent};
 use crate::error::StoreError;
 
@@ -184,7 +186,7 @@ impl EventStore for SqliteStore {
         from: u64,
         to: u64,
     ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send {
-        let (aggregate_type, stream_id) = owned(stream);
+        let OwnedStream { aggregate_type, stream_id } = OwnedStream::of(stream);
         boxed(self.read(move |connection| {
             let mut query = connection.prepare_cached(statements::READ_STREAM).map_err(backend)?;
             let found = query.query(params![aggregate_type, stream_id, to_i64(from), to_i64(to)]).map_err(backend)?;
@@ -209,7 +211,7 @@ impl EventStore for SqliteStore {
     }
 
     fn stream_version(&self, stream: StreamRef<'_>) -> impl Future<Output = Result<u64, StoreError>> + Send {
-        let (aggregate_type, stream_id) = owned(stream);
+        let OwnedStream { aggregate_type, stream_id } = OwnedStream::of(stream);
         boxed(self.read(move |connection| rows::stream_version(connection, &aggregate_type, &stream_id)))
     }
 
@@ -263,7 +265,7 @@ impl EventStore for SqliteStore {
         snapshot: Snapshot,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
         let valid = stream.validate();
-        let (aggregate_type, stream_id) = owned(stream);
+        let OwnedStream { aggregate_type, stream_id } = OwnedStream::of(stream);
         boxed(async move {
             valid?;
             self.write(move |connection| {
@@ -284,7 +286,7 @@ impl EventStore for SqliteStore {
         &self,
         stream: StreamRef<'_>,
     ) -> impl Future<Output = Result<Option<Snapshot>, StoreError>> + Send {
-        let (aggregate_type, stream_id) = owned(stream);
+        let OwnedStream { aggregate_type, stream_id } = OwnedStream::of(stream);
         boxed(self.read(move |connection| {
             let mut query = connection.prepare_cached(statements::LOAD_SNAPSHOT).map_err(backend)?;
             let mut found = query.query(params![aggregate_type, stream_id]).map_err(backend)?;
@@ -346,7 +348,7 @@ impl SqliteStore {
         from: u64,
         to: u64,
     ) -> impl Future<Output = Result<rows::Replayed, StoreError>> + Send + '_ {
-        let (aggregate_type, stream_id) = owned(stream);
+        let OwnedStream { aggregate_type, stream_id } = OwnedStream::of(stream);
         boxed(self.read(move |connection| {
             let mut query = connection.prepare_cached(statements::REPLAY_STREAM).map_err(backend)?;
             let found = query.query(params![aggregate_type, stream_id, to_i64(from), to_i64(to)]).map_err(backend)?;
@@ -367,11 +369,6 @@ impl SqliteStore {
         });
         Ok(head)
     }
-}
-
-/// A stream's aggregate type and id, copied for a closure on the blocking pool.
-fn owned(stream: StreamRef<'_>) -> (String, String) {
-    (stream.aggregate_type.to_owned(), stream.stream_id.to_owned())
 }
 
 /// A failed SQLite call, with the rusqlite error as its source.
