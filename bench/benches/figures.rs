@@ -24,7 +24,7 @@ use factum::{MemoryStore, PostgresStore, SqliteStore};
 use factum_bench::bank::{self, BankAccount, BankServices};
 use factum_bench::hand::{self, HandAccount};
 use factum_bench::measure::{Stats, fsync_append_rate, fsync_rate, run_script};
-use factum_bench::table::Table;
+use factum_bench::table::{Table, latency_note};
 use factum_bench::workload::{self, Flushes, Load, Run, Settings};
 
 /// Counts allocations, for the rehydration figures' allocations per event.
@@ -81,6 +81,15 @@ fn dispatch(settings: &Settings, table: &mut Table) {
 /// one `BEGIN IMMEDIATE`, one insert and one `COMMIT`, in the simplest loop. Writers contend
 /// for SQLite's write lock through its busy handler, as separate connections do.
 fn sqlite_floor(path: &Path, writers: usize, run: Duration, tag: &str) -> Run {
+    sqlite_transactions(path, writers, 1, run, tag)
+}
+
+/// `writers` threads committing `per_commit` one-event inserts per transaction, each to a
+/// stream of its own, back to back: [`sqlite_floor`] with `per_commit` 1. With one writer
+/// and 8 per commit it is the ceiling of group commit at 8 writers, each with one append
+/// outstanding: the best a committer can do is one transaction of 8 events per flush with
+/// no pause between them. The rate counts events; the latencies are per transaction.
+fn sqlite_transactions(path: &Path, writers: usize, per_commit: usize, run: Duration, tag: &str) -> Run {
     let start = Instant::now();
     let threads: Vec<_> = (0..writers)
         .map(|w| {
@@ -98,24 +107,26 @@ fn sqlite_floor(path: &Path, writers: usize, run: Duration, tag: &str) -> Run {
                     let t = Instant::now();
                     version += 1;
                     connection.execute_batch("BEGIN IMMEDIATE").expect("sqlite floor: begin");
-                    connection
-                        .prepare_cached(
-                            "INSERT INTO events (aggregate_type, stream_id, version, name, schema_version, \
-                             recorded_at, metadata, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                        )
-                        .and_then(|mut insert| {
-                            insert.execute(rusqlite::params![
-                                "append-floor",
-                                stream_id,
-                                version,
-                                "MoneyDeposited",
-                                1,
-                                0,
-                                None::<String>,
-                                payload
-                            ])
-                        })
-                        .expect("sqlite floor: insert");
+                    for stream in 0..per_commit {
+                        connection
+                            .prepare_cached(
+                                "INSERT INTO events (aggregate_type, stream_id, version, name, schema_version, \
+                                 recorded_at, metadata, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                            )
+                            .and_then(|mut insert| {
+                                insert.execute(rusqlite::params![
+                                    "append-floor",
+                                    format!("{stream_id}-{stream}"),
+                                    version,
+                                    "MoneyDeposited",
+                                    1,
+                                    0,
+                                    None::<String>,
+                                    payload
+                                ])
+                            })
+                            .expect("sqlite floor: insert");
+                    }
                     connection.execute_batch("COMMIT").expect("sqlite floor: commit");
                     latencies.push(t.elapsed().as_secs_f64() * 1e6);
                 }
@@ -124,7 +135,7 @@ fn sqlite_floor(path: &Path, writers: usize, run: Duration, tag: &str) -> Run {
         })
         .collect();
     let latencies_us: Vec<f64> = threads.into_iter().flat_map(|t| t.join().expect("sqlite floor writer")).collect();
-    Run { rate: latencies_us.len() as f64 / start.elapsed().as_secs_f64(), latencies_us }
+    Run { rate: (latencies_us.len() * per_commit) as f64 / start.elapsed().as_secs_f64(), latencies_us }
 }
 
 /// The engine's floor for durable appends on PostgreSQL: `writers` connections, each event
@@ -182,6 +193,38 @@ async fn postgres_floor_schema(url: &str) -> String {
     schema
 }
 
+/// The ceiling of SQLite group commit at 8 writers on this disk ([`sqlite_transactions`]
+/// with one writer and 8 inserts per commit), in events per flush of the growing file
+/// probed beside each round, like the durable rows above.
+async fn sqlite_ceiling(settings: &Settings, path: &Path, disk: Option<&Flushes>, table: &mut Table) {
+    let (mut rates, mut latencies, mut per_flush) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..settings.rounds {
+        let (path, run, tag) = (path.to_path_buf(), settings.run, format!("ceiling-{round}"));
+        let result = tokio::task::spawn_blocking(move || sqlite_transactions(&path, 1, 8, run, &tag)).await;
+        let result = result.expect("sqlite ceiling");
+        if let Some(disk) = disk {
+            let probe = fsync_append_rate(&disk.dir, 1, Duration::from_millis(500)).expect("fsync probe");
+            per_flush.push(result.rate / probe.median);
+        }
+        rates.push(result.rate);
+        latencies.extend(result.latencies_us);
+    }
+    let mut note = format!(
+        "rusqlite, one thread, transactions of 8 one-event inserts (8 streams) back to back: what group commit at 8 \
+         writers reaches at best, with no pause between transactions; {}",
+        latency_note("transaction", &latencies)
+    );
+    if !per_flush.is_empty() {
+        note.push_str(&format!(
+            "; **{:.2} events per flush** of the growing file probed beside each round",
+            Stats::of(&per_flush).median
+        ));
+    }
+    table
+        .push("sqlite", "engine ceiling at 8 writers: 8 events per transaction", "events/s", Stats::of(&rates))
+        .note(note);
+}
+
 /// The disk's flush rates, measured now (in the same run as the durable figures they divide).
 fn flushes(settings: &Settings, dir: &Path, table: &mut Table) -> Flushes {
     eprintln!("disk: fsync rate in {}", dir.display());
@@ -237,6 +280,7 @@ fn main() {
                 tokio::task::spawn_blocking(move || sqlite_floor(&path, writers, run, &tag)).await.expect("floor")
             };
             workload::durable(&settings, &mut table, "sqlite", &sqlite, disk.clone(), "rusqlite", floor).await;
+            sqlite_ceiling(&settings, &path, disk.as_ref(), &mut table).await;
         }
         let postgres = match &settings.postgres {
             Some(url) if settings.wants("postgres") => {
