@@ -346,6 +346,36 @@ async fn a_replay_names_the_row_it_cannot_lend() {
     }
 }
 
+/// A file of the schema before command ids (version 2) is migrated when opened: its events
+/// are kept, and commands with ids run once from then on.
+#[tokio::test]
+async fn a_file_from_before_command_ids_is_migrated() {
+    let db = fresh_path("before-command-ids");
+    let stream = StreamRef::new("note", "n-1");
+    let store = SqliteStore::open(&db).await.unwrap();
+    let old = NewEvent { name: "Noted", version: 1, payload: r#"{"text":"old"}"#.into() };
+    store.append(stream, 0, &Metadata::new().with_correlation_id("c-1"), vec![old]).await.unwrap();
+    drop(store);
+    // What version 2 of the schema was: no command id column, no index of them.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(
+            "DROP INDEX events_by_command; ALTER TABLE events DROP COLUMN command_id; PRAGMA user_version = 2;",
+        )
+        .unwrap();
+
+    let store = SqliteStore::open(&db).await.unwrap();
+    let version: i64 =
+        rusqlite::Connection::open(&db).unwrap().query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
+    assert_eq!(version, 3);
+    let kept = store.read_stream(stream, 1, u64::MAX).await.unwrap();
+    assert_eq!((kept.len(), kept[0].meta.metadata.correlation_id.as_deref()), (1, Some("c-1")));
+    assert_eq!(store.find_command(stream, "c-1").await.unwrap(), None);
+    let new = NewEvent { name: "Noted", version: 1, payload: r#"{"text":"new"}"#.into() };
+    store.append(stream, 1, &Metadata::new().with_command_id("note-2"), vec![new]).await.unwrap();
+    assert_eq!(store.find_command(stream, "note-2").await.unwrap(), Some(2..=2));
+}
+
 /// A file written by a newer factum (a higher schema version) is refused as `Incompatible`
 /// naming the file, not "migrated", and left as it was.
 #[tokio::test]

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 /// let meta = Metadata::new()
 ///     .with_correlation_id("order-7")
 ///     .with_causation_id("http-req-19")
+///     .with_command_id("pay-order-7")
 ///     .with("user", "alice");
 /// assert_eq!(meta.correlation_id.as_deref(), Some("order-7"));
 /// assert_eq!(meta.get("user"), Some("alice"));
@@ -25,6 +26,12 @@ pub struct Metadata {
     /// The message (command, request, event) that directly caused these events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub causation_id: Option<String>,
+    /// Names the command, so that it is carried out once: the
+    /// [`Repository`](crate::Repository) runs a command whose id is already stored on its
+    /// stream no more, and answers what it committed the first time (see
+    /// [`Repository::execute_with`](crate::Repository::execute_with)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_id: Option<String>,
     /// Free key/values: user, tenant, client address, ...
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, String>,
@@ -48,6 +55,12 @@ impl Metadata {
         self
     }
 
+    /// Sets the command id: the command is carried out at most once on its stream.
+    pub fn with_command_id(mut self, id: impl Into<String>) -> Self {
+        self.command_id = Some(id.into());
+        self
+    }
+
     /// Adds a free key/value.
     pub fn with(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.extra.insert(key.into(), value.into());
@@ -61,7 +74,10 @@ impl Metadata {
 
     /// True when nothing is set.
     pub fn is_empty(&self) -> bool {
-        self.correlation_id.is_none() && self.causation_id.is_none() && self.extra.is_empty()
+        self.correlation_id.is_none()
+            && self.causation_id.is_none()
+            && self.command_id.is_none()
+            && self.extra.is_empty()
     }
 }
 

@@ -66,7 +66,9 @@ pub struct Committed<E> {
     pub events: Vec<E>,
     /// The global position of each recorded event.
     pub positions: Vec<u64>,
-    /// How many times the command was decided (1 unless it met a conflict).
+    /// How many times the command was decided (1 unless it met a conflict; 0 when its
+    /// [command id](crate::Metadata::command_id) was stored already, and these are the
+    /// version, events and positions of its first execution).
     pub attempts: u32,
 }
 
@@ -203,6 +205,17 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
     /// Like [`execute`](Self::execute), storing `metadata` (correlation and causation ids,
     /// free key/values) with every recorded event.
     ///
+    /// # Command ids
+    ///
+    /// With a [`command_id`](Metadata::command_id), the command is carried out at most once
+    /// on its stream: if events with that id are stored there already, nothing is decided or
+    /// appended, and the answer is what the first execution committed (its version, events
+    /// and positions, read back from the store) with `attempts` 0. This holds across
+    /// restarts and between processes: the id is looked up after the state is loaded, and a
+    /// concurrent execution that commits first makes this one's append conflict, after
+    /// which the lookup finds it. A command that was rejected, or decided nothing, stored
+    /// nothing: the same id runs it again. See also [`execute_once`](Self::execute_once).
+    ///
     /// Each command runs in a `command` span (fields `aggregate`, `stream`, `command`,
     /// `attempts`, `version`) and ends with one event at `debug` level saying how it went
     /// (`RUST_LOG=factum=debug` shows one line a command), or at `warn` when every attempt met
@@ -234,6 +247,64 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
         outcome
     }
 
+    /// Runs `command` once per `command_id` on aggregate `id`: short for
+    /// [`execute_with`](Self::execute_with) with [`Metadata::with_command_id`]. A retry
+    /// with the same id (after a timeout, a crash, a message delivered twice) answers the
+    /// first outcome and appends nothing.
+    ///
+    /// ```
+    /// # use factum::prelude::*;
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+    /// # pub struct Deposited { pub amount: u64 }
+    /// # #[derive(Aggregate, Default, Debug, Clone, Serialize, Deserialize)]
+    /// # pub struct Account { balance: u64 }
+    /// # #[handlers]
+    /// # impl Account {
+    /// #     #[command]
+    /// #     pub fn deposit(&self, amount: u64) -> Result<Deposited, std::convert::Infallible> { Ok(Deposited { amount }) }
+    /// #     #[apply]
+    /// #     fn deposited(&mut self, e: &Deposited) { self.balance += e.amount; }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let accounts = Repository::<Account, _>::new(factum::MemoryStore::new());
+    /// let first = accounts.execute_once("acc-1", "payment-17", AccountCommand::Deposit { amount: 5 }).await?;
+    /// // Delivered again: the same answer, and the money is not deposited twice.
+    /// let again = accounts.execute_once("acc-1", "payment-17", AccountCommand::Deposit { amount: 5 }).await?;
+    /// assert_eq!((again.version, &again.events, &again.positions), (first.version, &first.events, &first.positions));
+    /// assert_eq!(again.attempts, 0);
+    /// assert_eq!(accounts.load("acc-1").await?.unwrap().state.balance, 5);
+    /// # Ok(()) }
+    /// ```
+    pub async fn execute_once(
+        &self,
+        id: &str,
+        command_id: impl Into<String>,
+        command: A::Command,
+    ) -> Result<Committed<A::Event>, ExecuteError<A::Error>>
+    where
+        A::Command: Clone,
+    {
+        self.execute_with(id, command, Metadata::new().with_command_id(command_id)).await
+    }
+
+    /// What the command with `metadata`'s command id committed on `stream` before, if it
+    /// did: then it is not carried out again (see [`execute_with`](Self::execute_with)).
+    async fn stored_outcome(
+        &self,
+        stream: StreamRef<'_>,
+        metadata: &Metadata,
+        attempts: u32,
+    ) -> Result<Option<Committed<A::Event>>, StoreError> {
+        let Some(command_id) = metadata.command_id.as_deref() else { return Ok(None) };
+        let Some(versions) = self.store.find_command(stream, command_id).await? else { return Ok(None) };
+        let recorded = self.store.read_stream(stream, *versions.start(), *versions.end()).await?;
+        let events = recorded.iter().map(|r| decode::<A::Event>(stream, r)).collect::<Result<Vec<_>, _>>()?;
+        let positions = recorded.iter().map(|r| r.meta.position).collect();
+        debug!(command_id, version = *versions.end(), "command already carried out: answering its first outcome");
+        Ok(Some(Committed { version: *versions.end(), events, positions, attempts }))
+    }
+
     async fn decide(
         &self,
         id: &str,
@@ -250,6 +321,11 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
         let mut cached = slot.cached.lock().await;
         if !cached.loaded {
             self.restore(stream, &mut cached).await?;
+        }
+        // After the state is loaded: a command stored later makes the append below conflict.
+        if let Some(done) = self.stored_outcome(stream, metadata, 0).await? {
+            trail.version = done.version;
+            return Ok(done);
         }
         let mut backoff = Duration::ZERO;
         loop {
@@ -293,6 +369,11 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
                         return Err(ExecuteError::Conflict { attempts, source: conflict });
                     }
                     self.catch_up(stream, &mut cached).await?;
+                    // The conflict may be this very command, committed by another process.
+                    if let Some(done) = self.stored_outcome(stream, metadata, attempts).await? {
+                        trail.version = done.version;
+                        return Ok(done);
+                    }
                     if !backoff.is_zero() {
                         tokio::time::sleep(jittered(backoff)).await;
                     }

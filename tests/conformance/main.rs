@@ -42,6 +42,8 @@ macro_rules! conformance {
             case!(replay_lends_what_read_stream_reads);
             case!(replay_events_decodes_what_is_stored_every_time);
             case!(loading_decodes_upcasts_and_names_bad_events);
+            case!(a_command_id_carries_a_command_out_once);
+            case!(racing_executions_of_one_command_id_append_once);
             case!(waiting_for_new_events);
             case!(invalid_ids_are_rejected);
             case!(repository_snapshots_and_shape_changes);

@@ -494,6 +494,76 @@ pub async fn loading_decodes_upcasts_and_names_bad_events<S: EventStore + Clone>
     assert_eq!(fresh.load_at("p-1", 2).await.unwrap().unwrap().state.cents, 450);
 }
 
+// ---- Command ids: a command carried out once per stream. ----
+
+pub async fn a_command_id_carries_a_command_out_once<S: EventStore + Clone>(store: S) {
+    let stream = StreamRef::new("product", "p-1");
+    let products = Repository::<Product, _>::new(store.clone());
+    let once = Metadata::new().with_command_id("price-1").with_correlation_id("order-1");
+    let first = products.execute_with("p-1", ProductCommand::Price { cents: 100 }, once.clone()).await.unwrap();
+    assert_eq!((first.version, first.attempts), (1, 1));
+    let stored = store.read_stream(stream, 1, 1).await.unwrap();
+    assert_eq!(stored[0].meta.metadata, once, "the id is stored with the events");
+    assert_eq!(store.find_command(stream, "price-1").await.unwrap(), Some(1..=1));
+
+    // Again, even with another command under the same id, from this repository and from a
+    // restarted one (nothing cached): the first outcome, and nothing appended.
+    let restarted = Repository::<Product, _>::new(store.clone());
+    for repository in [&products, &restarted] {
+        let again = repository.execute_with("p-1", ProductCommand::Price { cents: 999 }, once.clone()).await.unwrap();
+        assert_eq!(
+            (again.version, &again.events, &again.positions, again.attempts),
+            (1, &first.events, &first.positions, 0)
+        );
+    }
+    assert_eq!(store.stream_version(stream).await.unwrap(), 1);
+    assert_eq!(restarted.load("p-1").await.unwrap().unwrap().state.cents, 100);
+
+    // Another id runs; so does the same id on another stream.
+    assert_eq!(products.execute_once("p-1", "price-2", ProductCommand::Price { cents: 200 }).await.unwrap().version, 2);
+    assert_eq!(products.execute_once("p-2", "price-1", ProductCommand::Price { cents: 300 }).await.unwrap().version, 1);
+    assert_eq!(store.find_command(stream, "price-2").await.unwrap(), Some(2..=2));
+    assert_eq!(store.find_command(StreamRef::new("product", "p-2"), "price-1").await.unwrap(), Some(1..=1));
+    assert_eq!(store.find_command(stream, "price-3").await.unwrap(), None);
+    assert_eq!(store.find_command(StreamRef::new("product", "none"), "price-1").await.unwrap(), None);
+
+    // An append of several events: the id names all of them.
+    let raw = Metadata::new().with_command_id("restock");
+    store.append(stream, 2, &raw, vec![numbered(1), numbered(2), numbered(3)]).await.unwrap();
+    assert_eq!(store.find_command(stream, "restock").await.unwrap(), Some(3..=5));
+    assert_eq!(store.find_command(stream, "price-1").await.unwrap(), Some(1..=1));
+}
+
+pub async fn racing_executions_of_one_command_id_append_once<S: EventStore + Clone>(store: S) {
+    // Eight repositories with caches of their own, as eight processes would have, all
+    // loaded before any of them commits.
+    let repositories: Vec<_> = (0..8).map(|_| Repository::<Product, _>::new(store.clone())).collect();
+    for repository in &repositories {
+        assert!(repository.load("p-1").await.unwrap().is_none());
+    }
+    let tasks: Vec<_> = repositories
+        .into_iter()
+        .enumerate()
+        .map(|(i, repository)| {
+            tokio::spawn(async move {
+                let command = ProductCommand::Price { cents: 100 + i as u64 };
+                repository.execute_once("p-1", "the-one", command).await.unwrap()
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+    let stream = StreamRef::new("product", "p-1");
+    assert_eq!(store.stream_version(stream).await.unwrap(), 1, "one execution appended");
+    let stored = store.read_stream(stream, 1, 1).await.unwrap();
+    for outcome in &outcomes {
+        assert_eq!((outcome.version, outcome.positions.as_slice()), (1, [stored[0].meta.position].as_slice()));
+        assert_eq!(outcome.events, outcomes[0].events);
+    }
+}
+
 pub async fn waiting_for_new_events<S: EventStore + Clone>(store: S) {
     let head = store.head_position().await.unwrap();
     let waiter = {

@@ -59,6 +59,14 @@ impl EventStore for Faulty {
         self.inner.stream_version(stream).await
     }
 
+    async fn find_command(
+        &self,
+        stream: StreamRef<'_>,
+        command_id: &str,
+    ) -> Result<Option<std::ops::RangeInclusive<u64>>, StoreError> {
+        self.inner.find_command(stream, command_id).await
+    }
+
     async fn read_all(
         &self,
         after: u64,

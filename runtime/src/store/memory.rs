@@ -2,6 +2,7 @@
 
 use std::any::Any;
 use std::collections::HashMap;
+use std::ops::RangeInclusive;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
@@ -77,6 +78,8 @@ struct Stream {
     /// that type clones them instead of parsing the payloads again. The payloads stay the
     /// stored truth; this is what they decode to.
     decoded: Option<Box<dyn Any + Send + Sync>>,
+    /// The versions each command id stored ([`Metadata::command_id`]), first to last.
+    commands: HashMap<String, RangeInclusive<u64>>,
 }
 
 struct StreamNames {
@@ -197,6 +200,7 @@ impl EventStore for MemoryStore {
                 }),
                 indexes: Vec::new(),
                 decoded: None,
+                commands: HashMap::new(),
             }),
             None => return Err(StoreError::Conflict { stream: stream.name(), expected, actual: 0 }),
         };
@@ -222,6 +226,16 @@ impl EventStore for MemoryStore {
         }
         let head = log.events.len() as u64;
         let version = entry.indexes.len() as u64;
+        if let Some(command_id) = metadata.as_deref().and_then(|m| m.command_id.as_deref())
+            && version > expected
+        {
+            let stored = (expected + 1)..=version;
+            entry
+                .commands
+                .entry(command_id.to_owned())
+                .and_modify(|known| *known = (*known.start()).min(expected + 1)..=(*known.end()).max(version))
+                .or_insert(stored);
+        }
         self.inner.head.send_replace(head);
         Ok(Appended { version, positions, recorded_at })
     }
@@ -307,6 +321,15 @@ impl EventStore for MemoryStore {
     async fn stream_version(&self, stream: StreamRef<'_>) -> Result<u64, StoreError> {
         let log = self.log();
         Ok(log.stream(stream).map_or(0, |s| s.indexes.len() as u64))
+    }
+
+    async fn find_command(
+        &self,
+        stream: StreamRef<'_>,
+        command_id: &str,
+    ) -> Result<Option<RangeInclusive<u64>>, StoreError> {
+        let log = self.log();
+        Ok(log.stream(stream).and_then(|s| s.commands.get(command_id)).cloned())
     }
 
     async fn read_all(

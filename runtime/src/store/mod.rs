@@ -52,6 +52,29 @@ impl OwnedStream {
     }
 }
 
+/// The answer of [`EventStore::find_command`] from the smallest and largest version a
+/// database found stored with `command_id` on `stream` (both `None` when there is none).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn command_range(
+    stream: StreamRef<'_>,
+    command_id: &str,
+    first: Option<i64>,
+    last: Option<i64>,
+) -> Result<Option<std::ops::RangeInclusive<u64>>, StoreError> {
+    let version = |version: i64| {
+        u64::try_from(version).ok().filter(|&v| v > 0).ok_or_else(|| {
+            StoreError::corrupt(
+                format!("stream {}", stream.name()),
+                format!("command {command_id:?} is stored at version {version}, below 1"),
+            )
+        })
+    };
+    match (first, last) {
+        (Some(first), Some(last)) => Ok(Some(version(first)?..=version(last)?)),
+        _ => Ok(None),
+    }
+}
+
 /// One stream: the events of one aggregate instance, addressed by type and id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct StreamRef<'a> {
@@ -307,6 +330,18 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// The current version of `stream`: 0 if it has no events.
     fn stream_version(&self, stream: StreamRef<'_>) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// The versions of the events of `stream` stored with command id `command_id` (their
+    /// [`Metadata::command_id`]), first to last; `None` if no event of the stream has it.
+    ///
+    /// The [`Repository`](crate::Repository) asks this before it decides a command that
+    /// has an id, so that the command is carried out once. A command id names one append:
+    /// the range runs from the first event stored with it to the last.
+    fn find_command(
+        &self,
+        stream: StreamRef<'_>,
+        command_id: &str,
+    ) -> impl Future<Output = Result<Option<std::ops::RangeInclusive<u64>>, StoreError>> + Send;
 
     /// Reads up to `limit` events of all streams with positions after `after`, in position
     /// order, keeping those `filter` lets through.

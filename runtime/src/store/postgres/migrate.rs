@@ -7,10 +7,11 @@ use crate::error::StoreError;
 
 /// The versioned migrations, in order. `{schema}` stands for the quoted schema name. Never
 /// edit one that has shipped: add the next.
-pub(super) const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "events, snapshots and checkpoints",
-    r#"
+pub(super) const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "events, snapshots and checkpoints",
+        r#"
 CREATE TABLE {schema}.events (
     position       BIGINT      NOT NULL,
     aggregate_type TEXT        NOT NULL,
@@ -41,7 +42,16 @@ CREATE TABLE {schema}.checkpoints (
     CONSTRAINT checkpoints_pkey PRIMARY KEY (name)
 );
 "#,
-)];
+    ),
+    (
+        2,
+        "an index of command ids",
+        r#"
+CREATE INDEX events_by_command ON {schema}.events (aggregate_type, stream_id, (metadata->>'command_id'))
+    WHERE (metadata->>'command_id') IS NOT NULL;
+"#,
+    ),
+];
 
 /// Brings `schema` up to the newest migration, in one transaction under an advisory lock.
 pub(super) async fn migrate(client: &Client, schema: &str, quoted: &str, lock_key: i64) -> Result<(), StoreError> {

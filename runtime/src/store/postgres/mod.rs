@@ -18,6 +18,7 @@ mod statements;
 mod tests;
 
 use std::future::Future;
+use std::ops::RangeInclusive;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
@@ -34,7 +35,9 @@ use self::migrate::migrate;
 use self::pool::Pool;
 use self::rows::{decode_event, stored_event};
 use self::statements::Sql;
-use super::{Appended, Checkpoint, EventFilter, EventStore, Lease, OwnedStream, Snapshot, StreamRef, boxed};
+use super::{
+    Appended, Checkpoint, EventFilter, EventStore, Lease, OwnedStream, Snapshot, StreamRef, boxed, command_range,
+};
 use crate::envelope::{Metadata, NewEvent, RecordedEvent, StoredEvent};
 use crate::error::StoreError;
 
@@ -399,6 +402,28 @@ impl EventStore for PostgresStore {
         boxed(async move {
             let stream = stream.as_ref();
             self.inner.pool.get().await?.conn().stream_version(stream).await
+        })
+    }
+
+    fn find_command(
+        &self,
+        stream: StreamRef<'_>,
+        command_id: &str,
+    ) -> impl Future<Output = Result<Option<RangeInclusive<u64>>, StoreError>> + Send {
+        let stream = OwnedStream::of(stream);
+        let command_id = command_id.to_owned();
+        boxed(async move {
+            let stream = stream.as_ref();
+            let conn = self.inner.pool.get().await?;
+            let conn = conn.conn();
+            let row = conn
+                .client
+                .query_one(&conn.statements.find_command, &[&stream.aggregate_type, &stream.stream_id, &command_id])
+                .await
+                .map_err(backend)?;
+            let (first, last): (Option<i64>, Option<i64>) =
+                (row.try_get(0).map_err(backend)?, row.try_get(1).map_err(backend)?);
+            command_range(stream, &command_id, first, last)
         })
     }
 

@@ -50,6 +50,12 @@ statements! { s =>
         "SELECT coalesce(max(version), 0)::bigint FROM {s}.events \
          WHERE aggregate_type = $1::text AND stream_id = $2::text"
     );
+    /// The first and last versions of one stream (`$1` type, `$2` id) stored with command id
+    /// `$3` (both null if none), through the partial index `events_by_command`.
+    find_command: format!(
+        "SELECT min(version), max(version) FROM {s}.events \
+         WHERE aggregate_type = $1::text AND stream_id = $2::text AND (metadata->>'command_id') = $3::text"
+    );
     /// The schema's position lock (`$1`, its key), held until the transaction ends.
     lock: "SELECT pg_advisory_xact_lock($1::bigint)".to_owned();
     /// One append, under the lock: checks the stream's version (`$3`, expected), then takes

@@ -21,7 +21,7 @@ impl SqliteStore {
         &self,
         stream: StreamName,
         expected: u64,
-        metadata: Option<String>,
+        metadata: StoredMetadata,
         events: Vec<NewEvent>,
     ) -> Result<Appended, StoreError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
@@ -61,7 +61,7 @@ impl SqliteStore {
 struct PendingAppend {
     stream: StreamName,
     expected: u64,
-    metadata: Option<String>,
+    metadata: StoredMetadata,
     events: Vec<NewEvent>,
     reply: tokio::sync::oneshot::Sender<Result<Appended, StoreError>>,
 }
@@ -245,8 +245,9 @@ fn append_one(
                 event.name,
                 event.version,
                 micros,
-                metadata,
+                metadata.json,
                 event.payload,
+                metadata.command_id,
             ])
             .map_err(|e| conflict_or_backend(e, stream, expected, expected + offset as u64 + 1))?;
         positions.push(connection.last_insert_rowid() as u64);
@@ -301,9 +302,20 @@ struct InsertFailed {
     error: rusqlite::Error,
 }
 
-/// The metadata column: JSON of the key/values, or null when there are none.
-pub(super) fn encode_metadata(metadata: &Metadata) -> Option<String> {
-    (!metadata.is_empty()).then(|| serde_json::to_string(metadata).expect("metadata is plain strings"))
+/// An append's metadata as its events store it: the `metadata` column (JSON of the
+/// key/values, or null when there are none) and the `command_id` column beside it, which
+/// the index of command ids reads without parsing JSON.
+#[derive(Default)]
+pub(super) struct StoredMetadata {
+    json: Option<String>,
+    command_id: Option<String>,
+}
+
+pub(super) fn encode_metadata(metadata: &Metadata) -> StoredMetadata {
+    StoredMetadata {
+        json: (!metadata.is_empty()).then(|| serde_json::to_string(metadata).expect("metadata is plain strings")),
+        command_id: metadata.command_id.clone(),
+    }
 }
 
 #[cfg(all(test, feature = "tracing"))]
@@ -314,7 +326,7 @@ mod tests {
     use tracing::span::{Attributes, Id, Record};
     use tracing::{Event, Metadata as TraceMetadata, Subscriber};
 
-    use super::{PendingAppend, commit_queued};
+    use super::{PendingAppend, StoredMetadata, commit_queued};
     use crate::envelope::NewEvent;
     use crate::error::StreamName;
     use crate::store::sqlite::{SqliteStore, connection::lock};
@@ -389,7 +401,13 @@ mod tests {
             for (id, events) in [("good", vec![event(), event()]), ("poison", vec![event()])] {
                 let (reply, answer) = tokio::sync::oneshot::channel();
                 let stream = StreamName { aggregate_type: "note".into(), stream_id: id.into() };
-                queue.pending.push(PendingAppend { stream, expected: 0, metadata: None, events, reply });
+                queue.pending.push(PendingAppend {
+                    stream,
+                    expected: 0,
+                    metadata: StoredMetadata::default(),
+                    events,
+                    reply,
+                });
                 answers.push(answer);
             }
             queue.committing = true;

@@ -43,6 +43,11 @@ const MIGRATIONS: &[&str] = &[
         owner      TEXT    NOT NULL,
         expires_at INTEGER NOT NULL
     );",
+    // 3: command ids, so that a command is carried out once (`find_command`): a column of
+    // its own (also in the metadata JSON), indexed where it is set.
+    "ALTER TABLE events ADD COLUMN command_id TEXT;
+    CREATE INDEX events_by_command ON events (aggregate_type, stream_id, command_id)
+        WHERE command_id IS NOT NULL;",
 ];
 
 /// Brings the schema up to date, in one write transaction, so two processes opening a new

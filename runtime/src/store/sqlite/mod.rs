@@ -15,6 +15,7 @@ mod rows;
 mod statements;
 
 use std::future::Future;
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -213,6 +214,16 @@ impl EventStore for SqliteStore {
     fn stream_version(&self, stream: StreamRef<'_>) -> impl Future<Output = Result<u64, StoreError>> + Send {
         let OwnedStream { aggregate_type, stream_id } = OwnedStream::of(stream);
         boxed(self.read(move |connection| rows::stream_version(connection, &aggregate_type, &stream_id)))
+    }
+
+    fn find_command(
+        &self,
+        stream: StreamRef<'_>,
+        command_id: &str,
+    ) -> impl Future<Output = Result<Option<RangeInclusive<u64>>, StoreError>> + Send {
+        let OwnedStream { aggregate_type, stream_id } = OwnedStream::of(stream);
+        let command_id = command_id.to_owned();
+        boxed(self.read(move |connection| rows::command_versions(connection, &aggregate_type, &stream_id, &command_id)))
     }
 
     fn read_all(

@@ -245,6 +245,22 @@ pub(super) fn stream_version(
         })
 }
 
+/// The first and last versions stored with `command_id` on a stream, if any.
+pub(super) fn command_versions(
+    connection: &Connection,
+    aggregate_type: &str,
+    stream_id: &str,
+    command_id: &str,
+) -> Result<Option<std::ops::RangeInclusive<u64>>, StoreError> {
+    let (first, last): (Option<i64>, Option<i64>) = connection
+        .prepare_cached(statements::FIND_COMMAND)
+        .and_then(|mut s| {
+            s.query_row(params![aggregate_type, stream_id, command_id], |row| Ok((row.get(0)?, row.get(1)?)))
+        })
+        .map_err(backend)?;
+    crate::store::command_range(crate::store::StreamRef::new(aggregate_type, stream_id), command_id, first, last)
+}
+
 /// A count or position as SQLite's integer, capped at `i64::MAX` (a bound past every row).
 pub(super) fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)

@@ -34,6 +34,11 @@ pub(super) const READ_ALL: &str = concat!(
      ORDER BY position LIMIT ?4"
 );
 
+/// The first and last versions of stream `?1`/`?2` stored with command id `?3` (both null
+/// if none), through the partial index `events_by_command`.
+pub(super) const FIND_COMMAND: &str = "SELECT MIN(version), MAX(version) FROM events \
+     WHERE aggregate_type = ?1 AND stream_id = ?2 AND command_id = ?3";
+
 /// The version of stream `?1`/`?2`: 0 if it has no events.
 pub(super) const STREAM_VERSION: &str =
     "SELECT COALESCE(MAX(version), 0) FROM events WHERE aggregate_type = ?1 AND stream_id = ?2";
@@ -43,8 +48,8 @@ pub(super) const HEAD_POSITION: &str = "SELECT COALESCE(MAX(position), 0) FROM e
 
 /// One new event; its position is the new row id.
 pub(super) const INSERT_EVENT: &str =
-    "INSERT INTO events (aggregate_type, stream_id, version, name, schema_version, recorded_at, metadata, payload)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+    "INSERT INTO events (aggregate_type, stream_id, version, name, schema_version, recorded_at, metadata, payload, command_id)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 
 /// Stores the snapshot of a stream, unless the stored one is of a later version.
 pub(super) const SAVE_SNAPSHOT: &str =
