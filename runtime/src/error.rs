@@ -215,9 +215,19 @@ pub enum ExecuteError<E> {
     /// The store failed, or held data that could not be decoded.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The events were committed, but an inline projection failed to take them in.
-    #[error("the command was committed, but an inline projection failed: {0}")]
-    Projection(#[source] ProjectionError),
+    /// The events were committed, but an inline projection failed to take them in. The
+    /// command must not be sent again: its events are stored at `positions`, and the stream
+    /// is at `version`.
+    #[error("the command was committed (stream version {version}), but an inline projection failed: {source}")]
+    Projection {
+        /// The stream's version after the command.
+        version: u64,
+        /// The global position of each event the command recorded.
+        positions: Vec<u64>,
+        /// What the projection failed on.
+        #[source]
+        source: ProjectionError,
+    },
 }
 
 impl<E> ExecuteError<E> {
@@ -240,7 +250,7 @@ impl<E> ExecuteError<E> {
     pub fn is_corrupt(&self) -> bool {
         match self {
             ExecuteError::Store(e) => e.is_corrupt(),
-            ExecuteError::Projection(e) => e.is_corrupt(),
+            ExecuteError::Projection { source, .. } => source.is_corrupt(),
             ExecuteError::Rejected(_) | ExecuteError::Conflict { .. } => false,
         }
     }
@@ -459,9 +469,11 @@ mod tests {
         assert!(corrupt.is_corrupt() && !corrupt.is_invalid_input());
         let backend = Execute::from(StoreError::Backend("disk full".into()));
         assert!(!backend.is_corrupt() && !backend.is_invalid_input());
-        let projection = Execute::Projection(on_event(ApplyError::Decode(decode_error())));
+        let committed = |source| Execute::Projection { version: 3, positions: vec![7], source };
+        let projection = committed(on_event(ApplyError::Decode(decode_error())));
         assert!(projection.is_corrupt() && !projection.is_invalid_input());
-        let handler = Execute::Projection(on_event(ApplyError::Handler("poison".into())));
+        assert!(projection.to_string().starts_with("the command was committed (stream version 3)"), "{projection}");
+        let handler = committed(on_event(ApplyError::Handler("poison".into())));
         assert!(!handler.is_corrupt());
     }
 }

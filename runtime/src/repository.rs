@@ -352,10 +352,11 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
                     trail.version = appended.version;
                     self.maybe_snapshot(stream, before, &cached).await;
                     drop(cached);
-                    if let Some(sent) = handed_over {
-                        hand_over(&self.inline, stream, metadata, &appended, sent)
-                            .await
-                            .map_err(ExecuteError::Projection)?;
+                    if let Some(sent) = handed_over
+                        && let Err(source) = hand_over(&self.inline, stream, metadata, &appended, sent).await
+                    {
+                        let (version, positions) = (appended.version, appended.positions);
+                        return Err(ExecuteError::Projection { version, positions, source });
                     }
                     return Ok(Committed {
                         version: appended.version,

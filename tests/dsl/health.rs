@@ -142,7 +142,12 @@ async fn a_stopped_runner_stays_stopped_until_a_catch_up_succeeds_and_inline_hea
     BROKEN.store(true, Ordering::SeqCst);
     let error = ledgers.execute("l-1", LedgerCommand::Credit { amount: 6 }).await.unwrap_err();
     BROKEN.store(false, Ordering::SeqCst);
-    let ExecuteError::Projection(stopped) = &error else { panic!("expected an inline projection's error: {error:?}") };
+    let ExecuteError::Projection { version, positions, source: stopped } = &error else {
+        panic!("expected an inline projection's error: {error:?}")
+    };
+    let stored = ledgers.store().read_stream(StreamRef::new(Ledger::NAME, "l-1"), 1, u64::MAX).await.unwrap();
+    let last = stored.last().expect("the command was committed");
+    assert_eq!((*version, positions.as_slice()), (last.meta.stream_version, [last.meta.position].as_slice()));
     assert!(!stopped.is_corrupt() && !error.is_corrupt(), "a handler's own error is not corrupt data");
     let health = ledgers.inline_health().await;
     assert_eq!(

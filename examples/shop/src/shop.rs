@@ -160,7 +160,7 @@ impl<S: EventStore> Shop<S> {
     ) -> Result<Stored<E>, ExecuteError<R>> {
         match executed {
             Ok(committed) => Ok(Stored::Projected(committed)),
-            Err(ExecuteError::Projection(error)) => {
+            Err(ExecuteError::Projection { source: error, .. }) => {
                 tracing::warn!(
                     read_model = error.projection(),
                     "a command was recorded, but a read model did not take it in: {error}"

@@ -208,7 +208,8 @@ mod tests {
         assert_eq!(status_and_message(ExecuteError::Store(backend)), Err("storage backend: the disk is full".into()));
         let store = StoreError::Backend("the disk is full".into());
         let projection = ProjectionError::Store { projection: "catalog", source: store };
-        let projection = status_and_message(ExecuteError::Projection(projection));
+        let projection =
+            status_and_message(ExecuteError::Projection { version: 3, positions: vec![7], source: projection });
         assert!(projection.is_err_and(|ours| ours.contains("an inline projection failed")));
     }
 
