@@ -308,8 +308,14 @@ pub enum ProjectionError {
         #[source]
         source: ApplyError,
     },
-    /// The stored state of the projection (its checkpoint) does not decode as its type.
-    #[error("projection `{projection}`: its stored state at position {position} does not decode: {source}")]
+    /// The stored state of the projection (its checkpoint) does not decode as its type. If
+    /// the type changed, deleting the checkpoint ([`EventStore::delete_checkpoint`](crate::EventStore::delete_checkpoint)
+    /// with the projection's name) makes the next start rebuild it from the log.
+    #[error(
+        "projection `{projection}`: its stored state at position {position} does not decode: {source}; if its type \
+         changed, delete its checkpoint (`EventStore::delete_checkpoint(\"{projection}\")`) and it rebuilds from the \
+         log on its next start"
+    )]
     State {
         /// The projection's name.
         projection: &'static str,
@@ -450,6 +456,7 @@ mod tests {
         let state = ProjectionError::State { projection: "totals", position: 4, source: json_error() };
         assert!(state.source().and_then(|s| s.downcast_ref::<serde_json::Error>()).is_some());
         assert!(state.to_string().starts_with("projection `totals`: its stored state at position 4 does not decode: "));
+        assert!(state.to_string().ends_with("delete its checkpoint (`EventStore::delete_checkpoint(\"totals\")`) and it rebuilds from the log on its next start"), "{state}");
         assert_eq!(state.projection(), "totals");
     }
 

@@ -236,3 +236,23 @@ fn a_stopped_runner_serializes_with_what_stopped_it() {
     let starting = serde_json::to_value(RunnerStatus::CatchingUp).unwrap();
     assert_eq!(starting, serde_json::json!({ "status": "catching_up" }));
 }
+
+/// A checkpoint whose state no longer fits the projection's type (its fields changed) stops
+/// the start with an error that says how to recover; deleting the checkpoint, as it says,
+/// makes the next start rebuild from the log.
+#[tokio::test]
+async fn a_checkpoint_of_another_shape_says_how_to_rebuild() {
+    let store = MemoryStore::new();
+    ledgers(store.clone()).execute("l-1", LedgerCommand::Credit { amount: 5 }).await.unwrap();
+    let older = factum::Checkpoint { position: 1, state: r#"{"sum":5}"#.into() };
+    store.save_checkpoint("credit-count", older).await.unwrap();
+
+    let error = ProjectionRunner::<CreditCount, _>::start(store.clone()).await.unwrap_err();
+    assert!(matches!(&error, ProjectionError::State { projection: "credit-count", position: 1, .. }), "{error}");
+    assert!(error.to_string().contains(r#"delete its checkpoint (`EventStore::delete_checkpoint("credit-count")`)"#));
+
+    store.delete_checkpoint("credit-count").await.unwrap();
+    let runner = ProjectionRunner::<CreditCount, _>::start(store.clone()).await.unwrap();
+    assert_eq!(runner.catch_up().await.unwrap(), 1);
+    assert_eq!(runner.state().await, CreditCount { credits: 1 });
+}
