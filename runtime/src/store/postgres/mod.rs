@@ -291,9 +291,9 @@ impl std::fmt::Debug for PostgresStore {
     }
 }
 
-/// Every operation returns its future boxed (see [`boxed`]): the program that awaits it does
-/// not compile the client calls again. What a future borrows is copied out first, so that
-/// it holds on to the store alone; nothing runs until it is polled.
+// Every operation returns its future boxed (see `store::boxed`): the program that awaits it does
+// not compile the client calls again. What a future borrows is copied out first, so that
+// it holds on to the store alone; nothing runs until it is polled.
 impl EventStore for PostgresStore {
     fn append(
         &self,

@@ -152,10 +152,10 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-/// Every operation returns its future boxed (see [`boxed`]): the program that awaits it does
-/// not compile SQLite's hand-over to the blocking pool again. What a future borrows is
-/// copied out first, so that it holds on to the store alone; nothing runs until it is
-/// polled.
+// Every operation returns its future boxed (see `store::boxed`): the program that awaits it does
+// not compile SQLite's hand-over to the blocking pool again. What a future borrows is
+// copied out first, so that it holds on to the store alone; nothing runs until it is
+// polled.
 impl EventStore for SqliteStore {
     fn append(
         &self,
