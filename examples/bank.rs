@@ -250,3 +250,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("\nrun it again: the events above are still in {path}");
     Ok(())
 }
+
+/// The stored shape of the bank's events is locked in `examples/bank.events.lock`: a field
+/// changed under an unchanged version fails this test, with the fix. After adding an event
+/// or a version on purpose, write the file again with `FACTUM_BLESS=1 cargo test --example bank`.
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn stored_events_keep_their_shape() {
+        // In a package of its own this is `check("events.lock")`. This file is built by two
+        // packages (the root one, and `bench/` for the compile-time figure), so the lock is
+        // found beside it: `file!()` is relative to the workspace root, above either.
+        let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .ancestors()
+            .map(|dir| dir.join(file!()))
+            .find(|path| path.exists())
+            .expect("bank.rs under the workspace root");
+        factum::schema::check(source.with_file_name("bank.events.lock")).unwrap();
+    }
+}

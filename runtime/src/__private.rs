@@ -1,5 +1,6 @@
 //! What the generated code calls. Not a public API.
 
+pub use inventory;
 pub use serde;
 pub use serde_json;
 

@@ -10,6 +10,8 @@
 //!   [`Aggregate`](trait@Aggregate) impl.
 //! - [`EventStore`] and its backends ([`MemoryStore`]), [`Repository`] to run commands, and
 //!   [`testing`] for given / when / then.
+//! - [`registry`]: every event of the program with its stored shape, registered by the derive;
+//!   [`schema::check`] compares them with a committed lock file in a test.
 //!
 //! ```
 //! use factum::prelude::*;
@@ -62,7 +64,9 @@ mod error;
 mod event;
 mod health;
 pub mod projection;
+pub mod registry;
 mod repository;
+pub mod schema;
 mod snapshot;
 pub mod store;
 pub mod testing;

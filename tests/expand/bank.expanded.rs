@@ -35,6 +35,25 @@ where
     }
 }
 const _: () = ::factum::__private::assert_event_bounds::<AccountOpened>();
+const _: () = {
+    static SHAPE: ::factum::registry::EventShape = ::factum::registry::EventShape {
+        name: "AccountOpened",
+        version: 1,
+        rust_type: ::core::concat!(::core::module_path!(), "::", "AccountOpened"),
+        upcast_from: ::core::option::Option::None,
+        serde: &[],
+        body: ::factum::registry::Body::Struct(
+            &[
+                ::factum::registry::FieldShape {
+                    name: "owner",
+                    ty: "String",
+                    serde: &[],
+                },
+            ],
+        ),
+    };
+    ::factum::__private::inventory::submit!(::factum::registry::Registered(& SHAPE));
+};
 #[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct MoneyDeposited {
     pub amount: u64,
@@ -60,6 +79,25 @@ where
     }
 }
 const _: () = ::factum::__private::assert_event_bounds::<MoneyDeposited>();
+const _: () = {
+    static SHAPE: ::factum::registry::EventShape = ::factum::registry::EventShape {
+        name: "MoneyDeposited",
+        version: 1,
+        rust_type: ::core::concat!(::core::module_path!(), "::", "MoneyDeposited"),
+        upcast_from: ::core::option::Option::None,
+        serde: &[],
+        body: ::factum::registry::Body::Struct(
+            &[
+                ::factum::registry::FieldShape {
+                    name: "amount",
+                    ty: "u64",
+                    serde: &[],
+                },
+            ],
+        ),
+    };
+    ::factum::__private::inventory::submit!(::factum::registry::Registered(& SHAPE));
+};
 /// The first schema of a withdrawal, before it carried a reason. Old streams still hold it.
 #[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[event(name = "MoneyWithdrawn")]
@@ -87,6 +125,25 @@ where
     }
 }
 const _: () = ::factum::__private::assert_event_bounds::<MoneyWithdrawnV1>();
+const _: () = {
+    static SHAPE: ::factum::registry::EventShape = ::factum::registry::EventShape {
+        name: "MoneyWithdrawn",
+        version: 1,
+        rust_type: ::core::concat!(::core::module_path!(), "::", "MoneyWithdrawnV1"),
+        upcast_from: ::core::option::Option::None,
+        serde: &[],
+        body: ::factum::registry::Body::Struct(
+            &[
+                ::factum::registry::FieldShape {
+                    name: "amount",
+                    ty: "u64",
+                    serde: &[],
+                },
+            ],
+        ),
+    };
+    ::factum::__private::inventory::submit!(::factum::registry::Registered(& SHAPE));
+};
 #[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[event(name = "MoneyWithdrawn", version = 2, upcast_from = MoneyWithdrawnV1)]
 pub struct MoneyWithdrawn {
@@ -138,6 +195,30 @@ const _: () = {
         );
     }
 };
+const _: () = {
+    static SHAPE: ::factum::registry::EventShape = ::factum::registry::EventShape {
+        name: "MoneyWithdrawn",
+        version: 2,
+        rust_type: ::core::concat!(::core::module_path!(), "::", "MoneyWithdrawn"),
+        upcast_from: ::core::option::Option::Some("MoneyWithdrawnV1"),
+        serde: &[],
+        body: ::factum::registry::Body::Struct(
+            &[
+                ::factum::registry::FieldShape {
+                    name: "amount",
+                    ty: "u64",
+                    serde: &[],
+                },
+                ::factum::registry::FieldShape {
+                    name: "reason",
+                    ty: "String",
+                    serde: &[],
+                },
+            ],
+        ),
+    };
+    ::factum::__private::inventory::submit!(::factum::registry::Registered(& SHAPE));
+};
 impl From<MoneyWithdrawnV1> for MoneyWithdrawn {
     fn from(old: MoneyWithdrawnV1) -> Self {
         MoneyWithdrawn {
@@ -169,6 +250,17 @@ where
     }
 }
 const _: () = ::factum::__private::assert_event_bounds::<AccountClosed>();
+const _: () = {
+    static SHAPE: ::factum::registry::EventShape = ::factum::registry::EventShape {
+        name: "AccountClosed",
+        version: 1,
+        rust_type: ::core::concat!(::core::module_path!(), "::", "AccountClosed"),
+        upcast_from: ::core::option::Option::None,
+        serde: &[],
+        body: ::factum::registry::Body::Unit,
+    };
+    ::factum::__private::inventory::submit!(::factum::registry::Registered(& SHAPE));
+};
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum BankError {
     #[error("the account is already open")]
@@ -922,4 +1014,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     balances.save_checkpoint().await?;
     println!("\nrun it again: the events above are still in {path}");
     Ok(())
+}
+/// The stored shape of the bank's events is locked in `examples/bank.events.lock`: a field
+/// changed under an unchanged version fails this test, with the fix. After adding an event
+/// or a version on purpose, write the file again with `FACTUM_BLESS=1 cargo test --example bank`.
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn stored_events_keep_their_shape() {
+        let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .ancestors()
+            .map(|dir| dir.join(file!()))
+            .find(|path| path.exists())
+            .expect("bank.rs under the workspace root");
+        factum::schema::check(source.with_file_name("bank.events.lock")).unwrap();
+    }
 }

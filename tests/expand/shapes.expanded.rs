@@ -24,6 +24,25 @@ where
     }
 }
 const _: () = ::factum::__private::assert_event_bounds::<Credited>();
+const _: () = {
+    static SHAPE: ::factum::registry::EventShape = ::factum::registry::EventShape {
+        name: "Credited",
+        version: 1,
+        rust_type: ::core::concat!(::core::module_path!(), "::", "Credited"),
+        upcast_from: ::core::option::Option::None,
+        serde: &[],
+        body: ::factum::registry::Body::Struct(
+            &[
+                ::factum::registry::FieldShape {
+                    name: "amount",
+                    ty: "u64",
+                    serde: &[],
+                },
+            ],
+        ),
+    };
+    ::factum::__private::inventory::submit!(::factum::registry::Registered(& SHAPE));
+};
 #[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[event(name = "ledger.frozen")]
 pub struct Frozen;
@@ -48,6 +67,17 @@ where
     }
 }
 const _: () = ::factum::__private::assert_event_bounds::<Frozen>();
+const _: () = {
+    static SHAPE: ::factum::registry::EventShape = ::factum::registry::EventShape {
+        name: "ledger.frozen",
+        version: 1,
+        rust_type: ::core::concat!(::core::module_path!(), "::", "Frozen"),
+        upcast_from: ::core::option::Option::None,
+        serde: &[],
+        body: ::factum::registry::Body::Unit,
+    };
+    ::factum::__private::inventory::submit!(::factum::registry::Registered(& SHAPE));
+};
 #[derive(Aggregate, Default)]
 #[aggregate(name = "ledger")]
 pub struct Ledger {

@@ -25,6 +25,25 @@ where
     }
 }
 const _: () = ::factum::__private::assert_event_bounds::<PricedV1>();
+const _: () = {
+    static SHAPE: ::factum::registry::EventShape = ::factum::registry::EventShape {
+        name: "Priced",
+        version: 1,
+        rust_type: ::core::concat!(::core::module_path!(), "::", "PricedV1"),
+        upcast_from: ::core::option::Option::None,
+        serde: &[],
+        body: ::factum::registry::Body::Struct(
+            &[
+                ::factum::registry::FieldShape {
+                    name: "units",
+                    ty: "u64",
+                    serde: &[],
+                },
+            ],
+        ),
+    };
+    ::factum::__private::inventory::submit!(::factum::registry::Registered(& SHAPE));
+};
 #[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[event(name = "Priced", version = 2, upcast_from = PricedV1)]
 pub struct PricedV2 {
@@ -74,6 +93,25 @@ const _: () = {
             "`upcast_from = PricedV1`: the older type must have a lower `version` than 2",
         );
     }
+};
+const _: () = {
+    static SHAPE: ::factum::registry::EventShape = ::factum::registry::EventShape {
+        name: "Priced",
+        version: 2,
+        rust_type: ::core::concat!(::core::module_path!(), "::", "PricedV2"),
+        upcast_from: ::core::option::Option::Some("PricedV1"),
+        serde: &[],
+        body: ::factum::registry::Body::Struct(
+            &[
+                ::factum::registry::FieldShape {
+                    name: "cents",
+                    ty: "u64",
+                    serde: &[],
+                },
+            ],
+        ),
+    };
+    ::factum::__private::inventory::submit!(::factum::registry::Registered(& SHAPE));
 };
 #[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[event(name = "Priced", version = 3, upcast_from = PricedV2)]
@@ -125,4 +163,28 @@ const _: () = {
             "`upcast_from = PricedV2`: the older type must have a lower `version` than 3",
         );
     }
+};
+const _: () = {
+    static SHAPE: ::factum::registry::EventShape = ::factum::registry::EventShape {
+        name: "Priced",
+        version: 3,
+        rust_type: ::core::concat!(::core::module_path!(), "::", "Priced"),
+        upcast_from: ::core::option::Option::Some("PricedV2"),
+        serde: &[],
+        body: ::factum::registry::Body::Struct(
+            &[
+                ::factum::registry::FieldShape {
+                    name: "cents",
+                    ty: "u64",
+                    serde: &[],
+                },
+                ::factum::registry::FieldShape {
+                    name: "currency",
+                    ty: "String",
+                    serde: &[],
+                },
+            ],
+        ),
+    };
+    ::factum::__private::inventory::submit!(::factum::registry::Registered(& SHAPE));
 };

@@ -5,7 +5,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, LitStr};
 
-use super::fallback;
+use super::{fallback, shape};
 use crate::attr;
 use crate::ctxt::Ctxt;
 
@@ -84,6 +84,7 @@ pub fn derive(input: TokenStream) -> TokenStream {
         None => (TokenStream::new(), TokenStream::new()),
     };
     let (upcast, checks) = older;
+    let registration = shape::registration(&input, &name, &version, attrs.upcast_from.as_ref());
     // The older type is decoded inside the impl: bounded like `Self`, so an older type
     // without serde is reported at its own struct only.
     let older_bound = match &attrs.upcast_from {
@@ -112,5 +113,6 @@ pub fn derive(input: TokenStream) -> TokenStream {
         }
         #bounds_check
         #checks
+        #registration
     }
 }

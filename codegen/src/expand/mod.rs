@@ -7,6 +7,7 @@ pub mod event;
 mod fallback;
 pub mod handlers;
 pub mod projection;
+mod shape;
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};

@@ -1,0 +1,106 @@
+//! The event model as the program holds it: every event type, with its stored shape,
+//! registered by `#[derive(Event)]` where it is compiled and collected at start-up from
+//! every crate linked into the program.
+//!
+//! What each [`EventShape`] records is what decides the stored JSON: the stored name and
+//! schema version, the fields with their types as written, and the `serde` attributes of
+//! the type and of each field. [`schema::check`](crate::schema::check) compares it with a
+//! committed lock file, so that a shape changed under an unchanged version fails a test
+//! instead of failing to decode old events in production.
+//!
+//! ```
+//! use factum::prelude::*;
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+//! pub struct CashDeposited {
+//!     pub amount: u64,
+//!     #[serde(default)]
+//!     pub note: Option<String>,
+//! }
+//!
+//! let shape = factum::registry::events().find(|e| e.name == "CashDeposited").unwrap();
+//! assert_eq!(shape.version, 1);
+//! let fields: Vec<_> = shape.fields().iter().map(|f| (f.name, f.ty)).collect();
+//! assert_eq!(fields, [("amount", "u64"), ("note", "Option<String>")]);
+//! assert_eq!(shape.fields()[1].serde, ["default"]);
+//! ```
+
+/// The stored shape of one event type, as `#[derive(Event)]` saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventShape {
+    /// The name it is stored under.
+    pub name: &'static str,
+    /// Its schema version.
+    pub version: u32,
+    /// The Rust type, with the module it is in (`bank::MoneyWithdrawn`).
+    pub rust_type: &'static str,
+    /// The type it upcasts from (`upcast_from`), as written, if any.
+    pub upcast_from: Option<&'static str>,
+    /// The `serde` attributes of the type, each as written inside `#[serde(...)]`.
+    pub serde: &'static [&'static str],
+    /// What the type holds.
+    pub body: Body,
+}
+
+impl EventShape {
+    /// The fields of a struct (named, or numbered from `0` for a tuple struct); none for a
+    /// unit struct or an enum.
+    pub fn fields(&self) -> &'static [FieldShape] {
+        match self.body {
+            Body::Struct(fields) | Body::Tuple(fields) => fields,
+            Body::Unit | Body::Enum(_) => &[],
+        }
+    }
+}
+
+/// What an event type holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    /// A struct with named fields.
+    Struct(&'static [FieldShape]),
+    /// A tuple struct: its fields are named `0`, `1`, ...
+    Tuple(&'static [FieldShape]),
+    /// A unit struct.
+    Unit,
+    /// An enum, variant by variant.
+    Enum(&'static [VariantShape]),
+}
+
+/// One field: its name, its type as written (spaces only where Rust needs them), and its
+/// `serde` attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldShape {
+    /// The field's name (`amount`), or its index in a tuple (`0`).
+    pub name: &'static str,
+    /// The type as written (`Option<Vec<String>>`).
+    pub ty: &'static str,
+    /// The `serde` attributes of the field, each as written inside `#[serde(...)]`.
+    pub serde: &'static [&'static str],
+}
+
+/// One variant of an enum event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VariantShape {
+    /// The variant's name.
+    pub name: &'static str,
+    /// Its `serde` attributes.
+    pub serde: &'static [&'static str],
+    /// Its fields, as for a struct: named, numbered (a tuple variant) or none (a unit one).
+    pub fields: &'static [FieldShape],
+    /// Whether the fields are numbered (a tuple variant).
+    pub tuple: bool,
+}
+
+/// What `#[derive(Event)]` submits; not for direct use.
+#[doc(hidden)]
+pub struct Registered(pub &'static EventShape);
+
+inventory::collect!(Registered);
+
+/// Every event type linked into this program, ordered by stored name, then version.
+pub fn events() -> impl Iterator<Item = &'static EventShape> {
+    let mut all: Vec<&'static EventShape> = inventory::iter::<Registered>.into_iter().map(|r| r.0).collect();
+    all.sort_by(|a, b| (a.name, a.version, a.rust_type).cmp(&(b.name, b.version, b.rust_type)));
+    all.into_iter()
+}
