@@ -9,7 +9,7 @@
 //! }
 //! ```
 //!
-//! [`check`] compares the shapes in the [registry](crate::registry) with the file:
+//! [`check`] compares the shapes in the [`registry`] with the file:
 //! - a shape changed under the same name and version (a field added, removed, renamed or
 //!   retyped, a `serde` attribute changed) fails with the event, the change and the fix:
 //!   keep the old type, give the new one the next version and `upcast_from` the old;
