@@ -110,6 +110,31 @@ pub trait NotAnEvent {
 
 impl<E: ?Sized> NotAnEvent for EventInfo<E> {}
 
+/// The stored name of an aggregate or projection type `T` for the registry, or `""` when
+/// `T` lacks its derive (the fallback of [`NoStoredName`], which the registration imports):
+/// that mistake is reported once elsewhere, so the registration adds no error.
+pub struct StoredName<T: ?Sized>(core::marker::PhantomData<T>);
+
+impl<T: crate::AggregateType> StoredName<T> {
+    /// `T::NAME` of its `AggregateType`.
+    pub const AGGREGATE: &'static str = T::NAME;
+}
+
+impl<T: crate::ProjectionType> StoredName<T> {
+    /// `T::NAME` of its `ProjectionType`.
+    pub const PROJECTION: &'static str = T::NAME;
+}
+
+/// The fallback of [`StoredName`] for a type without the derive.
+pub trait NoStoredName {
+    /// Unknown.
+    const AGGREGATE: &'static str = "";
+    /// Unknown.
+    const PROJECTION: &'static str = "";
+}
+
+impl<T: ?Sized> NoStoredName for StoredName<T> {}
+
 /// An event as the generated dispatch uses it: `AsEvent::<E>::NAME`, `AsEvent::<E>::decode`,
 /// `AsEvent::<E>::clone`, each an `#[inline]` call of `E`'s own.
 ///

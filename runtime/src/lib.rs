@@ -10,8 +10,9 @@
 //!   [`Aggregate`](trait@Aggregate) impl.
 //! - [`EventStore`] and its backends ([`MemoryStore`]), [`Repository`] to run commands, and
 //!   [`testing`] for given / when / then.
-//! - [`registry`]: every event of the program with its stored shape, registered by the derive;
-//!   [`schema::check`] compares them with a committed lock file in a test.
+//! - [`registry`]: the event model (events with their stored shapes, aggregates, projections),
+//!   registered by the macros; [`catalog`] writes it as a page with a diagram, and
+//!   [`schema::check`] compares the stored shapes with a committed lock file in a test.
 //!
 //! ```
 //! use factum::prelude::*;
@@ -59,6 +60,7 @@ extern crate self as factum;
 
 mod aggregate;
 mod cache;
+pub mod catalog;
 mod envelope;
 mod error;
 mod event;

@@ -1,6 +1,8 @@
-//! The event model as the program holds it: every event type, with its stored shape,
-//! registered by `#[derive(Event)]` where it is compiled and collected at start-up from
-//! every crate linked into the program.
+//! The event model as the program holds it: every event type with its stored shape, every
+//! aggregate with its commands and the events each may return, every projection with the
+//! events it reads and its queries. The macros register each where it is compiled
+//! (`#[derive(Event)]` the events, `#[handlers]` the aggregates and projections), and the
+//! program collects them at start-up from every crate linked into it.
 //!
 //! What each [`EventShape`] records is what decides the stored JSON: the stored name and
 //! schema version, the fields with their types as written, and the `serde` attributes of
@@ -92,15 +94,88 @@ pub struct VariantShape {
     pub tuple: bool,
 }
 
+/// An aggregate, as `#[handlers]` saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AggregateShape {
+    /// Its stored name (`bank-account`).
+    pub name: &'static str,
+    /// The Rust type, with the module of its `#[handlers]` block.
+    pub rust_type: &'static str,
+    /// Its commands, in declaration order.
+    pub commands: &'static [CommandShape],
+    /// The stored names of the events it applies, in declaration order.
+    pub events: &'static [&'static str],
+}
+
+/// One command of an aggregate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandShape {
+    /// The variant of the command enum (`Deposit`).
+    pub name: &'static str,
+    /// The stored names of the events it may return: those of its return type, or every
+    /// event of the aggregate for a `Vec` of its event enum.
+    pub emits: &'static [&'static str],
+}
+
+/// A projection, as `#[handlers]` saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProjectionShape {
+    /// Its stored name (`balances`), under which its checkpoint is kept.
+    pub name: &'static str,
+    /// The Rust type, with the module of its `#[handlers]` block.
+    pub rust_type: &'static str,
+    /// Its `#[on]` handlers, in declaration order.
+    pub handlers: &'static [HandlerShape],
+    /// The variants of its query enum.
+    pub queries: &'static [&'static str],
+}
+
+/// One `#[on]` handler: the stored event name it reads, narrowed to one aggregate or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HandlerShape {
+    /// The stored name of the event.
+    pub event: &'static str,
+    /// The aggregate of `#[on(aggregate = "...")]`, if set.
+    pub aggregate: Option<&'static str>,
+}
+
 /// What `#[derive(Event)]` submits; not for direct use.
 #[doc(hidden)]
 pub struct Registered(pub &'static EventShape);
 
 inventory::collect!(Registered);
 
+/// What `#[handlers]` submits for an aggregate; not for direct use.
+#[doc(hidden)]
+pub struct RegisteredAggregate(pub &'static AggregateShape);
+
+inventory::collect!(RegisteredAggregate);
+
+/// What `#[handlers]` submits for a projection; not for direct use.
+#[doc(hidden)]
+pub struct RegisteredProjection(pub &'static ProjectionShape);
+
+inventory::collect!(RegisteredProjection);
+
 /// Every event type linked into this program, ordered by stored name, then version.
 pub fn events() -> impl Iterator<Item = &'static EventShape> {
     let mut all: Vec<&'static EventShape> = inventory::iter::<Registered>.into_iter().map(|r| r.0).collect();
     all.sort_by(|a, b| (a.name, a.version, a.rust_type).cmp(&(b.name, b.version, b.rust_type)));
+    all.into_iter()
+}
+
+/// Every aggregate linked into this program, ordered by stored name.
+pub fn aggregates() -> impl Iterator<Item = &'static AggregateShape> {
+    let mut all: Vec<&'static AggregateShape> =
+        inventory::iter::<RegisteredAggregate>.into_iter().map(|r| r.0).collect();
+    all.sort_by(|a, b| (a.name, a.rust_type).cmp(&(b.name, b.rust_type)));
+    all.into_iter()
+}
+
+/// Every projection linked into this program, ordered by stored name.
+pub fn projections() -> impl Iterator<Item = &'static ProjectionShape> {
+    let mut all: Vec<&'static ProjectionShape> =
+        inventory::iter::<RegisteredProjection>.into_iter().map(|r| r.0).collect();
+    all.sort_by(|a, b| (a.name, a.rust_type).cmp(&(b.name, b.rust_type)));
     all.into_iter()
 }

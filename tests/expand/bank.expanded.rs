@@ -766,6 +766,44 @@ const _: () = {
         "`AccountClosed` is stored under the same name as an earlier event of `BankAccount`; give one of them `#[event(name = \"...\")]`",
     );
 };
+const _: () = {
+    #[allow(unused_imports)]
+    use ::factum::__private::{AsEventFallback as _, NoStoredName as _};
+    static SHAPE: ::factum::registry::AggregateShape = ::factum::registry::AggregateShape {
+        name: ::factum::__private::StoredName::<BankAccount>::AGGREGATE,
+        rust_type: ::core::concat!(::core::module_path!(), "::", "BankAccount"),
+        commands: &[
+            ::factum::registry::CommandShape {
+                name: "Open",
+                emits: &[::factum::__private::AsEvent::<AccountOpened>::NAME],
+            },
+            ::factum::registry::CommandShape {
+                name: "Deposit",
+                emits: &[::factum::__private::AsEvent::<MoneyDeposited>::NAME],
+            },
+            ::factum::registry::CommandShape {
+                name: "Withdraw",
+                emits: &[::factum::__private::AsEvent::<MoneyWithdrawn>::NAME],
+            },
+            ::factum::registry::CommandShape {
+                name: "CloseAccount",
+                emits: &[
+                    ::factum::__private::AsEvent::<MoneyWithdrawn>::NAME,
+                    ::factum::__private::AsEvent::<AccountClosed>::NAME,
+                ],
+            },
+        ],
+        events: &[
+            ::factum::__private::AsEvent::<AccountOpened>::NAME,
+            ::factum::__private::AsEvent::<MoneyDeposited>::NAME,
+            ::factum::__private::AsEvent::<MoneyWithdrawn>::NAME,
+            ::factum::__private::AsEvent::<AccountClosed>::NAME,
+        ],
+    };
+    ::factum::__private::inventory::submit!(
+        ::factum::registry::RegisteredAggregate(& SHAPE)
+    );
+};
 #[derive(Projection, Default, Debug, Clone, Serialize, Deserialize)]
 #[projection(name = "balances")]
 pub struct Balances {
@@ -908,6 +946,28 @@ const _: () = {
             ::factum::__private::EventInfo::<MoneyWithdrawn>::NAME,
         ),
         "`MoneyWithdrawn` is stored under the same name as an earlier event of `Balances`; give one of them `#[event(name = \"...\")]`",
+    );
+};
+const _: () = {
+    #[allow(unused_imports)]
+    use ::factum::__private::{AsEventFallback as _, NoStoredName as _};
+    static SHAPE: ::factum::registry::ProjectionShape = ::factum::registry::ProjectionShape {
+        name: ::factum::__private::StoredName::<Balances>::PROJECTION,
+        rust_type: ::core::concat!(::core::module_path!(), "::", "Balances"),
+        handlers: &[
+            ::factum::registry::HandlerShape {
+                event: ::factum::__private::AsEvent::<MoneyDeposited>::NAME,
+                aggregate: ::core::option::Option::Some("bank-account"),
+            },
+            ::factum::registry::HandlerShape {
+                event: ::factum::__private::AsEvent::<MoneyWithdrawn>::NAME,
+                aggregate: ::core::option::Option::Some("bank-account"),
+            },
+        ],
+        queries: &["Balance", "Total"],
+    };
+    ::factum::__private::inventory::submit!(
+        ::factum::registry::RegisteredProjection(& SHAPE)
     );
 };
 #[tokio::main]

@@ -177,3 +177,29 @@ const _: () = {
         "`AccountClosed` is stored under the same name as an earlier event of `Balances`; give one of them `#[event(name = \"...\")]`",
     );
 };
+const _: () = {
+    #[allow(unused_imports)]
+    use ::factum::__private::{AsEventFallback as _, NoStoredName as _};
+    static SHAPE: ::factum::registry::ProjectionShape = ::factum::registry::ProjectionShape {
+        name: ::factum::__private::StoredName::<Balances>::PROJECTION,
+        rust_type: ::core::concat!(::core::module_path!(), "::", "Balances"),
+        handlers: &[
+            ::factum::registry::HandlerShape {
+                event: ::factum::__private::AsEvent::<MoneyDeposited>::NAME,
+                aggregate: ::core::option::Option::Some("bank-account"),
+            },
+            ::factum::registry::HandlerShape {
+                event: ::factum::__private::AsEvent::<MoneyWithdrawn>::NAME,
+                aggregate: ::core::option::Option::None,
+            },
+            ::factum::registry::HandlerShape {
+                event: ::factum::__private::AsEvent::<AccountClosed>::NAME,
+                aggregate: ::core::option::Option::None,
+            },
+        ],
+        queries: &["Balance", "Total"],
+    };
+    ::factum::__private::inventory::submit!(
+        ::factum::registry::RegisteredProjection(& SHAPE)
+    );
+};

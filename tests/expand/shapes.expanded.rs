@@ -381,6 +381,47 @@ const _: () = {
         "`Credited` is stored under the same name as an earlier event of `Ledger`; give one of them `#[event(name = \"...\")]`",
     );
 };
+const _: () = {
+    #[allow(unused_imports)]
+    use ::factum::__private::{AsEventFallback as _, NoStoredName as _};
+    static SHAPE: ::factum::registry::AggregateShape = ::factum::registry::AggregateShape {
+        name: ::factum::__private::StoredName::<Ledger>::AGGREGATE,
+        rust_type: ::core::concat!(::core::module_path!(), "::", "Ledger"),
+        commands: &[
+            ::factum::registry::CommandShape {
+                name: "Credit",
+                emits: &[::factum::__private::AsEvent::<Credited>::NAME],
+            },
+            ::factum::registry::CommandShape {
+                name: "Split",
+                emits: &[
+                    ::factum::__private::AsEvent::<Credited>::NAME,
+                    ::factum::__private::AsEvent::<Credited>::NAME,
+                ],
+            },
+            ::factum::registry::CommandShape {
+                name: "Freeze",
+                emits: &[::factum::__private::AsEvent::<Frozen>::NAME],
+            },
+            ::factum::registry::CommandShape {
+                name: "CreditEach",
+                emits: &[
+                    #[cfg(feature = "audit")]
+                    ::factum::__private::AsEvent::<Frozen>::NAME,
+                    ::factum::__private::AsEvent::<Credited>::NAME,
+                ],
+            },
+        ],
+        events: &[
+            #[cfg(feature = "audit")]
+            ::factum::__private::AsEvent::<Frozen>::NAME,
+            ::factum::__private::AsEvent::<Credited>::NAME,
+        ],
+    };
+    ::factum::__private::inventory::submit!(
+        ::factum::registry::RegisteredAggregate(& SHAPE)
+    );
+};
 #[derive(Aggregate, Default)]
 struct Archive;
 #[automatically_derived]
@@ -546,4 +587,17 @@ const _: () = {
     {
         <Credited as ::factum::Event>::NAME
     }
+};
+const _: () = {
+    #[allow(unused_imports)]
+    use ::factum::__private::{AsEventFallback as _, NoStoredName as _};
+    static SHAPE: ::factum::registry::AggregateShape = ::factum::registry::AggregateShape {
+        name: ::factum::__private::StoredName::<Archive>::AGGREGATE,
+        rust_type: ::core::concat!(::core::module_path!(), "::", "Archive"),
+        commands: &[],
+        events: &[::factum::__private::AsEvent::<Credited>::NAME],
+    };
+    ::factum::__private::inventory::submit!(
+        ::factum::registry::RegisteredAggregate(& SHAPE)
+    );
 };

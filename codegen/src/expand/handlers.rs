@@ -89,6 +89,7 @@ fn generate(m: &AggregateModel) -> TokenStream {
     let aggregate = aggregate_impl(m, &handle, &apply);
     let event_checks = event_checks(m);
     let checks = checks(m);
+    let registration = super::shape::aggregate_registration(m);
     quote! {
         #command_enum
         #event_enum
@@ -96,6 +97,7 @@ fn generate(m: &AggregateModel) -> TokenStream {
         #aggregate
         #event_checks
         #checks
+        #registration
     }
 }
 

@@ -78,11 +78,13 @@ pub fn generate(m: &ProjectionModel) -> TokenStream {
     let event_checks = event_checks(m);
     let events: Vec<_> = m.handlers.iter().map(|h| (&h.key, &h.event_ty, h.cfgs.as_slice())).collect();
     let checks = unique_names(ident, &events);
+    let registration = super::shape::projection_registration(m);
     quote! {
         #enums
         #projection_impl
         #event_checks
         #checks
+        #registration
     }
 }
 

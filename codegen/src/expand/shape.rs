@@ -1,10 +1,16 @@
-//! `#[derive(Event)]` → the event's stored shape, submitted to `factum::registry`: its
-//! fields with their types as written, and the `serde` attributes, as text.
+//! What the macros submit to `factum::registry`: `#[derive(Event)]` the event's stored shape
+//! (its fields with their types as written, and the `serde` attributes, as text);
+//! `#[handlers]` an aggregate's commands with the events each may return, and a projection's
+//! handlers and queries. Each is a `static`, collected when the program starts.
 
 use proc_macro2::{Literal, TokenStream};
 use quote::{ToTokens, quote};
 use syn::punctuated::Punctuated;
 use syn::{Attribute, Data, DeriveInput, Fields, LitStr, Meta, Token, Type};
+
+use super::as_event;
+use crate::model::aggregate::{AggregateModel, Output};
+use crate::model::projection::ProjectionModel;
 
 /// The `inventory::submit!` of `input`'s shape, stored as `name` at `version`.
 pub fn registration(input: &DeriveInput, name: &LitStr, version: &Literal, upcast_from: Option<&Type>) -> TokenStream {
@@ -57,6 +63,85 @@ pub fn registration(input: &DeriveInput, name: &LitStr, version: &Literal, upcas
                 body: #body,
             };
             ::factum::__private::inventory::submit!(::factum::registry::Registered(&SHAPE));
+        };
+    }
+}
+
+/// The submission of an aggregate's shape: its commands with the stored names of the events
+/// each may return, and the events it applies. Names are reached through `AsEvent` and
+/// `StoredName`, so that a type without its derive (reported elsewhere) adds no error here.
+pub fn aggregate_registration(m: &AggregateModel) -> TokenStream {
+    let ident = m.ident.to_string();
+    let self_ty = &m.self_ty;
+    let applied: Vec<TokenStream> = m
+        .applies
+        .iter()
+        .map(|apply| {
+            let (event, cfgs) = (as_event(&apply.event_ty), &apply.cfgs);
+            quote!(#(#cfgs)* #event::NAME)
+        })
+        .collect();
+    let commands = m.commands.iter().map(|command| {
+        let name = command.variant.to_string();
+        let cfgs = &command.cfgs;
+        let emits: Vec<TokenStream> = match &command.output {
+            Output::Events => applied.clone(),
+            output => output
+                .event_types()
+                .into_iter()
+                .map(|ty| {
+                    let event = as_event(ty);
+                    quote!(#event::NAME)
+                })
+                .collect(),
+        };
+        quote!(#(#cfgs)* ::factum::registry::CommandShape { name: #name, emits: &[#(#emits),*] })
+    });
+    submission(quote! {
+            static SHAPE: ::factum::registry::AggregateShape = ::factum::registry::AggregateShape {
+                name: ::factum::__private::StoredName::<#self_ty>::AGGREGATE,
+                rust_type: ::core::concat!(::core::module_path!(), "::", #ident),
+                commands: &[#(#commands),*],
+                events: &[#(#applied),*],
+            };
+            ::factum::__private::inventory::submit!(::factum::registry::RegisteredAggregate(&SHAPE));
+    })
+}
+
+/// The submission of a projection's shape: the events its handlers read and its queries.
+pub fn projection_registration(m: &ProjectionModel) -> TokenStream {
+    let self_ty = &m.self_ty;
+    let handlers = m.handlers.iter().map(|on| {
+        let (event, cfgs) = (as_event(&on.event_ty), &on.cfgs);
+        let aggregate = match &on.aggregate {
+            Some(name) => quote!(::core::option::Option::Some(#name)),
+            None => quote!(::core::option::Option::None),
+        };
+        quote!(#(#cfgs)* ::factum::registry::HandlerShape { event: #event::NAME, aggregate: #aggregate })
+    });
+    let queries = m.queries.iter().map(|query| {
+        let (name, cfgs) = (query.variant.to_string(), &query.cfgs);
+        quote!(#(#cfgs)* #name)
+    });
+    let ident = m.ident.to_string();
+    submission(quote! {
+            static SHAPE: ::factum::registry::ProjectionShape = ::factum::registry::ProjectionShape {
+                name: ::factum::__private::StoredName::<#self_ty>::PROJECTION,
+                rust_type: ::core::concat!(::core::module_path!(), "::", #ident),
+                handlers: &[#(#handlers),*],
+                queries: &[#(#queries),*],
+            };
+            ::factum::__private::inventory::submit!(::factum::registry::RegisteredProjection(&SHAPE));
+    })
+}
+
+/// `items` in a `const _` block, with the fallbacks of `AsEvent` and `StoredName` in scope.
+fn submission(items: TokenStream) -> TokenStream {
+    quote! {
+        const _: () = {
+            #[allow(unused_imports)] // used only when a type lacks its derive
+            use ::factum::__private::{AsEventFallback as _, NoStoredName as _};
+            #items
         };
     }
 }
