@@ -48,15 +48,21 @@ pub fn json() -> serde_json::Value {
 /// Compares [`markdown`] with the file at `path` (relative to the working directory: the
 /// package's root under `cargo test`), or writes the file when `FACTUM_BLESS=1` is set.
 pub fn check(path: impl AsRef<Path>) -> Result<(), CatalogError> {
-    let path = path.as_ref();
-    let page = markdown();
+    let bless = std::env::var_os(BLESS).is_some_and(|v| v == "1");
+    check_page(path.as_ref(), &markdown(), bless)
+}
+
+/// [`check`] of `page`: writes it when `bless`, else compares.
+fn check_page(path: &Path, page: &str, bless: bool) -> Result<(), CatalogError> {
     let io = |source| CatalogError::Io { path: path.to_path_buf(), source };
-    if std::env::var_os(BLESS).is_some_and(|v| v == "1") {
+    if bless {
         return std::fs::write(path, page).map_err(io);
     }
     let written = match std::fs::read_to_string(path) {
         Ok(text) => text,
-        Err(source) if source.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(source) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Err(CatalogError::Missing { path: path.to_path_buf() });
+        }
         Err(source) => return Err(io(source)),
     };
     if written == page {
@@ -83,6 +89,11 @@ pub enum CatalogError {
         /// That line as the code gives it.
         expected: String,
     },
+    /// There is no file yet.
+    Missing {
+        /// The file.
+        path: PathBuf,
+    },
     /// The file could not be read or written.
     Io {
         /// The file.
@@ -101,6 +112,9 @@ impl fmt::Display for CatalogError {
                  with {BLESS}=1 and commit it with the change",
                 path.display()
             ),
+            CatalogError::Missing { path } => {
+                write!(f, "the event catalog {} does not exist; write it with {BLESS}=1 and commit it", path.display())
+            }
             CatalogError::Io { path, source } => write!(f, "the event catalog {}: {source}", path.display()),
         }
     }
@@ -116,7 +130,7 @@ impl std::error::Error for CatalogError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             CatalogError::Io { source, .. } => Some(source),
-            CatalogError::Stale { .. } => None,
+            CatalogError::Stale { .. } | CatalogError::Missing { .. } => None,
         }
     }
 }
@@ -473,6 +487,22 @@ mod tests {
         );
         let quiet = Model::new([event("Deposited", 1, &[])].into_iter(), std::iter::empty(), std::iter::empty());
         assert_eq!(quiet.warnings(), ["no projection reads `Deposited`"]);
+    }
+
+    #[test]
+    fn a_missing_or_stale_page_says_so() {
+        let dir = std::env::temp_dir().join(format!("factum-catalog-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("CATALOG.md");
+        let page = model().markdown();
+        let missing = check_page(&path, &page, false).unwrap_err().to_string();
+        assert!(missing.ends_with("does not exist; write it with FACTUM_BLESS=1 and commit it"), "{missing}");
+        std::fs::write(&path, "# Event catalog\n\nsomething else\n").unwrap();
+        let stale = check_page(&path, &page, false).unwrap_err().to_string();
+        assert!(stale.contains("is stale: from line 3 on, the code gives \"Written by `factum::catalog`"), "{stale}");
+        check_page(&path, &page, true).unwrap();
+        check_page(&path, &page, false).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -159,23 +159,25 @@ inventory::collect!(RegisteredProjection);
 
 /// Every event type linked into this program, ordered by stored name, then version.
 pub fn events() -> impl Iterator<Item = &'static EventShape> {
-    let mut all: Vec<&'static EventShape> = inventory::iter::<Registered>.into_iter().map(|r| r.0).collect();
-    all.sort_by(|a, b| (a.name, a.version, a.rust_type).cmp(&(b.name, b.version, b.rust_type)));
-    all.into_iter()
+    sorted(inventory::iter::<Registered>.into_iter().map(|r| r.0), |e| (e.name, e.version, e.rust_type))
 }
 
 /// Every aggregate linked into this program, ordered by stored name.
 pub fn aggregates() -> impl Iterator<Item = &'static AggregateShape> {
-    let mut all: Vec<&'static AggregateShape> =
-        inventory::iter::<RegisteredAggregate>.into_iter().map(|r| r.0).collect();
-    all.sort_by(|a, b| (a.name, a.rust_type).cmp(&(b.name, b.rust_type)));
-    all.into_iter()
+    sorted(inventory::iter::<RegisteredAggregate>.into_iter().map(|r| r.0), |a| (a.name, 0, a.rust_type))
 }
 
 /// Every projection linked into this program, ordered by stored name.
 pub fn projections() -> impl Iterator<Item = &'static ProjectionShape> {
-    let mut all: Vec<&'static ProjectionShape> =
-        inventory::iter::<RegisteredProjection>.into_iter().map(|r| r.0).collect();
-    all.sort_by(|a, b| (a.name, a.rust_type).cmp(&(b.name, b.rust_type)));
+    sorted(inventory::iter::<RegisteredProjection>.into_iter().map(|r| r.0), |p| (p.name, 0, p.rust_type))
+}
+
+/// `shapes` in the order of `key` (name, version, Rust type): the link order is no order.
+fn sorted<T: 'static>(
+    shapes: impl Iterator<Item = &'static T>,
+    key: impl Fn(&T) -> (&'static str, u32, &'static str),
+) -> impl Iterator<Item = &'static T> {
+    let mut all: Vec<&'static T> = shapes.collect();
+    all.sort_by_key(|shape| key(shape));
     all.into_iter()
 }
