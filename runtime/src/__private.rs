@@ -311,3 +311,20 @@ impl<'a, T: EventJson<'a> + EventValue<'a> + EventThreads<'a>> EventBounds<'a> f
 
 /// Fails to compile, at the caller's span, once for each of the three bounds `T` misses.
 pub const fn assert_event_bounds<T: EventJson<'static> + EventValue<'static> + EventThreads<'static>>() {}
+
+/// One PostgreSQL connection as `options` say, TLS included, and the schema they name;
+/// nothing is created or migrated. For the `factum` command line tool, which reads factum's
+/// tables directly.
+#[cfg(feature = "postgres")]
+pub async fn postgres_inspection_client(
+    options: &crate::PostgresOptions,
+) -> Result<(tokio_postgres::Client, String), crate::StoreError> {
+    crate::store::inspection_client(options).await
+}
+
+/// The PostgreSQL advisory lock key of lease `name` in `schema`, for the `factum` tool to
+/// find a lease's holder in `pg_locks`.
+#[cfg(feature = "postgres")]
+pub fn postgres_lease_key(schema: &str, name: &str) -> i64 {
+    crate::store::lease_key(schema, name)
+}

@@ -11,6 +11,8 @@ use std::future::Future;
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresOptions, PostgresStore, TlsMode};
+#[cfg(feature = "postgres")]
+pub(crate) use postgres::{inspection_client, lease_key};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 

@@ -26,6 +26,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::{Semaphore, oneshot, watch};
 use tokio::task::AbortHandle;
 
+pub(crate) use self::lease::lease_key;
 pub use self::options::{PostgresOptions, TlsMode};
 
 use self::committer::{AppendQueue, HandOver, PendingAppend};
@@ -655,6 +656,16 @@ fn unexpected(what: &'static str) -> StoreError {
 /// Positions and versions are `BIGINT`: beyond `i64::MAX` nothing is stored.
 fn clamp(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// One connection as `options` say (TLS, time limits, application name), and the schema
+/// they name, with no migration and no pool: for tools that read the tables themselves,
+/// such as the `factum` command line tool, which must never create or migrate a schema.
+pub(crate) async fn inspection_client(
+    options: &PostgresOptions,
+) -> Result<(tokio_postgres::Client, String), StoreError> {
+    let client = Connector::new(options)?.connect_spawned(Role::Pool).await?;
+    Ok((client, options.schema.clone()))
 }
 
 /// `"name"`, with embedded quotes doubled: safe to splice into SQL as an identifier.

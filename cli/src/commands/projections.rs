@@ -1,0 +1,107 @@
+//! `factum projections`: each projection's position, lag behind the log, and lease.
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use crate::Failure;
+use crate::output::{Table, json};
+use crate::source::{LeaseRow, Source};
+
+/// The lease a projection runner takes in `run_exclusive`.
+pub fn lease_name(projection: &str) -> String {
+    format!("projection:{projection}")
+}
+
+#[derive(Serialize)]
+struct Report {
+    /// The position of the newest event in the log.
+    head: u64,
+    projections: Vec<ProjectionRow>,
+}
+
+#[derive(Serialize)]
+struct ProjectionRow {
+    name: String,
+    /// The position of its checkpoint; `None` when it holds a lease but saved none yet.
+    position: Option<u64>,
+    /// How many positions of the log it has still to read from its checkpoint.
+    lag: u64,
+    /// The size of its saved state, in bytes of JSON.
+    state_bytes: Option<u64>,
+    lease: Option<LeaseRow>,
+}
+
+pub async fn run(source: &Source, as_json: bool, out: &mut impl Write) -> Result<(), Failure> {
+    let head = source.head().await?;
+    let mut rows: Vec<ProjectionRow> = source
+        .checkpoints()
+        .await?
+        .into_iter()
+        .map(|checkpoint| ProjectionRow {
+            name: checkpoint.name,
+            position: Some(checkpoint.position),
+            lag: head.saturating_sub(checkpoint.position),
+            state_bytes: Some(checkpoint.state_bytes),
+            lease: None,
+        })
+        .collect();
+    // SQLite names its leases: a runner that holds one and has saved nothing yet is listed too.
+    for lease in source.lease_names().await?.unwrap_or_default() {
+        if let Some(name) = lease.strip_prefix("projection:")
+            && !rows.iter().any(|row| row.name == name)
+        {
+            rows.push(ProjectionRow {
+                name: name.to_owned(),
+                position: None,
+                lag: head,
+                state_bytes: None,
+                lease: None,
+            });
+        }
+    }
+    rows.sort_by(|a, b| a.name.cmp(&b.name));
+    let names: Vec<String> = rows.iter().map(|row| lease_name(&row.name)).collect();
+    for lease in source.leases(&names).await? {
+        if let Some(row) = rows.iter_mut().find(|row| lease_name(&row.name) == lease.name) {
+            row.lease = Some(lease);
+        }
+    }
+    if as_json {
+        return Ok(json(out, &Report { head, projections: rows })?);
+    }
+    writeln!(out, "log head: position {head}")?;
+    if rows.is_empty() {
+        writeln!(out, "no projection has saved a checkpoint in {}", source.describe())?;
+        return Ok(());
+    }
+    let mut table = Table::new(&["PROJECTION", "#POSITION", "#LAG", "#STATE", "LEASE"]);
+    for row in &rows {
+        table.row(vec![
+            row.name.clone(),
+            row.position.map_or("-".to_owned(), |p| p.to_string()),
+            row.lag.to_string(),
+            row.state_bytes.map_or("-".to_owned(), bytes),
+            row.lease.as_ref().map_or("none".to_owned(), describe_lease),
+        ]);
+    }
+    table.write(out)?;
+    Ok(())
+}
+
+/// A lease for people: who holds it, and until when.
+pub fn describe_lease(lease: &LeaseRow) -> String {
+    match (&lease.expires_at, lease.expired) {
+        (Some(at), true) => format!("expired {at} (last held by {})", lease.holder),
+        (Some(at), false) => format!("held by {} until {at} (renewed while it runs)", lease.holder),
+        (None, _) => format!("held by {}", lease.holder),
+    }
+}
+
+fn bytes(count: u64) -> String {
+    match count {
+        0..1_000 => format!("{count} B"),
+        1_000..1_000_000 => format!("{:.1} kB", count as f64 / 1e3),
+        _ => format!("{:.1} MB", count as f64 / 1e6),
+    }
+}
