@@ -309,12 +309,13 @@ pub enum ProjectionError {
         source: ApplyError,
     },
     /// The stored state of the projection (its checkpoint) does not decode as its type. If
-    /// the type changed, deleting the checkpoint ([`EventStore::delete_checkpoint`](crate::EventStore::delete_checkpoint)
-    /// with the projection's name) makes the next start rebuild it from the log.
+    /// the type changed, deleting the checkpoint (`factum reset NAME` on the command line, or
+    /// [`EventStore::delete_checkpoint`](crate::EventStore::delete_checkpoint) with the
+    /// projection's name) makes the next start rebuild it from the log.
     #[error(
         "projection `{projection}`: its stored state at position {position} does not decode: {source}; if its type \
-         changed, delete its checkpoint (`EventStore::delete_checkpoint(\"{projection}\")`) and it rebuilds from the \
-         log on its next start"
+         changed, delete its checkpoint (`factum reset {projection}`, or `EventStore::delete_checkpoint`) and it \
+         rebuilds from the log on its next start"
     )]
     State {
         /// The projection's name.
@@ -456,7 +457,7 @@ mod tests {
         let state = ProjectionError::State { projection: "totals", position: 4, source: json_error() };
         assert!(state.source().and_then(|s| s.downcast_ref::<serde_json::Error>()).is_some());
         assert!(state.to_string().starts_with("projection `totals`: its stored state at position 4 does not decode: "));
-        assert!(state.to_string().ends_with("delete its checkpoint (`EventStore::delete_checkpoint(\"totals\")`) and it rebuilds from the log on its next start"), "{state}");
+        assert!(state.to_string().ends_with("delete its checkpoint (`factum reset totals`, or `EventStore::delete_checkpoint`) and it rebuilds from the log on its next start"), "{state}");
         assert_eq!(state.projection(), "totals");
     }
 

@@ -86,7 +86,9 @@ pub use repository::{Committed, DEFAULT_CACHE_CAPACITY, Loaded, Repository, Retr
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use store::SqliteStore;
-pub use store::{Appended, Checkpoint, EventFilter, EventStore, Lease, MemoryStore, Snapshot, StreamRef};
+pub use store::{
+    Appended, Checkpoint, EventFilter, EventStore, Lease, MemoryStore, RunnerFailure, Snapshot, StreamRef,
+};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use store::{PostgresOptions, PostgresStore, TlsMode};

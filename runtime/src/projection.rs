@@ -44,13 +44,17 @@
 //! Each batch a runner reads runs in a `projection batch` span (with the tracing feature):
 //! the projection, the position it read from and reached, and how many events it applied.
 //! A runner that stops logs a warning once, and reports it in
-//! [`ProjectionRunner::health`] until a catch-up succeeds or a rebuild does.
+//! [`ProjectionRunner::health`] until a catch-up succeeds or a rebuild does. It also
+//! records why in the store ([`EventStore::record_failure`]), so that the stop can be seen
+//! from outside the process: `factum projections` shows each projection's position, lag,
+//! lease holder and that last error, and `factum reset NAME` deletes a checkpoint so the
+//! projection rebuilds on its next start.
 
 use std::fmt::Debug;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -59,7 +63,7 @@ use crate::envelope::RecordedEvent;
 use crate::error::StoreError;
 pub use crate::error::{ApplyError, ProjectionError};
 use crate::health::{RunnerHealth, RunnerStatus};
-use crate::store::{Checkpoint, EventFilter, EventStore};
+use crate::store::{Checkpoint, EventFilter, EventStore, RunnerFailure};
 use crate::trace::{Instrument, debug_span, field, warn};
 
 /// The identity of a projection: the name its checkpoint is stored under.
@@ -156,20 +160,22 @@ impl Monitor {
         self.tracked.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn record(&self, outcome: &Result<u64, ProjectionError>, position: u64) {
+    /// Records an outcome; whether it newly stopped the runner.
+    fn record(&self, outcome: &Result<u64, ProjectionError>, position: u64) -> bool {
         match outcome {
             Ok(_) => {
                 let mut tracked = self.lock();
                 tracked.position = position;
                 tracked.status = RunnerStatus::CaughtUp;
+                false
             }
             Err(error) => self.record_stopped(error, position),
         }
     }
 
     /// Records that the runner stopped on `error`, with a warning unless it was stopped
-    /// already (a runner retried in a loop warns once, not once a try).
-    fn record_stopped(&self, error: &ProjectionError, position: u64) {
+    /// already (a runner retried in a loop warns once, not once a try); whether it was not.
+    fn record_stopped(&self, error: &ProjectionError, position: u64) -> bool {
         let mut tracked = self.lock();
         tracked.position = position;
         let was_stopped = matches!(tracked.status, RunnerStatus::Stopped { .. });
@@ -178,6 +184,7 @@ impl Monitor {
         if !was_stopped {
             warn!(projection = self.name, position, error = %error, "projection stopped");
         }
+        !was_stopped
     }
 
     /// The health report, given the store's head as just read.
@@ -396,7 +403,7 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
     pub async fn catch_up(&self) -> Result<u64, ProjectionError> {
         let mut progress = self.progress.write().await;
         let caught_up = self.catch_up_locked(&mut progress).await;
-        self.record(&caught_up, progress.position);
+        self.record(&caught_up, progress.position).await;
         caught_up
     }
 
@@ -494,7 +501,7 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
     pub async fn apply_committed(&self, events: &[RecordedEvent]) -> Result<u64, ProjectionError> {
         let mut progress = self.progress.write().await;
         let applied = self.apply_committed_locked(&mut progress, events).await;
-        self.record(&applied, progress.position);
+        self.record(&applied, progress.position).await;
         applied
     }
 
@@ -534,17 +541,40 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
         Ok(last)
     }
 
-    /// Records the outcome of a catch-up for [`health`](Self::health).
-    fn record(&self, outcome: &Result<u64, ProjectionError>, position: u64) {
-        self.tracked.record(outcome, position);
+    /// Records the outcome of a catch-up for [`health`](Self::health), and a new stop in
+    /// the store too.
+    async fn record(&self, outcome: &Result<u64, ProjectionError>, position: u64) {
+        if let (true, Err(error)) = (self.tracked.record(outcome, position), outcome) {
+            self.record_failure(error, position).await;
+        }
     }
 
     /// Records a failure outside a catch-up (waiting for events, taking the lease) and
     /// hands the error back.
-    fn stop(&self, error: ProjectionError) -> ProjectionError {
+    async fn stop(&self, error: ProjectionError) -> ProjectionError {
         let position = self.tracked().position;
-        self.tracked.record_stopped(&error, position);
+        if self.tracked.record_stopped(&error, position) {
+            self.record_failure(&error, position).await;
+        }
         error
+    }
+
+    /// [`stop`](Self::stop)s the runner if `result` failed.
+    async fn or_stop<T>(&self, result: Result<T, ProjectionError>) -> Result<T, ProjectionError> {
+        match result {
+            Ok(value) => Ok(value),
+            Err(error) => Err(self.stop(error).await),
+        }
+    }
+
+    /// Writes why the runner stopped to the store ([`RunnerFailure`]), for operators
+    /// outside this process; a store that cannot take it is logged, not returned, since
+    /// the error that stopped the runner is the one to report.
+    async fn record_failure(&self, error: &ProjectionError, position: u64) {
+        let failure = RunnerFailure { position, error: error.to_string(), failed_at: SystemTime::now() };
+        if let Err(unrecorded) = self.store.record_failure(P::NAME, failure).await {
+            warn!(projection = P::NAME, error = %unrecorded, "the projection's failure could not be recorded in the store");
+        }
     }
 
     fn tracked(&self) -> std::sync::MutexGuard<'_, Tracked> {
@@ -623,7 +653,7 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
             }
             Err(source) => Err(store_error::<P>(source)),
         };
-        self.record(&rebuilt, progress.position);
+        self.record(&rebuilt, progress.position).await;
         rebuilt
     }
 
@@ -638,13 +668,17 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
             if let Some(due) = self.checkpoint_due_in().await {
                 match tokio::time::timeout(due, self.store.wait_for_events(position)).await {
                     Ok(waited) => {
-                        waited.map_err(|e| self.stop(store_error::<P>(e)))?;
+                        self.or_stop(waited.map_err(store_error::<P>)).await?;
                         continue;
                     }
-                    Err(_quiet) => self.save_checkpoint().await.map_err(|e| self.stop(e))?,
+                    Err(_quiet) => {
+                        let saved = self.save_checkpoint().await;
+                        self.or_stop(saved).await?
+                    }
                 }
             }
-            self.store.wait_for_events(position).await.map_err(|e| self.stop(store_error::<P>(e)))?;
+            let waited = self.store.wait_for_events(position).await;
+            self.or_stop(waited.map_err(store_error::<P>)).await?;
         }
     }
 
@@ -662,9 +696,11 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
     /// stops or dies, a waiting process takes over from the stored checkpoint.
     pub async fn run_exclusive(&self) -> Result<std::convert::Infallible, ProjectionError> {
         let lease_name = format!("projection:{}", P::NAME);
-        let _lease = self.store.acquire_lease(&lease_name).await.map_err(|e| self.stop(store_error::<P>(e)))?;
+        let lease = self.store.acquire_lease(&lease_name).await;
+        let _lease = self.or_stop(lease.map_err(store_error::<P>)).await?;
         // The previous holder may have moved the checkpoint on while we waited.
-        let stored = Self::stored(&self.store).await.map_err(|e| self.stop(e))?;
+        let stored = Self::stored(&self.store).await;
+        let stored = self.or_stop(stored).await?;
         self.tracked().position = stored.position;
         *self.progress.write().await = stored;
         self.run().await
@@ -681,7 +717,8 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
             if reached >= position {
                 return Ok(());
             }
-            self.store.wait_for_events(reached).await.map_err(|e| self.stop(store_error::<P>(e)))?;
+            let waited = self.store.wait_for_events(reached).await;
+            self.or_stop(waited.map_err(store_error::<P>)).await?;
         }
     }
 

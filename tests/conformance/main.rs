@@ -36,6 +36,7 @@ macro_rules! conformance {
             case!(eight_writers_on_many_streams);
             case!(read_all_order_filters_and_limits);
             case!(snapshots_and_checkpoints);
+            case!(runner_failures_are_kept);
             case!(large_and_unicode_payloads);
             case!(a_stream_of_100_000_events);
             case!(typed_upcasting_of_stored_events);

@@ -201,6 +201,23 @@ pub async fn snapshots_and_checkpoints<S: EventStore>(store: S) {
     assert_eq!(store.load_checkpoint("other").await.unwrap(), Some(checkpoint(1)));
 }
 
+/// A runner's failure is kept by name, the newest replacing the older, to the microsecond.
+pub async fn runner_failures_are_kept<S: EventStore>(store: S) {
+    assert_eq!(store.load_failure("balances").await.unwrap(), None);
+    let at = std::time::UNIX_EPOCH + Duration::from_micros(1_796_000_000_123_456);
+    let failure =
+        |position| factum::RunnerFailure {
+            position, error: format!("stopped at {position}: ünïcode"), failed_at: at
+        };
+    store.record_failure("balances", failure(7)).await.unwrap();
+    store.record_failure("balances", failure(9)).await.unwrap();
+    store.record_failure("other", failure(1)).await.unwrap();
+    assert_eq!(store.load_failure("balances").await.unwrap(), Some(failure(9)));
+    assert_eq!(store.load_failure("other").await.unwrap(), Some(failure(1)));
+    let error = store.record_failure("", failure(1)).await.unwrap_err();
+    assert!(error.to_string().contains("runner name"), "{error}");
+}
+
 pub async fn large_and_unicode_payloads<S: EventStore>(store: S) {
     let text = "žluťoučký kůň, 日本語, emoji 🦀, quotes \" and \\ backslash, nul-free";
     let big = "x".repeat(2 * 1024 * 1024);
@@ -808,6 +825,9 @@ pub async fn a_failing_handler_stops_the_projection_at_the_event<S: EventStore +
         }
         other => panic!("expected a stopped runner, got {other:?}"),
     }
+    // The store keeps why it stopped, for operators of other processes (`factum projections`).
+    let recorded = store.load_failure("totals").await.unwrap().expect("the stop is recorded");
+    assert_eq!((recorded.position, recorded.error), (stopped.last_position, error.to_string()));
     // Restarted, it stops at the same event, without applying anything twice.
     let restarted = ProjectionRunner::<Totals, _>::start(store.clone()).await.unwrap();
     assert_eq!(restarted.state().await, stopped);

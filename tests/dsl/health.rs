@@ -249,7 +249,11 @@ async fn a_checkpoint_of_another_shape_says_how_to_rebuild() {
 
     let error = ProjectionRunner::<CreditCount, _>::start(store.clone()).await.unwrap_err();
     assert!(matches!(&error, ProjectionError::State { projection: "credit-count", position: 1, .. }), "{error}");
-    assert!(error.to_string().contains(r#"delete its checkpoint (`EventStore::delete_checkpoint("credit-count")`)"#));
+    assert!(
+        error
+            .to_string()
+            .contains("delete its checkpoint (`factum reset credit-count`, or `EventStore::delete_checkpoint`)")
+    );
 
     store.delete_checkpoint("credit-count").await.unwrap();
     let runner = ProjectionRunner::<CreditCount, _>::start(store.clone()).await.unwrap();

@@ -97,6 +97,14 @@ impl EventStore for Counting {
         self.inner.delete_checkpoint(name).await
     }
 
+    async fn record_failure(&self, name: &str, failure: factum::RunnerFailure) -> Result<(), StoreError> {
+        self.inner.record_failure(name, failure).await
+    }
+
+    async fn load_failure(&self, name: &str) -> Result<Option<factum::RunnerFailure>, StoreError> {
+        self.inner.load_failure(name).await
+    }
+
     async fn acquire_lease(&self, name: &str) -> Result<factum::Lease, StoreError> {
         self.inner.acquire_lease(name).await
     }

@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use tokio::sync::watch;
 
-use super::{Appended, Checkpoint, EventFilter, EventStore, Lease, Snapshot, StreamRef};
+use super::{Appended, Checkpoint, EventFilter, EventStore, Lease, RunnerFailure, Snapshot, StreamRef};
 use crate::envelope::{EventMeta, Metadata, NewEvent, RecordedEvent, StoredEvent};
 use crate::error::StoreError;
 use crate::event::EventSet;
@@ -67,6 +67,7 @@ struct Log {
     streams: HashMap<String, HashMap<String, Stream>>,
     snapshots: HashMap<(String, String), Snapshot>,
     checkpoints: HashMap<String, Checkpoint>,
+    failures: HashMap<String, RunnerFailure>,
 }
 
 /// One stream: its names, shared by its events, and where its events are in the log.
@@ -396,6 +397,16 @@ impl EventStore for MemoryStore {
     async fn delete_checkpoint(&self, name: &str) -> Result<(), StoreError> {
         self.log().checkpoints.remove(name);
         Ok(())
+    }
+
+    async fn record_failure(&self, name: &str, failure: RunnerFailure) -> Result<(), StoreError> {
+        super::validate_id("runner name", name)?;
+        self.log().failures.insert(name.to_owned(), failure);
+        Ok(())
+    }
+
+    async fn load_failure(&self, name: &str) -> Result<Option<RunnerFailure>, StoreError> {
+        Ok(self.log().failures.get(name).cloned())
     }
 
     async fn acquire_lease(&self, name: &str) -> Result<Lease, StoreError> {

@@ -7,6 +7,7 @@ mod postgres;
 mod sqlite;
 
 use std::future::Future;
+use std::time::SystemTime;
 
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
@@ -225,6 +226,35 @@ pub struct Checkpoint {
     pub state: String,
 }
 
+/// Why a runner (a projection's) last stopped, kept in the store so that it can be seen
+/// from outside the process that ran it: the `factum projections` command shows it, beside
+/// the runner's position and lease.
+///
+/// A runner records one when it stops on an error; the record stays until the next, and is
+/// stale once the runner's checkpoint has moved past `position`.
+///
+/// ```
+/// use std::time::SystemTime;
+/// use factum::{EventStore, MemoryStore, RunnerFailure};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), factum::StoreError> {
+/// let store = MemoryStore::new();
+/// let failure = RunnerFailure { position: 41, error: "the balance went negative".into(), failed_at: SystemTime::now() };
+/// store.record_failure("balances", failure).await?;
+/// assert_eq!(store.load_failure("balances").await?.map(|f| f.position), Some(41));
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunnerFailure {
+    /// The position the runner had reached: the event after it is the one that failed, if
+    /// an event failed.
+    pub position: u64,
+    /// The error, as displayed (it names the event, stream and version when one failed).
+    pub error: String,
+    /// When the runner stopped (stored to the microsecond).
+    pub failed_at: SystemTime,
+}
+
 /// Exclusive right to run one named worker (a projection) across every process sharing a
 /// store; released when dropped, or when its process dies.
 pub struct Lease {
@@ -384,6 +414,14 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Removes the checkpoint stored under `name` (for a rebuild from position zero).
     fn delete_checkpoint(&self, name: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Records why the runner `name` stopped, replacing what was recorded before (see
+    /// [`RunnerFailure`]).
+    fn record_failure(&self, name: &str, failure: RunnerFailure)
+    -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Why the runner `name` last stopped, if it ever did.
+    fn load_failure(&self, name: &str) -> impl Future<Output = Result<Option<RunnerFailure>, StoreError>> + Send;
 
     /// Waits until this process holds the lease `name`: at most one holder at a time among
     /// every process sharing the store. Dropping the [`Lease`] releases it; if the holder's

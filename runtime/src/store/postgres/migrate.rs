@@ -51,6 +51,19 @@ CREATE INDEX events_by_command ON {schema}.events (aggregate_type, stream_id, (m
     WHERE (metadata->>'command_id') IS NOT NULL;
 "#,
     ),
+    (
+        3,
+        "why each runner last stopped",
+        r#"
+CREATE TABLE {schema}.failures (
+    name      TEXT        NOT NULL,
+    position  BIGINT      NOT NULL,
+    error     TEXT        NOT NULL,
+    failed_at TIMESTAMPTZ NOT NULL,
+    CONSTRAINT failures_pkey PRIMARY KEY (name)
+);
+"#,
+    ),
 ];
 
 /// Brings `schema` up to the newest migration, in one transaction under an advisory lock.

@@ -37,7 +37,8 @@ use self::pool::Pool;
 use self::rows::{decode_event, stored_event};
 use self::statements::Sql;
 use super::{
-    Appended, Checkpoint, EventFilter, EventStore, Lease, OwnedStream, Snapshot, StreamRef, boxed, command_range,
+    Appended, Checkpoint, EventFilter, EventStore, Lease, OwnedStream, RunnerFailure, Snapshot, StreamRef, boxed,
+    command_range,
 };
 use crate::envelope::{Metadata, NewEvent, RecordedEvent, StoredEvent};
 use crate::error::StoreError;
@@ -582,6 +583,47 @@ impl EventStore for PostgresStore {
             let conn = conn.conn();
             conn.client.execute(&conn.statements.delete_checkpoint, &[&name]).await.map_err(backend)?;
             Ok(())
+        })
+    }
+
+    fn record_failure(
+        &self,
+        name: &str,
+        failure: RunnerFailure,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let name = name.to_owned();
+        boxed(async move {
+            let name = name.as_str();
+            super::validate_id("runner name", name)?;
+            let position = clamp(failure.position);
+            let conn = self.inner.pool.get().await?;
+            let conn = conn.conn();
+            let args: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+                [&name, &position, &failure.error, &failure.failed_at];
+            conn.client.execute(&conn.statements.record_failure, &args).await.map_err(backend)?;
+            Ok(())
+        })
+    }
+
+    fn load_failure(&self, name: &str) -> impl Future<Output = Result<Option<RunnerFailure>, StoreError>> + Send {
+        let name = name.to_owned();
+        boxed(async move {
+            let name = name.as_str();
+            let conn = self.inner.pool.get().await?;
+            let conn = conn.conn();
+            let row = conn.client.query_opt(&conn.statements.load_failure, &[&name]).await.map_err(backend)?;
+            let Some(row) = row else { return Ok(None) };
+            let position: i64 = row.try_get(0).map_err(backend)?;
+            Ok(Some(RunnerFailure {
+                position: u64::try_from(position).map_err(|_| {
+                    StoreError::corrupt(
+                        format!("the failure of runner {name:?}"),
+                        format!("its position {position} is negative"),
+                    )
+                })?,
+                error: row.try_get(1).map_err(backend)?,
+                failed_at: row.try_get(2).map_err(backend)?,
+            }))
         })
     }
 

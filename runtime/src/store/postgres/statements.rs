@@ -159,4 +159,13 @@ statements! { s =>
     );
     /// Forgets a reader's checkpoint.
     delete_checkpoint: format!("DELETE FROM {s}.checkpoints WHERE name = $1::text");
+    /// Records why a runner stopped, replacing the previous record.
+    record_failure: format!(
+        "INSERT INTO {s}.failures (name, position, error, failed_at) \
+         VALUES ($1::text, $2::bigint, $3::text, $4::timestamptz) \
+         ON CONFLICT (name) DO UPDATE \
+         SET position = excluded.position, error = excluded.error, failed_at = excluded.failed_at"
+    );
+    /// Why a runner last stopped.
+    load_failure: format!("SELECT position, error, failed_at FROM {s}.failures WHERE name = $1::text");
 }

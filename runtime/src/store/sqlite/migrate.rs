@@ -48,6 +48,13 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE events ADD COLUMN command_id TEXT;
     CREATE INDEX events_by_command ON events (aggregate_type, stream_id, command_id)
         WHERE command_id IS NOT NULL;",
+    // 4: why each runner last stopped, for operators (`factum projections`).
+    "CREATE TABLE failures (
+        name      TEXT    PRIMARY KEY,
+        position  INTEGER NOT NULL,
+        error     TEXT    NOT NULL,
+        failed_at INTEGER NOT NULL
+    );",
 ];
 
 /// Brings the schema up to date, in one write transaction, so two processes opening a new

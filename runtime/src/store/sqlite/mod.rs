@@ -26,9 +26,10 @@ use tokio::sync::watch;
 use self::committer::{Queue, encode_metadata};
 use self::connection::{blocking, connect};
 use self::migrate::migrate;
-use self::rows::to_i64;
+use self::rows::{to_i64, to_micros};
 use super::{
-    Appended, Checkpoint, EventFilter, EventStore, Lease, OwnedStream, Snapshot, StreamRef, boxed, validate_id,
+    Appended, Checkpoint, EventFilter, EventStore, Lease, OwnedStream, RunnerFailure, Snapshot, StreamRef, boxed,
+    validate_id,
 };
 use crate::envelope::{Metadata, NewEvent, RecordedEvent, StoredEvent};
 use crate::error::StoreError;
@@ -342,6 +343,36 @@ impl EventStore for SqliteStore {
                 .and_then(|mut s| s.execute(params![name]))
                 .map_err(backend)?;
             Ok(())
+        }))
+    }
+
+    fn record_failure(
+        &self,
+        name: &str,
+        failure: RunnerFailure,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let valid = validate_id("runner name", name);
+        let name = name.to_owned();
+        boxed(async move {
+            valid?;
+            self.write(move |connection| {
+                let (position, failed_at) = (to_i64(failure.position), to_micros(failure.failed_at));
+                connection
+                    .prepare_cached(statements::RECORD_FAILURE)
+                    .and_then(|mut s| s.execute(params![name, position, failure.error, failed_at]))
+                    .map_err(backend)?;
+                Ok(())
+            })
+            .await
+        })
+    }
+
+    fn load_failure(&self, name: &str) -> impl Future<Output = Result<Option<RunnerFailure>, StoreError>> + Send {
+        let name = name.to_owned();
+        boxed(self.read(move |connection| {
+            let mut query = connection.prepare_cached(statements::LOAD_FAILURE).map_err(backend)?;
+            let mut found = query.query(params![name]).map_err(backend)?;
+            found.next().map_err(backend)?.map(|row| rows::failure(row, &name)).transpose()
         }))
     }
 

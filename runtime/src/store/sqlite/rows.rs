@@ -14,7 +14,7 @@ use rusqlite::{Connection, Row, params};
 use super::{backend, statements};
 use crate::envelope::{EventMeta, Metadata, RecordedEvent, StoredEvent};
 use crate::error::StoreError;
-use crate::store::{Checkpoint, Snapshot};
+use crate::store::{Checkpoint, RunnerFailure, Snapshot};
 
 /// Turns rows of `event_columns!()` (see `statements.rs`) into recorded events.
 pub(super) fn events(mut rows: rusqlite::Rows<'_>) -> Result<Vec<RecordedEvent>, StoreError> {
@@ -194,6 +194,22 @@ pub(super) fn checkpoint(row: &Row<'_>, name: &str) -> Result<Checkpoint, StoreE
         position: u64::try_from(position)
             .map_err(|_| StoreError::corrupt(&cells.location, format!("its position {position} is negative")))?,
         state: cells.get(1, "state")?,
+    })
+}
+
+/// A runner's recorded failure, from `SELECT position, error, failed_at`.
+pub(super) fn failure(row: &Row<'_>, name: &str) -> Result<RunnerFailure, StoreError> {
+    let cells = Cells { row, location: format!("the failure of runner {name:?}") };
+    let position: i64 = cells.get(0, "position")?;
+    let micros: i64 = cells.get(2, "time")?;
+    Ok(RunnerFailure {
+        position: u64::try_from(position)
+            .map_err(|_| StoreError::corrupt(&cells.location, format!("its position {position} is negative")))?,
+        error: cells.get(1, "error")?,
+        failed_at: u64::try_from(micros)
+            .ok()
+            .and_then(|micros| UNIX_EPOCH.checked_add(Duration::from_micros(micros)))
+            .ok_or_else(|| StoreError::corrupt(&cells.location, format!("its time {micros} µs is before 1970")))?,
     })
 }
 

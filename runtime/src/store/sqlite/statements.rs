@@ -80,3 +80,10 @@ pub(super) const CLAIM_LEASE: &str = "INSERT INTO leases (name, owner, expires_a
 
 /// Gives lease `?1` up, if owner `?2` still holds it.
 pub(super) const RELEASE_LEASE: &str = "DELETE FROM leases WHERE name = ?1 AND owner = ?2";
+
+/// Records why runner `?1` stopped, replacing the previous record.
+pub(super) const RECORD_FAILURE: &str = "INSERT INTO failures (name, position, error, failed_at) VALUES (?1, ?2, ?3, ?4)
+    ON CONFLICT (name) DO UPDATE SET position = excluded.position, error = excluded.error, failed_at = excluded.failed_at";
+
+/// Why runner `?1` last stopped.
+pub(super) const LOAD_FAILURE: &str = "SELECT position, error, failed_at FROM failures WHERE name = ?1";
