@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use factum::{Checkpoint, EventStore, Metadata, NewEvent, PostgresStore, SqliteStore, StreamRef};
+use factum::{Checkpoint, EventStore, Metadata, NewEvent, PostgresStore, RunnerFailure, SqliteStore, StreamRef};
 use serde_json::Value;
 
 /// A store for one test, and the arguments that point the tool at it.
@@ -290,7 +290,7 @@ async fn bad_input_is_named() {
     drop(SqliteStore::open(&newer).await.unwrap());
     rusqlite::Connection::open(&newer).unwrap().pragma_update(None, "user_version", 99).unwrap();
     let error = fails(&at(&newer), &["streams"]);
-    assert!(error.contains("was written by a newer factum (schema version 99; this tool reads up to 3)"), "{error}");
+    assert!(error.contains("was written by a newer factum (schema version 99; this tool reads up to 4)"), "{error}");
     let error = fails(&at(&newer), &["--schema", "x", "streams"]);
     assert!(error.contains("--schema names a PostgreSQL schema"), "{error}");
 }
@@ -313,6 +313,28 @@ async fn projections_and_reset<S: EventStore>(target: &Target<S>, holder: &str) 
     let row = table.lines().find(|line| line.starts_with("orders")).unwrap_or_default();
     let words: Vec<&str> = row.split_whitespace().take(7).collect();
     assert_eq!(words, ["orders", "4", "3", "12", "B", "held", "by"], "{table}");
+
+    assert!(orders["last_error"].is_null(), "{orders}");
+
+    // A runner that stopped says why, until its checkpoint moves past that point.
+    let error =
+        "projection `orders` stopped at position 5 (stream order/o-1, version 3, event `OrderShipped`): no such order";
+    let failure = RunnerFailure { position: 4, error: error.into(), failed_at: SystemTime::now() };
+    target.store.record_failure("orders", failure.clone()).await.unwrap();
+    let last_error = &json(target, &["projections"])["projections"][0]["last_error"];
+    assert_eq!((&last_error["position"], &last_error["error"]), (&4.into(), &error.into()), "{last_error}");
+    let table = ok(target, &["projections"]);
+    assert!(
+        table.contains("\norders stopped at position 4, 20") && table.contains(&format!(":\n  {error}\n")),
+        "{table}"
+    );
+    target.store.record_failure("stuck", RunnerFailure { position: 0, ..failure.clone() }).await.unwrap();
+    let stuck = &json(target, &["projections"])["projections"][1];
+    let listed = (&stuck["name"], &stuck["position"], &stuck["lag"]);
+    assert_eq!(listed, (&"stuck".into(), &Value::Null, &7.into()), "a runner that never saved is listed");
+    target.store.save_checkpoint("orders", Checkpoint { position: 5, state: "{}".into() }).await.unwrap();
+    assert!(json(target, &["projections"])["projections"][0]["last_error"].is_null(), "past the failure");
+    target.store.save_checkpoint("orders", Checkpoint { position: 4, state: r#"{"orders":2}"#.into() }).await.unwrap();
 
     let error = fails(target, &["reset", "orders", "--yes"]);
     assert!(
@@ -339,7 +361,10 @@ async fn projections_and_reset<S: EventStore>(target: &Target<S>, holder: &str) 
         "reset \"orders\" (it was at position 4): it rebuilds from the start of the log on its next start\n"
     );
     assert!(target.store.load_checkpoint("orders").await.unwrap().is_none());
-    assert!(ok(target, &["projections"]).contains("no projection has saved a checkpoint"));
+    assert!(target.store.load_failure("orders").await.unwrap().is_none(), "reset forgets the failure too");
+    let report = json(target, &["projections"]);
+    let names: Vec<&Value> = report["projections"].as_array().unwrap().iter().map(|p| &p["name"]).collect();
+    assert_eq!(names, ["stuck"]);
 }
 
 #[tokio::test]

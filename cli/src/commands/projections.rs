@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::Failure;
 use crate::output::{Table, json};
-use crate::source::{LeaseRow, Source};
+use crate::source::{FailureRow, LeaseRow, Source};
 
 /// The lease a projection runner takes in `run_exclusive`.
 pub fn lease_name(projection: &str) -> String {
@@ -30,6 +30,9 @@ struct ProjectionRow {
     /// The size of its saved state, in bytes of JSON.
     state_bytes: Option<u64>,
     lease: Option<LeaseRow>,
+    /// Why its runner last stopped, while its checkpoint has not moved past that point
+    /// (the runner has not got over it yet).
+    last_error: Option<FailureRow>,
 }
 
 pub async fn run(source: &Source, as_json: bool, out: &mut impl Write) -> Result<(), Failure> {
@@ -44,19 +47,26 @@ pub async fn run(source: &Source, as_json: bool, out: &mut impl Write) -> Result
             lag: head.saturating_sub(checkpoint.position),
             state_bytes: Some(checkpoint.state_bytes),
             lease: None,
+            last_error: None,
         })
         .collect();
-    // SQLite names its leases: a runner that holds one and has saved nothing yet is listed too.
-    for lease in source.lease_names().await?.unwrap_or_default() {
-        if let Some(name) = lease.strip_prefix("projection:")
-            && !rows.iter().any(|row| row.name == name)
-        {
+    // A runner that holds a lease (SQLite names them) or stopped before it saved anything
+    // is listed too.
+    let leases = source.lease_names().await?.unwrap_or_default();
+    let failures = source.failures().await?;
+    let others = leases
+        .iter()
+        .filter_map(|lease| lease.strip_prefix("projection:"))
+        .chain(failures.iter().map(|failure| failure.name.as_str()));
+    for name in others {
+        if !rows.iter().any(|row| row.name == name) {
             rows.push(ProjectionRow {
                 name: name.to_owned(),
                 position: None,
                 lag: head,
                 state_bytes: None,
                 lease: None,
+                last_error: None,
             });
         }
     }
@@ -65,6 +75,13 @@ pub async fn run(source: &Source, as_json: bool, out: &mut impl Write) -> Result
     for lease in source.leases(&names).await? {
         if let Some(row) = rows.iter_mut().find(|row| lease_name(&row.name) == lease.name) {
             row.lease = Some(lease);
+        }
+    }
+    for failure in failures {
+        if let Some(row) = rows.iter_mut().find(|row| row.name == failure.name)
+            && row.position.is_none_or(|position| position <= failure.position)
+        {
+            row.last_error = Some(failure);
         }
     }
     if as_json {
@@ -86,6 +103,15 @@ pub async fn run(source: &Source, as_json: bool, out: &mut impl Write) -> Result
         ]);
     }
     table.write(out)?;
+    for row in &rows {
+        if let Some(failure) = &row.last_error {
+            writeln!(
+                out,
+                "\n{} stopped at position {}, {}:\n  {}",
+                row.name, failure.position, failure.failed_at, failure.error
+            )?;
+        }
+    }
     Ok(())
 }
 

@@ -16,8 +16,8 @@ pub use self::sqlite::Sqlite;
 
 /// The newest schema this tool reads: SQLite's `PRAGMA user_version`, and PostgreSQL's
 /// newest row in `factum_migrations`. A store migrated by a newer factum is refused.
-const SQLITE_SCHEMA: i64 = 3;
-const POSTGRES_SCHEMA: i32 = 2;
+const SQLITE_SCHEMA: i64 = 4;
+const POSTGRES_SCHEMA: i32 = 3;
 
 /// What went wrong, said for a person: the store, the stream, the projection.
 #[derive(Debug)]
@@ -89,6 +89,16 @@ pub struct LeaseRow {
     pub expires_at: Option<String>,
     /// SQLite: whether the expiry has passed (a holder that died, or froze).
     pub expired: bool,
+}
+
+/// Why a runner last stopped, as the runner recorded it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FailureRow {
+    pub name: String,
+    /// The position the runner had reached when it stopped.
+    pub position: u64,
+    pub error: String,
+    pub failed_at: String,
 }
 
 /// How many events of one stored name and schema version the store holds.
@@ -223,7 +233,16 @@ impl Source {
         }
     }
 
-    /// Deletes checkpoint `name`; whether there was one.
+    /// Every runner's recorded failure, by name (a store written by a factum from before
+    /// failures were recorded has none).
+    pub async fn failures(&self) -> Result<Vec<FailureRow>, Error> {
+        match self {
+            Source::Sqlite(store) => store.failures(),
+            Source::Postgres(store) => store.failures().await,
+        }
+    }
+
+    /// Deletes checkpoint `name` and its recorded failure; whether there was a checkpoint.
     pub async fn delete_checkpoint(&self, name: &str) -> Result<bool, Error> {
         match self {
             Source::Sqlite(store) => store.delete_checkpoint(name),

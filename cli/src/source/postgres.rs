@@ -5,8 +5,8 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row};
 
 use super::{
-    CheckpointRow, Error, EventRow, LeaseRow, LogFilter, POSTGRES_SCHEMA, StatRow, StreamFilter, StreamRow, failed,
-    json, signed, unsigned,
+    CheckpointRow, Error, EventRow, FailureRow, LeaseRow, LogFilter, POSTGRES_SCHEMA, StatRow, StreamFilter, StreamRow,
+    failed, json, signed, unsigned,
 };
 
 /// A `timestamptz` column as RFC 3339 in UTC, to the millisecond: the same text the SQLite
@@ -21,6 +21,8 @@ pub struct Postgres {
     /// `"schema"`, quoted for SQL.
     quoted: String,
     pub(super) describe: String,
+    /// Whether the schema has the `failures` table (migration 3 and later).
+    has_failures: bool,
 }
 
 impl Postgres {
@@ -61,7 +63,7 @@ impl Postgres {
                  {POSTGRES_SCHEMA}): use the factum tool of the same release as the application"
             )));
         }
-        Ok(Postgres { client, schema, quoted, describe })
+        Ok(Postgres { client, schema, quoted, describe, has_failures: version >= 3 })
     }
 
     async fn query(&self, what: &str, sql: &str, args: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, Error> {
@@ -248,13 +250,40 @@ impl Postgres {
         Ok(leases)
     }
 
+    pub(super) async fn failures(&self) -> Result<Vec<FailureRow>, Error> {
+        if !self.has_failures {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT name, position, error, {} FROM {}.failures ORDER BY name COLLATE \"C\"",
+            utc("failed_at"),
+            self.quoted
+        );
+        let rows = self.query("reading the runners' failures", &sql, &[]).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(FailureRow {
+                    name: self.get(row, 0)?,
+                    position: self.unsigned_at(row, 1, "position")?,
+                    error: self.get(row, 2)?,
+                    failed_at: self.get(row, 3)?,
+                })
+            })
+            .collect()
+    }
+
     pub(super) async fn delete_checkpoint(&self, name: &str) -> Result<bool, Error> {
-        let sql = format!("DELETE FROM {}.checkpoints WHERE name = $1::text", self.quoted);
-        let deleted = self
-            .client
-            .execute(&sql, &[&name])
-            .await
-            .map_err(|e| failed(&self.describe, "deleting a checkpoint", e))?;
+        let failed = |e| failed(&self.describe, "deleting a checkpoint", e);
+        let mut sql = format!("DELETE FROM {}.checkpoints WHERE name = $1::text", self.quoted);
+        if self.has_failures {
+            // One statement, so both go or neither.
+            sql = format!(
+                "WITH gone AS (DELETE FROM {q}.failures WHERE name = $1::text) \
+                 DELETE FROM {q}.checkpoints WHERE name = $1::text",
+                q = self.quoted
+            );
+        }
+        let deleted = self.client.execute(&sql, &[&name]).await.map_err(failed)?;
         Ok(deleted > 0)
     }
 

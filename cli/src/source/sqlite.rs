@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use super::{
-    CheckpointRow, Error, EventRow, LeaseRow, LogFilter, SQLITE_SCHEMA, StatRow, StreamFilter, StreamRow, failed, json,
-    signed, unsigned,
+    CheckpointRow, Error, EventRow, FailureRow, LeaseRow, LogFilter, SQLITE_SCHEMA, StatRow, StreamFilter, StreamRow,
+    failed, json, signed, unsigned,
 };
 
 /// A column of microseconds since 1970 (how factum stores times) as RFC 3339 in UTC, to the
@@ -21,6 +21,8 @@ fn utc(column: &str) -> String {
 pub struct Sqlite {
     connection: Connection,
     pub(super) describe: String,
+    /// Whether the file has the `failures` table (schema version 4 and later).
+    has_failures: bool,
 }
 
 impl Sqlite {
@@ -53,7 +55,7 @@ impl Sqlite {
                  {SQLITE_SCHEMA}): use the factum tool of the same release as the application"
             )));
         }
-        Ok(Sqlite { connection, describe })
+        Ok(Sqlite { connection, describe, has_failures: version >= 4 })
     }
 
     fn fail<'a>(&'a self, what: &'a str) -> impl Fn(rusqlite::Error) -> Error + 'a {
@@ -250,11 +252,40 @@ impl Sqlite {
         Ok(leases)
     }
 
+    pub(super) fn failures(&self) -> Result<Vec<FailureRow>, Error> {
+        if !self.has_failures {
+            return Ok(Vec::new());
+        }
+        let what = self.fail("reading the runners' failures");
+        let sql = format!("SELECT name, position, error, {} FROM failures ORDER BY name", utc("failed_at"));
+        let mut statement = self.connection.prepare(&sql).map_err(&what)?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                ))
+            })
+            .map_err(&what)?;
+        let mut failures = Vec::new();
+        for row in rows {
+            let (name, position, error, failed_at) = row.map_err(&what)?;
+            let position = unsigned(&self.describe, "position", position)?;
+            failures.push(FailureRow { name, position, error, failed_at });
+        }
+        Ok(failures)
+    }
+
     pub(super) fn delete_checkpoint(&self, name: &str) -> Result<bool, Error> {
-        let deleted = self
-            .connection
-            .execute("DELETE FROM checkpoints WHERE name = ?1", [name])
-            .map_err(self.fail("deleting a checkpoint"))?;
+        let what = self.fail("deleting a checkpoint");
+        let transaction = self.connection.unchecked_transaction().map_err(&what)?;
+        let deleted = transaction.execute("DELETE FROM checkpoints WHERE name = ?1", [name]).map_err(&what)?;
+        if self.has_failures {
+            transaction.execute("DELETE FROM failures WHERE name = ?1", [name]).map_err(&what)?;
+        }
+        transaction.commit().map_err(&what)?;
         Ok(deleted > 0)
     }
 
