@@ -224,7 +224,7 @@ async fn the_tables_for_people() {
     assert!(stats.contains("order    OrderPlaced          v1       1      1     1  20"), "{stats}");
     assert!(stats.contains("7 events\n"), "{stats}");
     assert!(
-        stats.contains("older versions still stored (read through upcasters, which must stay):\n  OrderPlaced v1: 1 events, the newest at position 1"),
+        stats.contains("older versions still stored (read through upcasters, which must stay):\n  OrderPlaced v1: 1 event, the newest at position 1"),
         "{stats}"
     );
     let stats = json(&target, &["stats"]);

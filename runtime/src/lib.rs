@@ -94,6 +94,9 @@ pub use store::{
 pub use store::{PostgresOptions, PostgresStore, TlsMode};
 
 mod macros;
+#[cfg(feature = "nats")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nats")))]
+pub mod nats;
 pub use macros::*;
 
 /// The names most programs need: `use factum::prelude::*;`.

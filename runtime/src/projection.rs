@@ -403,7 +403,9 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
     pub async fn catch_up(&self) -> Result<u64, ProjectionError> {
         let mut progress = self.progress.write().await;
         let caught_up = self.catch_up_locked(&mut progress).await;
-        self.record(&caught_up, progress.position).await;
+        if let Some(recording) = self.record(&caught_up, progress.position) {
+            recording.await;
+        }
         caught_up
     }
 
@@ -501,7 +503,9 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
     pub async fn apply_committed(&self, events: &[RecordedEvent]) -> Result<u64, ProjectionError> {
         let mut progress = self.progress.write().await;
         let applied = self.apply_committed_locked(&mut progress, events).await;
-        self.record(&applied, progress.position).await;
+        if let Some(recording) = self.record(&applied, progress.position) {
+            recording.await;
+        }
         applied
     }
 
@@ -543,9 +547,17 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
 
     /// Records the outcome of a catch-up for [`health`](Self::health), and a new stop in
     /// the store too.
-    async fn record(&self, outcome: &Result<u64, ProjectionError>, position: u64) {
-        if let (true, Err(error)) = (self.tracked.record(outcome, position), outcome) {
-            self.record_failure(error, position).await;
+    ///
+    /// Returns the write of a new stop, for the caller to await: nothing on the way of a
+    /// success (an inline projection's, after every commit) waits for anything.
+    fn record(
+        &self,
+        outcome: &Result<u64, ProjectionError>,
+        position: u64,
+    ) -> Option<Pin<Box<dyn Future<Output = ()> + Send + '_>>> {
+        match (self.tracked.record(outcome, position), outcome) {
+            (true, Err(error)) => Some(self.record_failure(error, position)),
+            _ => None,
         }
     }
 
@@ -570,11 +582,15 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
     /// Writes why the runner stopped to the store ([`RunnerFailure`]), for operators
     /// outside this process; a store that cannot take it is logged, not returned, since
     /// the error that stopped the runner is the one to report.
-    async fn record_failure(&self, error: &ProjectionError, position: u64) {
+    ///
+    /// Boxed, so that the futures of the paths that may call it stay as small as they were.
+    fn record_failure(&self, error: &ProjectionError, position: u64) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
         let failure = RunnerFailure { position, error: error.to_string(), failed_at: SystemTime::now() };
-        if let Err(unrecorded) = self.store.record_failure(P::NAME, failure).await {
-            warn!(projection = P::NAME, error = %unrecorded, "the projection's failure could not be recorded in the store");
-        }
+        Box::pin(async move {
+            if let Err(unrecorded) = self.store.record_failure(P::NAME, failure).await {
+                warn!(projection = P::NAME, error = %unrecorded, "the projection's failure could not be recorded in the store");
+            }
+        })
     }
 
     fn tracked(&self) -> std::sync::MutexGuard<'_, Tracked> {
@@ -653,7 +669,9 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
             }
             Err(source) => Err(store_error::<P>(source)),
         };
-        self.record(&rebuilt, progress.position).await;
+        if let Some(recording) = self.record(&rebuilt, progress.position) {
+            recording.await;
+        }
         rebuilt
     }
 

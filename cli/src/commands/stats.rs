@@ -53,7 +53,7 @@ pub async fn run(source: &Source, as_json: bool, out: &mut impl Write) -> Result
     }
     table.write(out)?;
     let total: u64 = stats.iter().map(|stat| stat.row.events).sum();
-    writeln!(out, "{total} events")?;
+    writeln!(out, "{}", events(total))?;
     let old: Vec<&StatRow> = stats.iter().filter(|stat| stat.superseded).map(|stat| &stat.row).collect();
     if old.is_empty() {
         writeln!(out, "every event is stored at one schema version only")?;
@@ -62,10 +62,18 @@ pub async fn run(source: &Source, as_json: bool, out: &mut impl Write) -> Result
         for row in old {
             writeln!(
                 out,
-                "  {} v{}: {} events, the newest at position {} ({})",
-                row.name, row.schema_version, row.events, row.last_position, row.last_recorded_at
+                "  {} v{}: {}, the newest at position {} ({})",
+                row.name,
+                row.schema_version,
+                events(row.events),
+                row.last_position,
+                row.last_recorded_at
             )?;
         }
     }
     Ok(())
+}
+
+fn events(count: u64) -> String {
+    if count == 1 { "1 event".to_owned() } else { format!("{count} events") }
 }

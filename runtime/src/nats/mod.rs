@@ -1,0 +1,65 @@
+//! Integration events over NATS JetStream (feature `nats`): the store's global log published
+//! to a JetStream stream, for read models and services on other machines.
+//!
+//! A [`NatsPublisher`] follows the log and publishes each event (all of them, or those of one
+//! aggregate type or some stored names) to the subject
+//! `factum.<source>.<aggregate type>.<stream id>.<event name>`, where `<source>` names the
+//! store (`shop`, say) and the other parts are [escaped](subject_token) into one token each.
+//! The payload is the event's stored JSON; headers carry the rest of the envelope:
+//!
+//! | header | value |
+//! |---|---|
+//! | `Nats-Msg-Id` | `<source>:<position>`: JetStream stores an id once within its duplicate window |
+//! | `Factum-Event`, `Factum-Event-Version` | the stored name and schema version |
+//! | `Factum-Aggregate-Type`, `Factum-Stream-Id`, `Factum-Stream-Version` | the stream, and the event's version in it |
+//! | `Factum-Position` | the position in the store's global log |
+//! | `Factum-Recorded-At` | when the store recorded it, RFC 3339 in UTC |
+//! | `Factum-Metadata` | the metadata as JSON, when there is any |
+//!
+//! # What is guaranteed
+//!
+//! - **Every event, once, in the log's order.** The publisher reads the log by position and
+//!   publishes in that order; each publish names the message it expects to be the stream's
+//!   last (`Nats-Expected-Last-Msg-Id`), so JetStream refuses a message that would overtake
+//!   one that was lost, and the publisher starts again from the last one stored. Order within
+//!   each stream and across the whole log is kept.
+//! - **Nothing lost, nothing doubled, across restarts.** The publisher's position is the
+//!   later of its checkpoint in the store (saved once JetStream has acknowledged) and the
+//!   position of the last message in the JetStream stream, read when it starts: a publisher
+//!   killed between JetStream's acknowledgement and its checkpoint publishes nothing again,
+//!   and `Nats-Msg-Id` drops a message published twice within the duplicate window anyway.
+//! - **The command side never waits for NATS.** Commands append to the store as before; when
+//!   NATS is down, [`run`](NatsPublisher::run) logs, waits and resumes from where JetStream's
+//!   stream ends once it is back.
+//! - **One publisher per source.** [`run`](NatsPublisher::run) holds the store's lease
+//!   `nats-publisher:<source>`, so a second process waits instead of publishing too.
+//!
+//! Compared with reading the store from each service: the database serves one reader (the
+//! publisher) instead of one per service, and services depend on NATS subjects and JSON, not
+//! on factum's tables; in exchange events reach them a little later, and NATS is one more
+//! system to run.
+//!
+//! ```no_run
+//! use factum::{EventStore, SqliteStore};
+//! use factum::nats::NatsPublisher;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = SqliteStore::open("shop.db").await?;
+//! let client = factum::nats::async_nats::connect("nats://127.0.0.1:4222").await?;
+//! let publisher = NatsPublisher::new(store, factum::nats::async_nats::jetstream::new(client), "shop")?;
+//! tokio::spawn(async move { publisher.run().await });
+//! # Ok(()) }
+//! ```
+
+mod publisher;
+mod subject;
+
+/// The NATS client factum publishes with, so that an application connects with the same
+/// version: `factum::nats::async_nats::connect(url)`.
+pub use async_nats;
+
+pub use self::publisher::{DEFAULT_DUPLICATE_WINDOW, NatsError, NatsPublisher};
+pub use self::subject::{
+    AGGREGATE_TYPE, EVENT, EVENT_VERSION, METADATA, POSITION, RECORDED_AT, ROOT, STREAM_ID, STREAM_VERSION,
+    default_stream_name, event_subject, message_id, source_subjects, subject_token,
+};

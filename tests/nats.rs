@@ -1,0 +1,324 @@
+//! The NATS JetStream publisher against a real `nats-server`: every event once and in order,
+//! from several writers, across a publisher killed mid-way and a server stopped and started
+//! again; filters; a stream configured otherwise.
+//!
+//! Needs the feature `nats` and `FACTUM_NATS_URL` (`bash scripts/nats.sh start DIR` prints
+//! one; the README's test command does both). Without the URL every test says it skipped,
+//! and under `CI=true` fails.
+#![cfg(feature = "nats")]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use factum::nats::async_nats::jetstream::{self, Context};
+use factum::nats::{NatsError, NatsPublisher};
+use factum::{Checkpoint, EventStore, MemoryStore, Metadata, NewEvent, SqliteStore, StreamRef};
+
+fn unique(what: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos() % 1_000_000_000;
+    format!("{what}-{}-{}-{nanos}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+fn url() -> Option<String> {
+    match std::env::var("FACTUM_NATS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").as_deref() == Ok("true") => panic!("CI needs FACTUM_NATS_URL for the NATS tests"),
+        _ => {
+            eprintln!("SKIPPED: the NATS tests need FACTUM_NATS_URL (bash scripts/nats.sh start DIR prints one)");
+            None
+        }
+    }
+}
+
+async fn jetstream(url: &str) -> Context {
+    let client = factum::nats::async_nats::connect(url).await.expect("connect to FACTUM_NATS_URL");
+    jetstream::new(client)
+}
+
+fn deposit(n: u64) -> NewEvent {
+    NewEvent { name: "Deposited", version: 1, payload: format!(r#"{{"amount":{n}}}"#) }
+}
+
+/// Appends `count` events to stream `id` of `aggregate`, one command at a time.
+async fn append(store: &impl EventStore, aggregate: &str, id: &str, count: u64) {
+    let stream = StreamRef::new(aggregate, id);
+    let metadata = Metadata::new().with_correlation_id(format!("{aggregate}/{id}"));
+    let from = store.stream_version(stream).await.unwrap();
+    for version in from..from + count {
+        store.append(stream, version, &metadata, vec![deposit(version + 1)]).await.unwrap();
+    }
+}
+
+/// Waits until the publisher's checkpoint reaches `position`.
+async fn published_up_to(store: &impl EventStore, publisher: &NatsPublisher<impl EventStore>, position: u64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let saved = store.load_checkpoint(&publisher.checkpoint_name()).await.unwrap().map_or(0, |c| c.position);
+        if saved >= position {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the publisher reached {saved} of {position} in 60 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// One message of the JetStream stream, as the tests look at it.
+#[derive(Debug, PartialEq)]
+struct Published {
+    subject: String,
+    id: String,
+    position: u64,
+    stream: String,
+    version: u64,
+    payload: String,
+}
+
+/// Every message of the stream, in its order.
+async fn stream_messages(jetstream: &Context, name: &str) -> Vec<Published> {
+    let mut stream = jetstream.get_stream(name).await.unwrap();
+    let last = stream.info().await.unwrap().state.last_sequence;
+    let mut messages = Vec::new();
+    for sequence in 1..=last {
+        let message = stream.get_raw_message(sequence).await.unwrap();
+        let header = |name: &str| message.headers.get(name).map(|v| v.as_str().to_owned()).unwrap_or_default();
+        messages.push(Published {
+            subject: message.subject.to_string(),
+            id: header("Nats-Msg-Id"),
+            position: header("Factum-Position").parse().unwrap(),
+            stream: format!("{}/{}", header("Factum-Aggregate-Type"), header("Factum-Stream-Id")),
+            version: header("Factum-Stream-Version").parse().unwrap(),
+            payload: String::from_utf8(message.payload.to_vec()).unwrap(),
+        });
+    }
+    messages
+}
+
+/// What the stream must hold: the store's log, in order, each event once.
+async fn expected(store: &impl EventStore, source: &str, aggregate_type: Option<&str>) -> Vec<Published> {
+    let filter = factum::EventFilter { names: None, aggregate_type };
+    let events = store.read_all(0, filter, usize::MAX).await.unwrap();
+    events
+        .into_iter()
+        .map(|event| Published {
+            subject: factum::nats::event_subject(
+                source,
+                &event.meta.aggregate_type,
+                &event.meta.stream_id,
+                &event.meta.event_name,
+            ),
+            id: factum::nats::message_id(source, event.meta.position),
+            position: event.meta.position,
+            stream: format!("{}/{}", event.meta.aggregate_type, event.meta.stream_id),
+            version: event.meta.stream_version,
+            payload: event.payload,
+        })
+        .collect()
+}
+
+fn sqlite_path(what: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(unique(what));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("store.db")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_thousand_events_from_four_writers_arrive_once_in_order() {
+    let Some(url) = url() else { return };
+    let path = sqlite_path("nats-four-writers");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let source = unique("four");
+    let js = jetstream(&url).await;
+    let publisher = std::sync::Arc::new(NatsPublisher::new(store.clone(), js.clone(), &source).unwrap());
+    let running = tokio::spawn({
+        let publisher = publisher.clone();
+        async move { publisher.run().await }
+    });
+    let writers: Vec<_> = (0..4)
+        .map(|writer| {
+            let store = store.clone();
+            tokio::spawn(async move { append(&store, "account", &format!("acc.{writer}"), 2_500).await })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    assert_eq!(store.head_position().await.unwrap(), 10_000);
+    published_up_to(&store, &publisher, 10_000).await;
+    running.abort();
+
+    let messages = stream_messages(&js, publisher.stream_name()).await;
+    assert_eq!(messages.len(), 10_000, "each event once");
+    assert_eq!(messages, expected(&store, &source, None).await, "in the log's order, with its envelope");
+    assert!(messages[0].subject.starts_with(&format!("factum.{source}.account.acc%2E")), "{}", messages[0].subject);
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publisher_killed_midway_resumes_without_loss_or_duplicates() {
+    let Some(url) = url() else { return };
+    let store = MemoryStore::new();
+    append(&store, "account", "a-1", 3_000).await;
+    let source = unique("killed");
+    let js = jetstream(&url).await;
+
+    let first = std::sync::Arc::new(NatsPublisher::new(store.clone(), js.clone(), &source).unwrap());
+    let running = tokio::spawn({
+        let first = first.clone();
+        async move { first.run().await }
+    });
+    published_up_to(&store, &*first, 500).await;
+    running.abort(); // killed mid-way, between any two steps
+    let _ = running.await;
+    // The worst case: it died after JetStream acknowledged but before its checkpoint moved.
+    store.save_checkpoint(&first.checkpoint_name(), Checkpoint { position: 0, state: "{}".into() }).await.unwrap();
+
+    let second = NatsPublisher::new(store.clone(), js.clone(), &source).unwrap();
+    assert_eq!(second.publish_pending().await.unwrap(), 3_000);
+    let messages = stream_messages(&js, second.stream_name()).await;
+    assert_eq!(messages.len(), 3_000, "none lost, none twice");
+    assert_eq!(messages, expected(&store, &source, None).await);
+    // Nothing new: nothing published.
+    assert_eq!(second.publish_pending().await.unwrap(), 3_000);
+    assert_eq!(stream_messages(&js, second.stream_name()).await.len(), 3_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_filter_publishes_only_what_it_names_and_moves_past_the_rest() {
+    let Some(url) = url() else { return };
+    let store = MemoryStore::new();
+    append(&store, "account", "a-1", 5).await;
+    append(&store, "order", "o-1", 3).await;
+    append(&store, "account", "a-2", 2).await;
+    let source = unique("filtered");
+    let js = jetstream(&url).await;
+    let publisher = NatsPublisher::new(store.clone(), js.clone(), &source).unwrap().only_aggregate("order");
+    publisher.ensure_stream().await.unwrap();
+    assert_eq!(publisher.publish_pending().await.unwrap(), 10, "past the events it leaves out");
+    let messages = stream_messages(&js, publisher.stream_name()).await;
+    assert_eq!(messages, expected(&store, &source, Some("order")).await);
+    assert_eq!(messages.iter().map(|m| m.position).collect::<Vec<_>>(), [6, 7, 8]);
+    assert_eq!(store.load_checkpoint(&publisher.checkpoint_name()).await.unwrap().map(|c| c.position), Some(10));
+}
+
+#[tokio::test]
+async fn a_stream_configured_otherwise_is_named() {
+    let Some(url) = url() else { return };
+    let source = unique("other");
+    let js = jetstream(&url).await;
+    let name = factum::nats::default_stream_name(&source);
+    let config = jetstream::stream::Config {
+        name: name.clone(),
+        subjects: vec![format!("elsewhere.{source}.>")],
+        retention: jetstream::stream::RetentionPolicy::WorkQueue,
+        duplicate_window: Duration::from_secs(5),
+        ..Default::default()
+    };
+    js.create_stream(config).await.unwrap();
+    let publisher = NatsPublisher::new(MemoryStore::new(), js.clone(), &source).unwrap();
+    let error = publisher.ensure_stream().await.unwrap_err();
+    assert!(matches!(error, NatsError::StreamConfig { .. }) && !error.is_transient(), "{error:?}");
+    let message = error.to_string();
+    assert!(message.starts_with(&format!("the JetStream stream {name:?} is configured otherwise")), "{message}");
+    assert!(message.contains(&format!("must include \"factum.{source}.>\"")), "{message}");
+    assert!(message.contains("its retention is WorkQueue, and must be Limits"), "{message}");
+    assert!(message.contains("its duplicate window is 5s, shorter than the publisher's 600s"), "{message}");
+}
+
+#[test]
+fn a_source_name_must_be_one_token() {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        // A client that never connected is enough to check names.
+        let options = factum::nats::async_nats::ConnectOptions::new().retry_on_initial_connect();
+        let client = options.connect("nats://127.0.0.1:1").await.unwrap();
+        let js = jetstream::new(client);
+        for (name, reason) in [("", "it is empty"), ("shop.eu", "may hold only"), ("a b", "may hold only")] {
+            let error = NatsPublisher::new(MemoryStore::new(), js.clone(), name).err().expect(name);
+            assert!(error.to_string().contains(reason), "{name:?}: {error}");
+        }
+    });
+}
+
+/// A `nats-server` of the test's own, which it can stop and start again on the same port
+/// and files, as an operator restarting it would.
+struct OwnServer {
+    dir: PathBuf,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl OwnServer {
+    fn start(dir: PathBuf, port: u16) -> OwnServer {
+        std::fs::create_dir_all(&dir).unwrap();
+        let child = Command::new("nats-server")
+            .args(["--jetstream", "--addr", "127.0.0.1", "--port", &port.to_string(), "--store_dir"])
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server is on the PATH (bash scripts/nats.sh start installs it)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "nats-server did not start on port {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        OwnServer { dir, port, child: Some(child) }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishing_resumes_when_the_server_comes_back() {
+    if url().is_none() {
+        return;
+    }
+    let port = free_port();
+    let dir = std::env::temp_dir().join(unique("nats-restart"));
+    let mut server = OwnServer::start(dir.clone(), port);
+    let url = format!("nats://127.0.0.1:{port}");
+    let options = factum::nats::async_nats::ConnectOptions::new().retry_on_initial_connect();
+    let js = jetstream::new(options.connect(&url).await.unwrap());
+    let store = MemoryStore::new();
+    let source = unique("restart");
+    let publisher = std::sync::Arc::new(NatsPublisher::new(store.clone(), js.clone(), &source).unwrap());
+    let running = tokio::spawn({
+        let publisher = publisher.clone();
+        async move { publisher.run().await }
+    });
+    append(&store, "account", "a-1", 1_000).await;
+    published_up_to(&store, &*publisher, 1_000).await;
+
+    server.stop();
+    // The command side goes on while NATS is down.
+    append(&store, "account", "a-1", 1_000).await;
+    append(&store, "account", "a-2", 500).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut server = OwnServer::start(dir, server.port);
+    published_up_to(&store, &*publisher, 2_500).await;
+    running.abort();
+
+    let messages = stream_messages(&js, publisher.stream_name()).await;
+    assert_eq!(messages.len(), 2_500, "nothing lost, nothing twice");
+    assert_eq!(messages, expected(&store, &source, None).await);
+    server.stop();
+}
