@@ -12,9 +12,63 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use factum::nats::async_nats::jetstream::{self, Context};
-use factum::nats::{NatsError, NatsPublisher};
-use factum::{Checkpoint, EventStore, MemoryStore, Metadata, NewEvent, SqliteStore, StreamRef};
+use factum::nats::{NatsError, NatsPublisher, NatsSubscriber};
+use factum::prelude::*;
+use factum::{Checkpoint, EventStore, MemoryStore, Metadata, NewEvent, ProjectionRunner, SqliteStore, StreamRef};
+use serde::{Deserialize, Serialize};
+
+#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Deposited {
+    pub amount: u64,
+}
+
+/// What a read model in another process keeps: per stream, the count and sum of deposits.
+#[derive(Projection, Default, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[projection(name = "nats-ledger")]
+pub struct Ledger {
+    pub by_stream: BTreeMap<String, (u64, u64)>,
+    pub correlations: BTreeSet<String>,
+    pub applied: u64,
+    pub last_position: u64,
+}
+
+#[handlers]
+impl Ledger {
+    #[on]
+    fn deposited(&mut self, event: &Deposited, meta: &EventMeta) -> Result<(), String> {
+        assert!(meta.position > self.last_position, "position {} applied after {}", meta.position, self.last_position);
+        if event.amount == 0 {
+            return Err("a deposit of 0 is poison".into());
+        }
+        let line = self
+            .by_stream
+            .entry(format!("{}/{}@{}", meta.aggregate_type, meta.stream_id, meta.event_version))
+            .or_default();
+        *line = (line.0 + 1, line.1 + event.amount);
+        self.correlations.extend(meta.metadata.correlation_id.clone());
+        self.applied += 1;
+        self.last_position = meta.position;
+        Ok(())
+    }
+}
+
+/// The ledger rebuilt from the source store itself.
+async fn rebuilt<S: EventStore>(store: S) -> Ledger {
+    let runner = ProjectionRunner::<Ledger, _>::start(store).await.unwrap();
+    runner.catch_up().await.unwrap();
+    runner.state().await
+}
+
+/// Consumes until the subscriber's projection reaches `position`.
+async fn consumed_up_to<S: EventStore>(subscriber: &NatsSubscriber<Ledger, S>, position: u64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while subscriber.consume_available().await.unwrap() < position {
+        assert!(Instant::now() < deadline, "the subscriber did not reach {position} in 60 s");
+    }
+}
 
 fn unique(what: &str) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -153,7 +207,30 @@ async fn ten_thousand_events_from_four_writers_arrive_once_in_order() {
     assert_eq!(messages.len(), 10_000, "each event once");
     assert_eq!(messages, expected(&store, &source, None).await, "in the log's order, with its envelope");
     assert!(messages[0].subject.starts_with(&format!("factum.{source}.account.acc%2E")), "{}", messages[0].subject);
+
+    // A read model in another runtime (as another process would be), fed only through NATS,
+    // keeping its state and checkpoint in a store of its own.
+    let consumer_path = sqlite_path("nats-consumer");
+    let consumed = std::thread::spawn({
+        let (url, source, consumer_path) = (url.clone(), source.clone(), consumer_path.clone());
+        move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async move {
+                let local = SqliteStore::open(&consumer_path).await.unwrap();
+                let runner = ProjectionRunner::<Ledger, _>::start(local).await.unwrap();
+                let subscriber = NatsSubscriber::new(runner, jetstream(&url).await, &source);
+                consumed_up_to(&subscriber, 10_000).await;
+                subscriber.runner().state().await
+            })
+        }
+    })
+    .join()
+    .unwrap();
+    let rebuilt = rebuilt(store.clone()).await;
+    assert_eq!(rebuilt.applied, 10_000);
+    assert_eq!(consumed, rebuilt, "the state fed through NATS is the state rebuilt from the store");
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    let _ = std::fs::remove_dir_all(consumer_path.parent().unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -321,4 +398,89 @@ async fn publishing_resumes_when_the_server_comes_back() {
     assert_eq!(messages.len(), 2_500, "nothing lost, nothing twice");
     assert_eq!(messages, expected(&store, &source, None).await);
     server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_killed_between_apply_and_ack_applies_nothing_twice() {
+    let Some(url) = url() else { return };
+    let store = MemoryStore::new();
+    append(&store, "account", "a-1", 700).await;
+    append(&store, "account", "a-2", 500).await;
+    let source = unique("redelivered");
+    let js = jetstream(&url).await;
+    let publisher = NatsPublisher::new(store.clone(), js.clone(), &source).unwrap();
+    publisher.ensure_stream().await.unwrap();
+    publisher.publish_pending().await.unwrap();
+
+    let local = MemoryStore::new();
+    let first =
+        NatsSubscriber::new(ProjectionRunner::<Ledger, _>::start(local.clone()).await.unwrap(), js.clone(), &source);
+    let reached = first.consume_available().await.unwrap();
+    assert!(reached > 0 && reached < 1_200, "one batch: {reached}");
+    drop(first);
+    // The state and checkpoint at `reached` are stored, and the acknowledgement is lost: a
+    // consumer that acknowledged nothing gets every message again.
+    let runner = ProjectionRunner::<Ledger, _>::start(local.clone()).await.unwrap();
+    assert_eq!(runner.position().await, reached);
+    let second = NatsSubscriber::new(runner, js.clone(), &source).consumer_name("nats-ledger-again");
+    consumed_up_to(&second, 1_200).await;
+    let state = second.runner().state().await;
+    assert_eq!(state.applied, 1_200, "each event applied once");
+    assert_eq!(state, rebuilt(store.clone()).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_that_does_not_decode_stops_the_subscriber_naming_it() {
+    let Some(url) = url() else { return };
+    let store = MemoryStore::new();
+    append(&store, "account", "a-1", 3).await;
+    let source = unique("poison");
+    let js = jetstream(&url).await;
+    let publisher = NatsPublisher::new(store.clone(), js.clone(), &source).unwrap();
+    publisher.ensure_stream().await.unwrap();
+    publisher.publish_pending().await.unwrap();
+    // A deposit of 0, which the ledger refuses, then a message factum did not publish.
+    let poison = NewEvent { name: "Deposited", version: 1, payload: r#"{"amount":0}"#.into() };
+    store.append(StreamRef::new("account", "a-1"), 3, &Metadata::new(), vec![poison]).await.unwrap();
+    publisher.publish_pending().await.unwrap();
+
+    let local = MemoryStore::new();
+    let subscriber =
+        NatsSubscriber::new(ProjectionRunner::<Ledger, _>::start(local.clone()).await.unwrap(), js.clone(), &source);
+    let error = subscriber.consume_available().await.unwrap_err();
+    assert!(matches!(error, NatsError::Projection { .. }) && !error.is_transient(), "{error:?}");
+    let message = error.to_string();
+    assert!(
+        message.contains(&format!("the projection fed from factum.{source}.account.a-1.Deposited stopped")),
+        "{message}"
+    );
+    assert!(
+        message.contains("position 4 (stream account/a-1, version 4, event `Deposited`): a deposit of 0 is poison"),
+        "{message}"
+    );
+    // Nothing was acknowledged: started again, it stops at the same event, having applied
+    // the three before it once.
+    let again =
+        NatsSubscriber::new(ProjectionRunner::<Ledger, _>::start(local.clone()).await.unwrap(), js.clone(), &source);
+    assert!(again.consume_available().await.is_err());
+    assert_eq!(again.runner().state().await.applied, 3);
+
+    // A message on the stream's subjects that factum did not publish.
+    let junk_source = unique("junk");
+    let junk_publisher = NatsPublisher::new(MemoryStore::new(), js.clone(), &junk_source).unwrap();
+    junk_publisher.ensure_stream().await.unwrap();
+    let subject = format!("factum.{junk_source}.account.a-1.Deposited");
+    js.publish(subject.clone(), "{}".into()).await.unwrap().await.unwrap();
+    let subscriber = NatsSubscriber::new(
+        ProjectionRunner::<Ledger, _>::start(MemoryStore::new()).await.unwrap(),
+        js.clone(),
+        &junk_source,
+    );
+    let error = subscriber.consume_available().await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "the message {subject} (stream sequence 1) cannot be read as an event: it has no headers: it was not published by factum"
+        )
+    );
 }

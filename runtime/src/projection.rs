@@ -545,6 +545,58 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
         Ok(last)
     }
 
+    /// Applies events received from another process (from NATS, by
+    /// `factum::nats::NatsSubscriber`, feature `nats`) rather than read from this store's
+    /// log, then stores the checkpoint, state and position together; returns the position
+    /// reached, up to which the sender may be told the events are safe.
+    ///
+    /// Events at or below the projection's position (seen already, delivered again) are
+    /// skipped, so each affects the stored state once; gaps are expected (the sender may
+    /// filter). A failing handler stops it with the error naming the event, and the state
+    /// goes back to the stored checkpoint: the events after it must be delivered again.
+    pub async fn apply_received(&self, events: &[RecordedEvent]) -> Result<u64, ProjectionError> {
+        let mut progress = self.progress.write().await;
+        let applied = self.apply_received_locked(&mut progress, events).await;
+        if let Some(recording) = self.record(&applied, progress.position) {
+            recording.await;
+        }
+        applied
+    }
+
+    async fn apply_received_locked(
+        &self,
+        progress: &mut Progress<P>,
+        events: &[RecordedEvent],
+    ) -> Result<u64, ProjectionError> {
+        if progress.stale {
+            *progress = Self::stored(&self.store).await?;
+        }
+        let before = progress.position;
+        for event in events {
+            if event.meta.position <= progress.position {
+                continue;
+            }
+            if P::EVENTS.contains(&event.meta.event_name.as_str())
+                && let Err(source) = apply_one(&mut progress.projection, event)
+            {
+                // Not restored from this store's log, which does not hold these events:
+                // the stored checkpoint is reloaded before the next delivery.
+                progress.stale = true;
+                return Err(event_error::<P>(event, source));
+            }
+            progress.position = event.meta.position;
+        }
+        {
+            let mut tracked = self.tracked();
+            tracked.position = progress.position;
+            tracked.head = tracked.head.max(progress.position);
+        }
+        if progress.position != before {
+            self.checkpoint(progress).await?;
+        }
+        Ok(progress.position)
+    }
+
     /// Records the outcome of a catch-up for [`health`](Self::health), and a new stop in
     /// the store too.
     ///

@@ -34,6 +34,15 @@
 //! - **One publisher per source.** [`run`](NatsPublisher::run) holds the store's lease
 //!   `nats-publisher:<source>`, so a second process waits instead of publishing too.
 //!
+//! A [`NatsSubscriber`] feeds a projection in another process from a durable JetStream
+//! consumer: it applies a batch, stores the projection's state and position together in its
+//! own store, and only then acknowledges (`AckPolicy::All`). A subscriber that dies between
+//! the two gets the batch again (at once if it stopped on an error, after JetStream's ack
+//! wait of 30 s if it died) and skips what its checkpoint already holds, so each event
+//! affects the stored state once. A message that does not decode, or a handler that fails,
+//! stops it with an error naming the subject and, through the projection's error, the
+//! event, stream, version and position.
+//!
 //! Compared with reading the store from each service: the database serves one reader (the
 //! publisher) instead of one per service, and services depend on NATS subjects and JSON, not
 //! on factum's tables; in exchange events reach them a little later, and NATS is one more
@@ -53,6 +62,7 @@
 
 mod publisher;
 mod subject;
+mod subscriber;
 
 /// The NATS client factum publishes with, so that an application connects with the same
 /// version: `factum::nats::async_nats::connect(url)`.
@@ -63,3 +73,4 @@ pub use self::subject::{
     AGGREGATE_TYPE, EVENT, EVENT_VERSION, METADATA, POSITION, RECORDED_AT, ROOT, STREAM_ID, STREAM_VERSION,
     default_stream_name, event_subject, message_id, source_subjects, subject_token,
 };
+pub use self::subscriber::NatsSubscriber;

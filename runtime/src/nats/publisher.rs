@@ -55,12 +55,31 @@ pub enum NatsError {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The store failed.
-    #[error("the store failed while publishing to NATS: {0}")]
+    #[error("the store failed while publishing to or consuming from NATS: {0}")]
     Store(#[from] StoreError),
+    /// A message on the stream is not an event as factum publishes them.
+    #[error("the message {subject} (stream sequence {sequence}) cannot be read as an event: {reason}")]
+    Message {
+        /// Its subject.
+        subject: String,
+        /// Its sequence in the JetStream stream.
+        sequence: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The projection fed by a subscriber stopped: an event did not decode or a handler failed.
+    #[error("the projection fed from {subject} stopped: {source}")]
+    Projection {
+        /// The subject of the last message of the batch (the error names the event itself).
+        subject: String,
+        /// What the projection said, naming the event, stream, version and position.
+        #[source]
+        source: Box<crate::projection::ProjectionError>,
+    },
 }
 
 impl NatsError {
-    fn nats(what: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> NatsError {
+    pub(super) fn nats(what: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> NatsError {
         NatsError::Nats { what: what.into(), source: Box::new(source) }
     }
 
