@@ -10,7 +10,8 @@
 //! url=$(bash scripts/postgres.sh start /tmp/pgbench-dir | tail -n 1)
 //! FACTUM_POSTGRES_URL=$url cargo bench -p factum-bench --bench figures
 //! cargo bench -p factum-bench --bench figures -- sqlite disk   # only some sections:
-//! #   dispatch rehydrate sqlite postgres projections disk
+//! #   dispatch rehydrate sqlite postgres projections nats disk
+//! # nats needs FACTUM_NATS_URL (bash scripts/nats.sh start DIR prints one)
 //! ```
 //!
 //! `FACTUM_BENCH_ROUNDS` (default 5) and `FACTUM_BENCH_SECONDS` (default 1.5 per timed run
@@ -315,6 +316,15 @@ fn main() {
                 workload::catch_up(&settings, &mut table, "postgres", store).await;
             }
         }
+        if settings.wants("nats") {
+            match std::env::var("FACTUM_NATS_URL") {
+                Ok(url) if !url.is_empty() => {
+                    eprintln!("nats: the log through JetStream into a projection elsewhere, against a direct catch-up");
+                    through_nats(&settings, &mut table, &url).await;
+                }
+                _ => eprintln!("nats: skipped, FACTUM_NATS_URL is not set"),
+            }
+        }
     });
     let _ = std::fs::remove_dir_all(&dir);
     println!();
@@ -325,4 +335,70 @@ fn main() {
     );
     println!();
     table.print("hand-written / engine floor");
+}
+
+/// The same 100,000-event log (1,000 accounts) into the `Balances` projection two ways, in
+/// one run, round by round: a runner reading the store directly (a full rebuild), and a
+/// publisher to JetStream with a subscriber in the same process feeding a runner on a store
+/// of its own, timed from the first publish until the subscriber has applied the last event.
+async fn through_nats(settings: &Settings, table: &mut Table, url: &str) {
+    use factum::ProjectionRunner;
+    use factum::nats::{NatsPublisher, NatsSubscriber, async_nats};
+    use factum_bench::bank::Balances;
+
+    let store = MemoryStore::new();
+    for i in 0..1000 {
+        workload::seed(&store, &format!("nats-{i}"), 100).await;
+    }
+    let head = 100_000;
+    let jetstream = async_nats::jetstream::new(async_nats::connect(url).await.expect("FACTUM_NATS_URL"));
+    let direct = ProjectionRunner::<Balances, _>::start(store.clone()).await.expect("projection");
+    let (mut directly, mut through, mut published) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..settings.rounds {
+        let start = Instant::now();
+        direct.rebuild().await.expect("rebuild");
+        directly.push(start.elapsed().as_secs_f64());
+
+        let source = format!("bench-{}-{round}", std::process::id());
+        let publisher = NatsPublisher::new(store.clone(), jetstream.clone(), &source).expect("publisher");
+        publisher.ensure_stream().await.expect("stream");
+        let stream = publisher.stream_name().to_owned();
+        let runner = ProjectionRunner::<Balances, _>::start(MemoryStore::new()).await.expect("projection");
+        let subscriber = NatsSubscriber::new(runner, jetstream.clone(), &source);
+        let start = Instant::now();
+        let publishing = tokio::spawn(async move {
+            publisher.publish_pending().await.expect("publish");
+            start.elapsed().as_secs_f64()
+        });
+        while subscriber.consume_available().await.expect("consume") < head {}
+        through.push(start.elapsed().as_secs_f64());
+        published.push(publishing.await.expect("publisher task"));
+        let total = factum_bench::bank::BalancesQuery::Total;
+        assert_eq!(subscriber.runner().ask(total.clone()).await, direct.ask(total).await, "the same state both ways");
+        jetstream.delete_stream(&stream).await.expect("delete stream");
+    }
+    let events = 100_000.0;
+    let (directly, through, published) = (Stats::of(&directly), Stats::of(&through), Stats::of(&published));
+    table
+        .push(
+            "nats",
+            "projection catch-up reading the store directly, 100,000-event log",
+            "events/s",
+            directly.map(|s| events / s),
+        )
+        .note("the reference for the rows below, in the same run: a full rebuild from MemoryStore");
+    table
+        .push(
+            "nats",
+            "the same log published to JetStream (ack awaited, pipelined 500 at a time)",
+            "events/s",
+            published.map(|s| events / s),
+        )
+        .note("store → nats-server on 127.0.0.1: headers, Nats-Msg-Id and the expected last id on every message");
+    table
+        .push("nats", "store → JetStream → subscriber's projection state, end to end", "events/s", through.map(|s| events / s))
+        .note(format!(
+            "publisher and a durable consumer (batches of 500, state and checkpoint stored, then ack) running together; {:.2}× the direct catch-up's time",
+            through.median / directly.median
+        ));
 }

@@ -24,6 +24,10 @@ pub struct Options {
     /// Where to listen.
     #[arg(long, value_name = "HOST:PORT", env = "FACTUM_SHOP_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: String,
+    /// Also publish every event to NATS JetStream at this URL, for services elsewhere (needs
+    /// the shop built with `--features nats`).
+    #[arg(long, value_name = "URL", env = "FACTUM_SHOP_NATS_URL")]
+    pub nats: Option<String>,
 }
 
 /// Parses the command line, opens the store and serves until Ctrl-C. A bad command line (or
@@ -33,6 +37,10 @@ pub fn main() -> ExitCode {
     let options = Options::parse();
     if options.postgres.is_some() && !cfg!(feature = "postgres") {
         let message = "--postgres needs the shop built with PostgreSQL: `cargo run -p factum-shop --features postgres`";
+        Options::command().error(clap::error::ErrorKind::ArgumentConflict, message).exit();
+    }
+    if options.nats.is_some() && !cfg!(feature = "nats") {
+        let message = "--nats needs the shop built with NATS: `cargo run -p factum-shop --features nats`";
         Options::command().error(clap::error::ErrorKind::ArgumentConflict, message).exit();
     }
     if let Err(error) = start_logging() {
@@ -60,17 +68,22 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     #[cfg(feature = "postgres")]
     if let Some(url) = &options.postgres {
         let store = factum::PostgresStore::connect(url).await?;
-        return start(store, "PostgreSQL database".to_owned(), &options.addr).await;
+        return start(store, "PostgreSQL database".to_owned(), &options).await;
     }
     let store = factum::SqliteStore::open(&options.db).await?;
-    start(store, format!("SQLite file {}", options.db.display()), &options.addr).await
+    start(store, format!("SQLite file {}", options.db.display()), &options).await
 }
 
 async fn start<S: EventStore + Clone>(
     store: S,
     described: String,
-    addr: &str,
+    options: &Options,
 ) -> Result<(), Box<dyn std::error::Error>> {
+    let addr = &options.addr;
+    #[cfg(feature = "nats")]
+    if let Some(url) = &options.nats {
+        publish(store.clone(), url).await?;
+    }
     let shop = Arc::new(Shop::open(store).await?);
     let listener =
         tokio::net::TcpListener::bind(addr).await.map_err(|error| format!("cannot listen on {addr}: {error}"))?;
@@ -80,6 +93,25 @@ async fn start<S: EventStore + Clone>(
         tracing::info!("Ctrl-C: stopping once the open requests are answered");
     };
     crate::serve(listener, shop, ctrl_c).await?;
+    Ok(())
+}
+
+/// Publishes the shop's events to NATS in the background, for as long as the shop runs;
+/// while NATS is away the publisher waits and the shop goes on.
+#[cfg(feature = "nats")]
+async fn publish<S: EventStore + Clone>(store: S, url: &str) -> Result<(), Box<dyn std::error::Error>> {
+    use factum::nats::{NatsPublisher, async_nats};
+    let client = async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .connect(url)
+        .await
+        .map_err(|error| format!("cannot connect to NATS at {url}: {error}"))?;
+    let publisher = NatsPublisher::new(store, async_nats::jetstream::new(client), crate::NATS_SOURCE)?;
+    tracing::info!("publishing the events to NATS at {url}, stream {}", publisher.stream_name());
+    tokio::spawn(async move {
+        let Err(error) = publisher.run().await;
+        tracing::error!("publishing to NATS stopped: {error}");
+    });
     Ok(())
 }
 
@@ -119,7 +151,12 @@ mod tests {
     #[test]
     fn flags_are_read() {
         let options = parse(&["--db", "b.db", "--addr", "127.0.0.1:0", "--postgres", "postgres://x"]).unwrap();
-        let expected = Options { db: "b.db".into(), postgres: Some("postgres://x".into()), addr: "127.0.0.1:0".into() };
+        let expected = Options {
+            db: "b.db".into(),
+            postgres: Some("postgres://x".into()),
+            addr: "127.0.0.1:0".into(),
+            nats: None,
+        };
         assert_eq!(options, expected);
         assert_eq!(parse(&["--db=c.db", "--addr", "127.0.0.1:0"]).unwrap().db, std::path::Path::new("c.db"));
     }

@@ -14,6 +14,10 @@ pub mod models;
 pub mod shop;
 pub mod views;
 
+/// The source name the shop publishes its events under on NATS (`factum.shop.…`, stream
+/// `FACTUM_SHOP`).
+pub const NATS_SOURCE: &str = "shop";
+
 use std::error::Error;
 use std::sync::Arc;
 
