@@ -10,6 +10,8 @@
 # If nats-server is missing and we are root, Debian's nats-server package is installed with
 # apt (its own service is not started).
 set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 me="nats.sh"
 die() { echo "$me: $*" >&2; exit 1; }
@@ -32,14 +34,6 @@ install_nats() {
   return "$rc"
 }
 
-free_port() {
-  if python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null; then return 0; fi
-  local p start=$((20000 + RANDOM % 20000))
-  for ((p = start; p < start + 200; p++)); do
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
-  done
-  return 1
-}
 
 do_stop() {
   [ -d "$dir" ] || return 0

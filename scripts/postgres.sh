@@ -13,6 +13,8 @@
 # With start-tls, a CA made here with openssl (installed with apt if missing) signs a
 # certificate for localhost and 127.0.0.1, and TCP connections without TLS are refused.
 set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 shopt -s nullglob
 
 me="postgres.sh"
@@ -56,15 +58,6 @@ install_postgres() {
 # Run a server command as $user (initdb refuses to run as root); as ourselves when not root.
 as_user() { if [ "$(id -u)" -eq 0 ]; then runuser -u "$user" -- "$@"; else "$@"; fi; }
 
-# A free TCP port on 127.0.0.1: ask the kernel via python3, else probe a random range.
-free_port() {
-  if python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null; then return 0; fi
-  local p start=$((20000 + RANDOM % 20000))
-  for ((p = start; p < start + 200; p++)); do
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
-  done
-  return 1
-}
 
 # Stop the server in $dir (if one runs), as the owner of its data, then delete $dir.
 do_stop() {

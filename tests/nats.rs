@@ -106,6 +106,14 @@ async fn append(store: &impl EventStore, aggregate: &str, id: &str, count: u64) 
     }
 }
 
+/// A publisher of `store` as `source`, with its stream, after publishing what is there.
+async fn published(store: &MemoryStore, js: &Context, source: &str) -> NatsPublisher<MemoryStore> {
+    let publisher = NatsPublisher::new(store.clone(), js.clone(), source).unwrap();
+    publisher.ensure_stream().await.unwrap();
+    publisher.publish_pending().await.unwrap();
+    publisher
+}
+
 /// Waits until the publisher's checkpoint reaches `position`.
 async fn published_up_to(store: &impl EventStore, publisher: &NatsPublisher<impl EventStore>, position: u64) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -408,9 +416,7 @@ async fn a_consumer_killed_between_apply_and_ack_applies_nothing_twice() {
     append(&store, "account", "a-2", 500).await;
     let source = unique("redelivered");
     let js = jetstream(&url).await;
-    let publisher = NatsPublisher::new(store.clone(), js.clone(), &source).unwrap();
-    publisher.ensure_stream().await.unwrap();
-    publisher.publish_pending().await.unwrap();
+    published(&store, &js, &source).await;
 
     let local = MemoryStore::new();
     let first =
@@ -436,9 +442,7 @@ async fn a_message_that_does_not_decode_stops_the_subscriber_naming_it() {
     append(&store, "account", "a-1", 3).await;
     let source = unique("poison");
     let js = jetstream(&url).await;
-    let publisher = NatsPublisher::new(store.clone(), js.clone(), &source).unwrap();
-    publisher.ensure_stream().await.unwrap();
-    publisher.publish_pending().await.unwrap();
+    let publisher = published(&store, &js, &source).await;
     // A deposit of 0, which the ledger refuses, then a message factum did not publish.
     let poison = NewEvent { name: "Deposited", version: 1, payload: r#"{"amount":0}"#.into() };
     store.append(StreamRef::new("account", "a-1"), 3, &Metadata::new(), vec![poison]).await.unwrap();
