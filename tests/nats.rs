@@ -55,6 +55,43 @@ impl Ledger {
     }
 }
 
+/// Version 1 of a renaming: one name.
+#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[event(name = "Renamed")]
+pub struct RenamedV1 {
+    pub name: String,
+}
+
+/// Version 2: first and last names, upcast from version 1.
+#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[event(name = "Renamed", version = 2, upcast_from = RenamedV1)]
+pub struct Renamed {
+    pub first: String,
+    pub last: String,
+}
+
+impl From<RenamedV1> for Renamed {
+    fn from(v1: RenamedV1) -> Self {
+        let (first, last) = v1.name.split_once(' ').unwrap_or((&v1.name, ""));
+        Renamed { first: first.to_owned(), last: last.to_owned() }
+    }
+}
+
+/// The names, as the newest version of the event has them.
+#[derive(Projection, Default, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[projection(name = "nats-names")]
+pub struct Names {
+    pub names: Vec<(String, String)>,
+}
+
+#[handlers]
+impl Names {
+    #[on]
+    fn renamed(&mut self, event: &Renamed) {
+        self.names.push((event.first.clone(), event.last.clone()));
+    }
+}
+
 /// The ledger rebuilt from the source store itself.
 async fn rebuilt<S: EventStore>(store: S) -> Ledger {
     let runner = ProjectionRunner::<Ledger, _>::start(store).await.unwrap();
@@ -487,4 +524,56 @@ async fn a_message_that_does_not_decode_stops_the_subscriber_naming_it() {
             "the message {subject} (stream sequence 1) cannot be read as an event: it has no headers: it was not published by factum"
         )
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_versions_are_upcast_on_the_way_in_as_for_local_reads() {
+    let Some(url) = url() else { return };
+    let store = MemoryStore::new();
+    let stream = StreamRef::new("person", "p-1");
+    let v1 = NewEvent { name: "Renamed", version: 1, payload: r#"{"name":"Ada Lovelace"}"#.into() };
+    let v2 = NewEvent { name: "Renamed", version: 2, payload: r#"{"first":"Grace","last":"Hopper"}"#.into() };
+    store.append(stream, 0, &Metadata::new(), vec![v1, v2]).await.unwrap();
+    let source = unique("upcast");
+    let js = jetstream(&url).await;
+    published(&store, &js, &source).await;
+
+    let runner = ProjectionRunner::<Names, _>::start(MemoryStore::new()).await.unwrap();
+    let subscriber = NatsSubscriber::new(runner, js.clone(), &source);
+    assert_eq!(subscriber.consume_available().await.unwrap(), 2);
+    let names = subscriber.runner().state().await;
+    let expected = [("Ada".to_owned(), "Lovelace".to_owned()), ("Grace".to_owned(), "Hopper".to_owned())];
+    assert_eq!(names.names, expected);
+    let local = ProjectionRunner::<Names, _>::start(store.clone()).await.unwrap();
+    local.catch_up().await.unwrap();
+    assert_eq!(names, local.state().await, "as a runner reading the store decodes them");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purged_stream_is_published_to_from_the_checkpoint() {
+    let Some(url) = url() else { return };
+    let store = MemoryStore::new();
+    append(&store, "account", "a-1", 3).await;
+    let source = unique("purged");
+    let js = jetstream(&url).await;
+    let publisher = published(&store, &js, &source).await;
+    // An operator empties the stream: its last sequence stays, its messages are gone.
+    js.get_stream(publisher.stream_name()).await.unwrap().purge().await.unwrap();
+    append(&store, "account", "a-1", 2).await;
+    let restarted = NatsPublisher::new(store.clone(), js.clone(), &source).unwrap();
+    assert_eq!(restarted.publish_pending().await.unwrap(), 5);
+    let positions: Vec<u64> = stream_messages_after_purge(&js, restarted.stream_name()).await;
+    assert_eq!(positions, [4, 5], "from the checkpoint on, none again");
+}
+
+/// The positions a stream holds, first sequence to last (a purged stream starts later).
+async fn stream_messages_after_purge(jetstream: &Context, name: &str) -> Vec<u64> {
+    let mut stream = jetstream.get_stream(name).await.unwrap();
+    let state = stream.info().await.unwrap().state.clone();
+    let mut positions = Vec::new();
+    for sequence in state.first_sequence..=state.last_sequence {
+        let message = stream.get_raw_message(sequence).await.unwrap();
+        positions.push(message.headers.get("Factum-Position").unwrap().as_str().parse().unwrap());
+    }
+    positions
 }

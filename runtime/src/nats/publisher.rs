@@ -361,9 +361,11 @@ impl<S: EventStore> NatsPublisher<S> {
         let saved = checkpoint.map_or(0, |checkpoint| checkpoint.position);
         let reading = || format!("reading the last message of stream {}", self.stream);
         let mut stream = self.jetstream.get_stream(&self.stream).await.map_err(|e| NatsError::nats(reading(), e))?;
-        let last_sequence = stream.info().await.map_err(|e| NatsError::nats(reading(), e))?.state.last_sequence;
+        let state = stream.info().await.map_err(|e| NatsError::nats(reading(), e))?.state.clone();
         let mut last = None;
-        if last_sequence > 0 {
+        // A purged stream keeps its last sequence but holds no message to read.
+        if state.messages > 0 {
+            let last_sequence = state.last_sequence;
             let message = stream.get_raw_message(last_sequence).await.map_err(|e| NatsError::nats(reading(), e))?;
             let header = |name: &str| message.headers.get(name).map(|value| value.as_str().to_owned());
             let position = header(subject::POSITION).and_then(|p| p.parse::<u64>().ok());
