@@ -286,7 +286,11 @@ async fn a_publisher_killed_midway_resumes_without_loss_or_duplicates() {
     let source = unique("killed");
     let js = jetstream(&url).await;
 
-    let first = std::sync::Arc::new(NatsPublisher::new(store.clone(), js.clone(), &source).unwrap());
+    // A duplicate window the test outlasts: only the publisher's own resumption, from the
+    // stream's last message, keeps it from publishing twice.
+    let window = Duration::from_millis(300);
+    let first =
+        std::sync::Arc::new(NatsPublisher::new(store.clone(), js.clone(), &source).unwrap().duplicate_window(window));
     let running = tokio::spawn({
         let first = first.clone();
         async move { first.run().await }
@@ -296,8 +300,9 @@ async fn a_publisher_killed_midway_resumes_without_loss_or_duplicates() {
     let _ = running.await;
     // The worst case: it died after JetStream acknowledged but before its checkpoint moved.
     store.save_checkpoint(&first.checkpoint_name(), Checkpoint { position: 0, state: "{}".into() }).await.unwrap();
+    tokio::time::sleep(window * 2).await;
 
-    let second = NatsPublisher::new(store.clone(), js.clone(), &source).unwrap();
+    let second = NatsPublisher::new(store.clone(), js.clone(), &source).unwrap().duplicate_window(window);
     assert_eq!(second.publish_pending().await.unwrap(), 3_000);
     let messages = stream_messages(&js, second.stream_name()).await;
     assert_eq!(messages.len(), 3_000, "none lost, none twice");
@@ -344,7 +349,7 @@ async fn a_stream_configured_otherwise_is_named() {
     assert!(matches!(error, NatsError::StreamConfig { .. }) && !error.is_transient(), "{error:?}");
     let message = error.to_string();
     assert!(message.starts_with(&format!("the JetStream stream {name:?} is configured otherwise")), "{message}");
-    assert!(message.contains(&format!("must include \"factum.{source}.>\"")), "{message}");
+    assert!(message.contains(&format!("must be [\"factum.{source}.>\"] (one source per stream)")), "{message}");
     assert!(message.contains("its retention is WorkQueue, and must be Limits"), "{message}");
     assert!(message.contains("its duplicate window is 5s, shorter than the publisher's 600s"), "{message}");
 }
@@ -483,6 +488,7 @@ async fn a_message_that_does_not_decode_stops_the_subscriber_naming_it() {
     // A deposit of 0, which the ledger refuses, then a message factum did not publish.
     let poison = NewEvent { name: "Deposited", version: 1, payload: r#"{"amount":0}"#.into() };
     store.append(StreamRef::new("account", "a-1"), 3, &Metadata::new(), vec![poison]).await.unwrap();
+    append(&store, "account", "a-2", 1).await; // after it in the batch: the error names the poison's
     publisher.publish_pending().await.unwrap();
 
     let local = MemoryStore::new();
@@ -576,4 +582,72 @@ async fn stream_messages_after_purge(jetstream: &Context, name: &str) -> Vec<u64
         positions.push(message.headers.get("Factum-Position").unwrap().as_str().parse().unwrap());
     }
     positions
+}
+
+/// A subscriber that died holding messages it never applied: the next one must not
+/// acknowledge past them when newer messages reach it first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_delivered_to_a_subscriber_that_died_before_applying_them_are_not_lost() {
+    let Some(url) = url() else { return };
+    let store = MemoryStore::new();
+    append(&store, "account", "a-1", 700).await;
+    append(&store, "account", "a-2", 500).await;
+    let source = unique("died");
+    let js = jetstream(&url).await;
+    published(&store, &js, &source).await;
+
+    // The first process takes 500 messages from the durable consumer and dies at once.
+    let consumer_name = "nats-ledger";
+    let stream = js.get_stream(factum::nats::default_stream_name(&source)).await.unwrap();
+    let config = jetstream::consumer::pull::Config {
+        durable_name: Some(consumer_name.into()),
+        ack_policy: jetstream::consumer::AckPolicy::All,
+        max_ack_pending: 2_000,
+        filter_subject: factum::nats::source_subjects(&source),
+        ..Default::default()
+    };
+    let consumer: jetstream::consumer::PullConsumer = stream.create_consumer(config).await.unwrap();
+    let mut taken = consumer.fetch().max_messages(500).messages().await.unwrap();
+    let mut held = 0;
+    while let Some(message) = futures_next(&mut taken).await {
+        message.unwrap();
+        held += 1;
+    }
+    assert_eq!(held, 500);
+    drop(taken);
+
+    // The next process, same consumer: the messages after those 500 come first.
+    let runner = ProjectionRunner::<Ledger, _>::start(MemoryStore::new()).await.unwrap();
+    let subscriber = NatsSubscriber::new(runner, js.clone(), &source);
+    consumed_up_to(&subscriber, 1_200).await;
+    let state = subscriber.runner().state().await;
+    assert_eq!(state.applied, 1_200, "none lost, none twice");
+    assert_eq!(state, rebuilt(store.clone()).await);
+}
+
+/// A projection reset where it is fed through NATS rebuilds from the whole stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_subscriber_rebuilds_from_the_whole_stream() {
+    let Some(url) = url() else { return };
+    let store = MemoryStore::new();
+    append(&store, "account", "a-1", 300).await;
+    let source = unique("reset");
+    let js = jetstream(&url).await;
+    published(&store, &js, &source).await;
+    let local = MemoryStore::new();
+    let first =
+        NatsSubscriber::new(ProjectionRunner::<Ledger, _>::start(local.clone()).await.unwrap(), js.clone(), &source);
+    consumed_up_to(&first, 300).await;
+    drop(first);
+
+    local.delete_checkpoint("nats-ledger").await.unwrap();
+    let again =
+        NatsSubscriber::new(ProjectionRunner::<Ledger, _>::start(local.clone()).await.unwrap(), js.clone(), &source);
+    assert_eq!(again.runner().position().await, 0);
+    consumed_up_to(&again, 300).await;
+    assert_eq!(again.runner().state().await, rebuilt(store.clone()).await);
+}
+
+async fn futures_next<S: futures_util::Stream + Unpin>(stream: &mut S) -> Option<S::Item> {
+    futures_util::StreamExt::next(stream).await
 }

@@ -159,6 +159,8 @@ fn answers<S>(target: &Target<S>) -> Vec<Value> {
 async fn sqlite_and_postgresql_give_the_same_answers() {
     let lite = sqlite().await;
     fill(&lite.store).await;
+    let checkpoint = || Checkpoint { position: 5, state: r#"{"seen":5}"#.into() };
+    lite.store.save_checkpoint("totals", checkpoint()).await.unwrap();
     let answers_of_sqlite = answers(&lite);
 
     let streams = &answers_of_sqlite[0];
@@ -182,9 +184,12 @@ async fn sqlite_and_postgresql_give_the_same_answers() {
     assert_eq!(order[1]["metadata"]["correlation_id"], "checkout-7");
     assert_eq!(answers_of_sqlite[3].as_array().unwrap().len(), 2, "--at 2 stops at version 2");
     assert_eq!(answers_of_sqlite[6].as_array().unwrap().len(), 7, "the whole log");
+    let totals = &answers_of_sqlite[5]["projections"][0];
+    assert_eq!((&totals["name"], &totals["position"], &totals["lag"]), (&"totals".into(), &5.into(), &2.into()));
 
     let Some(pg) = postgres().await else { return };
     fill(&pg.store).await;
+    pg.store.save_checkpoint("totals", checkpoint()).await.unwrap();
     let answers_of_postgres = answers(&pg);
     for (index, (a, b)) in answers_of_sqlite.iter().zip(&answers_of_postgres).enumerate() {
         assert_eq!(a, b, "answer {index} differs between SQLite and PostgreSQL");
@@ -299,6 +304,16 @@ async fn bad_input_is_named() {
 /// the lease, and deletes the checkpoint.
 async fn projections_and_reset<S: EventStore>(target: &Target<S>, holder: &str) {
     fill(&target.store).await;
+    // A NATS publisher's checkpoint, and its lease, named alike.
+    let publisher = Checkpoint { position: 7, state: "{}".into() };
+    target.store.save_checkpoint("nats-publisher:shop", publisher).await.unwrap();
+    let publishing = target.store.acquire_lease("nats-publisher:shop").await.unwrap();
+    let report = json(target, &["projections"]);
+    let row = &report["projections"][0];
+    assert_eq!((&row["name"], &row["lag"]), (&"nats-publisher:shop".into(), &0.into()), "{report}");
+    assert!(row["lease"]["holder"].as_str().unwrap().starts_with(holder), "{report}");
+    drop(publishing);
+    target.store.delete_checkpoint("nats-publisher:shop").await.unwrap();
     let state = Checkpoint { position: 4, state: r#"{"orders":2}"#.into() };
     target.store.save_checkpoint("orders", state).await.unwrap();
     let lease = target.store.acquire_lease("projection:orders").await.unwrap();

@@ -591,8 +591,12 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
             tracked.position = progress.position;
             tracked.head = tracked.head.max(progress.position);
         }
-        if progress.position != before {
-            self.checkpoint(progress).await?;
+        if progress.position != before
+            && let Err(unsaved) = self.checkpoint(progress).await
+        {
+            // The sender must deliver these again: start from the stored checkpoint then.
+            progress.stale = true;
+            return Err(unsaved);
         }
         Ok(progress.position)
     }

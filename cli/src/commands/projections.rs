@@ -8,9 +8,11 @@ use crate::Failure;
 use crate::output::{Table, json};
 use crate::source::{FailureRow, LeaseRow, Source};
 
-/// The lease a projection runner takes in `run_exclusive`.
-pub fn lease_name(projection: &str) -> String {
-    format!("projection:{projection}")
+/// The lease the worker behind checkpoint `name` takes: a NATS publisher's lease is named
+/// as its checkpoint (`nats-publisher:<source>`), a projection runner's (in `run_exclusive`)
+/// is `projection:<name>`.
+pub fn lease_name(name: &str) -> String {
+    if name.starts_with("nats-publisher:") { name.to_owned() } else { format!("projection:{name}") }
 }
 
 #[derive(Serialize)]
@@ -56,7 +58,7 @@ pub async fn run(source: &Source, as_json: bool, out: &mut impl Write) -> Result
     let failures = source.failures().await?;
     let others = leases
         .iter()
-        .filter_map(|lease| lease.strip_prefix("projection:"))
+        .filter_map(|lease| lease.strip_prefix("projection:").or(lease.starts_with("nats-publisher:").then_some(lease)))
         .chain(failures.iter().map(|failure| failure.name.as_str()));
     for name in others {
         if !rows.iter().any(|row| row.name == name) {

@@ -13,6 +13,7 @@
 //! | `Factum-Event`, `Factum-Event-Version` | the stored name and schema version |
 //! | `Factum-Aggregate-Type`, `Factum-Stream-Id`, `Factum-Stream-Version` | the stream, and the event's version in it |
 //! | `Factum-Position` | the position in the store's global log |
+//! | `Factum-Previous-Position` | the position of the message published before it (0 for the first) |
 //! | `Factum-Recorded-At` | when the store recorded it, RFC 3339 in UTC |
 //! | `Factum-Metadata` | the metadata as JSON, when there is any |
 //!
@@ -37,9 +38,13 @@
 //! A [`NatsSubscriber`] feeds a projection in another process from a durable JetStream
 //! consumer: it applies a batch, stores the projection's state and position together in its
 //! own store, and only then acknowledges (`AckPolicy::All`). A subscriber that dies between
-//! the two gets the batch again (at once if it stopped on an error, after JetStream's ack
-//! wait of 30 s if it died) and skips what its checkpoint already holds, so each event
-//! affects the stored state once. A message that does not decode, or a handler that fails,
+//! the two gets the batch again and skips what its checkpoint already holds, so each event
+//! affects the stored state once. Each message names the position of the one published
+//! before it (`Factum-Previous-Position`): a subscriber that receives a message whose
+//! predecessor it never applied (messages delivered to a process that died before applying
+//! them, or a checkpoint reset here) does not acknowledge past them, but reads the stream
+//! again from its start, skipping what its checkpoint holds. So a reset projection rebuilds
+//! from the whole stream, as one reading the store rebuilds from the whole log. A message that does not decode, or a handler that fails,
 //! stops it with an error naming the subject and, through the projection's error, the
 //! event, stream, version and position.
 //!
@@ -70,7 +75,8 @@ pub use async_nats;
 
 pub use self::publisher::{DEFAULT_DUPLICATE_WINDOW, NatsError, NatsPublisher};
 pub use self::subject::{
-    AGGREGATE_TYPE, EVENT, EVENT_VERSION, METADATA, POSITION, RECORDED_AT, ROOT, STREAM_ID, STREAM_VERSION,
-    default_stream_name, event_subject, message_id, source_subjects, subject_token,
+    AGGREGATE_TYPE, EVENT, EVENT_VERSION, METADATA, POSITION, PREVIOUS_POSITION, RECORDED_AT, ROOT, STREAM_ID,
+    STREAM_VERSION, default_stream_name, event_subject, message_id, parse_event_subject, source_subjects,
+    subject_token, token_text,
 };
 pub use self::subscriber::NatsSubscriber;

@@ -86,7 +86,13 @@ impl NatsError {
     /// Whether trying again later may succeed (NATS or the store was unavailable), as
     /// opposed to a configuration that must be fixed first.
     pub fn is_transient(&self) -> bool {
-        matches!(self, NatsError::Nats { .. } | NatsError::Store(_))
+        match self {
+            NatsError::Nats { .. } | NatsError::Store(_) => true,
+            NatsError::Projection { source, .. } => {
+                matches!(**source, crate::projection::ProjectionError::Store { .. })
+            }
+            _ => false,
+        }
     }
 }
 
@@ -115,6 +121,8 @@ struct Progress {
     saved: u64,
     /// The `Nats-Msg-Id` of the stream's last message, which the next publish expects.
     last_id: Option<String>,
+    /// The position of the event that message carries (0 when there is none).
+    last_position: u64,
 }
 
 impl<S: EventStore> NatsPublisher<S> {
@@ -186,8 +194,12 @@ impl<S: EventStore> NatsPublisher<S> {
                     stream.info().await.map_err(|e| NatsError::nats(format!("reading stream {}", self.stream), e))?;
                 let config = &info.config;
                 let mut differences = Vec::new();
-                if !config.subjects.iter().any(|s| *s == subjects || s == ">" || *s == format!("{}.>", subject::ROOT)) {
-                    differences.push(format!("its subjects are {:?}, and must include {subjects:?}", config.subjects));
+                // One source per stream: the expected last message id is the stream's.
+                if config.subjects != [subjects.clone()] {
+                    differences.push(format!(
+                        "its subjects are {:?}, and must be [{subjects:?}] (one source per stream)",
+                        config.subjects
+                    ));
                 }
                 if config.retention != RetentionPolicy::Limits {
                     differences.push(format!(
@@ -268,10 +280,10 @@ impl<S: EventStore> NatsPublisher<S> {
     /// moving `progress` on with each acknowledgement.
     async fn publish_batch(&self, progress: &mut Progress, events: &[RecordedEvent]) -> Result<(), NatsError> {
         let mut pending: Vec<(u64, String, PublishAckFuture)> = Vec::with_capacity(events.len());
-        let mut expected = progress.last_id.clone();
+        let mut expected = (progress.last_id.clone(), progress.last_position);
         for event in events {
             let id = subject::message_id(&self.source, event.meta.position);
-            let message = self.message(event, &id, expected.as_deref())?;
+            let message = self.message(event, &id, expected.0.as_deref(), expected.1)?;
             let subject = subject::event_subject(
                 &self.source,
                 &event.meta.aggregate_type,
@@ -290,7 +302,7 @@ impl<S: EventStore> NatsPublisher<S> {
                     ));
                 }
             }
-            expected = Some(id);
+            expected = (Some(id), event.meta.position);
         }
         self.await_acks(progress, pending).await
     }
@@ -305,6 +317,7 @@ impl<S: EventStore> NatsPublisher<S> {
                 Ok(_stored) => {
                     progress.position = position;
                     progress.last_id = Some(id);
+                    progress.last_position = position;
                 }
                 Err(error) => {
                     let what = match error.kind() {
@@ -327,6 +340,7 @@ impl<S: EventStore> NatsPublisher<S> {
         event: &RecordedEvent,
         id: &str,
         expected: Option<&str>,
+        previous_position: u64,
     ) -> Result<jetstream::message::PublishMessage, NatsError> {
         let meta = &event.meta;
         let recorded_at = time::OffsetDateTime::from(meta.recorded_at).format(&Rfc3339).map_err(|e| {
@@ -341,6 +355,7 @@ impl<S: EventStore> NatsPublisher<S> {
             .header(subject::STREAM_ID, meta.stream_id.as_str())
             .header(subject::STREAM_VERSION, meta.stream_version.to_string().as_str())
             .header(subject::POSITION, meta.position.to_string().as_str())
+            .header(subject::PREVIOUS_POSITION, previous_position.to_string().as_str())
             .header(subject::RECORDED_AT, recorded_at.as_str());
         if meta.metadata != crate::envelope::Metadata::default() {
             let metadata = serde_json::to_string(&meta.metadata).map_err(|e| {
@@ -374,7 +389,25 @@ impl<S: EventStore> NatsPublisher<S> {
             }
         }
         let published = last.as_ref().map_or(0, |(_, position)| *position);
-        *progress = Progress { synced: true, position: saved.max(published), saved, last_id: last.map(|(id, _)| id) };
+        let head = self.store.head_position().await?;
+        if published > head {
+            return Err(NatsError::StreamConfig {
+                stream: self.stream.clone(),
+                differences: vec![format!(
+                    "its last message carries the event at position {published}, past the store's head at {head}: \
+                     it holds events this store does not (another store published as {:?}, or the store was \
+                     restored from an older copy); publish under another source name, or delete the stream",
+                    self.source
+                )],
+            });
+        }
+        *progress = Progress {
+            synced: true,
+            position: saved.max(published),
+            saved,
+            last_id: last.map(|(id, _)| id),
+            last_position: published,
+        };
         if published > saved {
             debug!(stream = %self.stream, saved, published, "the JetStream stream is ahead of the checkpoint: resuming after its last message");
         }
@@ -414,6 +447,8 @@ impl<S: EventStore> NatsPublisher<S> {
             match attempt.await {
                 Ok(()) => backoff = Duration::from_millis(100),
                 Err(error) if error.is_transient() => {
+                    // The stream may have gone with the server, or been deleted: check again.
+                    stream_ready = false;
                     warn!(stream = %self.stream, error = %error, "publishing to NATS failed; trying again in {:?}", backoff);
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(MAX_BACKOFF);

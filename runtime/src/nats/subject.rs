@@ -16,6 +16,9 @@ pub const STREAM_VERSION: &str = "Factum-Stream-Version";
 pub const POSITION: &str = "Factum-Position";
 /// The header of the time the store recorded the event (RFC 3339, UTC, microseconds).
 pub const RECORDED_AT: &str = "Factum-Recorded-At";
+/// The header of the position of the message the publisher sent before this one (0 for the
+/// first): a subscriber that sees it above its own position knows messages are missing.
+pub const PREVIOUS_POSITION: &str = "Factum-Previous-Position";
 /// The header of the event's metadata as JSON (correlation, causation, command ids, extras),
 /// left out when the metadata is empty.
 pub const METADATA: &str = "Factum-Metadata";
@@ -46,6 +49,42 @@ pub fn subject_token(raw: &str) -> Cow<'_, str> {
         }
     }
     Cow::Owned(token)
+}
+
+/// The text a [token](subject_token) stands for, or `None` if it is not one.
+///
+/// ```
+/// use factum::nats::{subject_token, token_text};
+/// assert_eq!(token_text(&subject_token(" a.b% ")).as_deref(), Some(" a.b% "));
+/// assert_eq!(token_text("a%2"), None);
+/// ```
+pub fn token_text(token: &str) -> Option<String> {
+    let bytes = token.as_bytes();
+    let mut text = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        if bytes[at] == b'%' {
+            let hex = token.get(at + 1..at + 3)?;
+            text.push(u8::from_str_radix(hex, 16).ok()?);
+            at += 3;
+        } else {
+            text.push(bytes[at]);
+            at += 1;
+        }
+    }
+    String::from_utf8(text).ok()
+}
+
+/// The aggregate type, stream id and event name of an [event subject](event_subject) of
+/// `source`, or `None` if the subject is not one.
+pub fn parse_event_subject(source: &str, subject: &str) -> Option<(String, String, String)> {
+    let rest = subject.strip_prefix(ROOT)?.strip_prefix('.')?.strip_prefix(source)?.strip_prefix('.')?;
+    let mut parts = rest.split('.');
+    let (aggregate_type, stream_id, event_name) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    Some((token_text(aggregate_type)?, token_text(stream_id)?, token_text(event_name)?))
 }
 
 /// The subject of an event: `factum.<source>.<aggregate type>.<stream id>.<event name>`,
@@ -89,5 +128,11 @@ mod tests {
         assert_eq!(message_id("shop", 42), "shop:42");
         assert_eq!(default_stream_name("web-shop"), "FACTUM_WEB_SHOP");
         assert_eq!(source_subjects("shop"), "factum.shop.>");
+        let subject = event_subject("shop", "order", " eu.o 1 ", "Placed");
+        let parsed = parse_event_subject("shop", &subject);
+        assert_eq!(parsed, Some(("order".into(), " eu.o 1 ".into(), "Placed".into())));
+        assert_eq!(parse_event_subject("other", &subject), None);
+        assert_eq!(parse_event_subject("shop", "factum.shop.a.b"), None);
+        assert_eq!(token_text("na%C3%AFve").as_deref(), Some("naïve"));
     }
 }

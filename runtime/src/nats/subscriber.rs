@@ -9,7 +9,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::{NatsError, subject};
 use crate::envelope::{EventMeta, Metadata, RecordedEvent};
-use crate::projection::{Projection, ProjectionRunner};
+use crate::projection::{Projection, ProjectionError, ProjectionRunner};
 use crate::store::EventStore;
 use crate::trace::warn;
 
@@ -93,11 +93,28 @@ impl<P: Projection, S: EventStore> NatsSubscriber<P, S> {
             filter_subject: subject::source_subjects(&self.source),
             ..Default::default()
         };
-        stream.get_or_create_consumer(&self.consumer, config).await.map_err(|e| NatsError::nats(what(), e))
+        let mut consumer: PullConsumer = stream
+            .get_or_create_consumer(&self.consumer, config.clone())
+            .await
+            .map_err(|e| NatsError::nats(what(), e))?;
+        // A consumer acknowledged past the projection's checkpoint (the checkpoint was reset
+        // or restored from an older copy) would never deliver what lies between: start it
+        // again from the stream's first message, and let the checkpoint skip what it holds.
+        let acknowledged = consumer.info().await.map_err(|e| NatsError::nats(what(), e))?.ack_floor.stream_sequence;
+        if acknowledged > 0
+            && let Ok(message) = stream.get_raw_message(acknowledged).await
+            && let Some(at) = message.headers.get(subject::POSITION).and_then(|p| p.as_str().parse::<u64>().ok())
+            && at > self.runner.position().await
+        {
+            warn!(consumer = %self.consumer, acknowledged_up_to = at, "the consumer is ahead of the projection's checkpoint; reading the stream again from its start");
+            stream.delete_consumer(&self.consumer).await.map_err(|e| NatsError::nats(what(), e))?;
+            consumer = stream.create_consumer(config).await.map_err(|e| NatsError::nats(what(), e))?;
+        }
+        Ok(consumer)
     }
 
-    /// Applies the messages there are now (waiting up to a second for the first), and
-    /// returns the projection's position.
+    /// Applies the messages there are now (up to 500, waiting up to a second for them to
+    /// arrive), and returns the projection's position.
     pub async fn consume_available(&self) -> Result<u64, NatsError> {
         let consumer = self.pull_consumer().await?;
         self.consume_batch(&consumer).await
@@ -117,20 +134,45 @@ impl<P: Projection, S: EventStore> NatsSubscriber<P, S> {
             messages.push(message.map_err(|source| NatsError::Nats { what: fetching(), source })?);
         }
         let Some(last) = messages.last() else { return Ok(self.runner.position().await) };
-        let applied = match messages.iter().map(decode).collect::<Result<Vec<_>, _>>() {
-            Ok(events) => self.runner.apply_received(&events).await.map_err(|source| NatsError::Projection {
-                subject: last_subject_of(&events, &self.source),
-                source: Box::new(source),
-            }),
-            Err(undecodable) => Err(undecodable),
+        let decoded = match messages.iter().map(|message| decode(message, &self.source)).collect::<Result<Vec<_>, _>>()
+        {
+            Ok(decoded) => decoded,
+            Err(undecodable) => {
+                self.nak(&messages).await;
+                return Err(undecodable);
+            }
         };
+        // Messages delivered before and never applied (a subscriber that died holding
+        // them, a projection reset here) would be acknowledged with this batch: a message
+        // whose predecessor is past the projection's position says so. The consumer starts
+        // again from the stream's first message; what the checkpoint holds is skipped.
+        let mut position = self.runner.position().await;
+        for (event, previous) in &decoded {
+            if event.meta.position <= position {
+                continue;
+            }
+            if previous.is_some_and(|previous| previous > position) {
+                warn!(
+                    consumer = %self.consumer,
+                    position,
+                    missing_before = event.meta.position,
+                    "messages after the projection's position were delivered earlier and not applied; reading the stream again from its start"
+                );
+                self.nak(&messages).await;
+                self.restart_consumer().await?;
+                return Ok(self.runner.position().await);
+            }
+            position = event.meta.position;
+        }
+        let events: Vec<RecordedEvent> = decoded.into_iter().map(|(event, _)| event).collect();
+        let applied = self.runner.apply_received(&events).await.map_err(|source| NatsError::Projection {
+            subject: failing_subject(&source, &events, &self.source),
+            source: Box::new(source),
+        });
         let position = match applied {
             Ok(position) => position,
             Err(error) => {
-                // Delivered again at once to whoever runs next, rather than after the ack wait.
-                for message in &messages {
-                    let _ = message.ack_with(AckKind::Nak(None)).await;
-                }
+                self.nak(&messages).await;
                 return Err(error);
             }
         };
@@ -140,6 +182,22 @@ impl<P: Projection, S: EventStore> NatsSubscriber<P, S> {
             source,
         })?;
         Ok(position)
+    }
+
+    /// Asks for `messages` again, at once, rather than after the ack wait.
+    async fn nak(&self, messages: &[jetstream::Message]) {
+        for message in messages {
+            let _ = message.ack_with(AckKind::Nak(None)).await;
+        }
+    }
+
+    /// Deletes the durable consumer, so that the next batch comes from a new one that
+    /// delivers the stream from its first message.
+    async fn restart_consumer(&self) -> Result<(), NatsError> {
+        let what = || format!("restarting the consumer {} of stream {}", self.consumer, self.stream);
+        let stream = self.jetstream.get_stream(&self.stream).await.map_err(|e| NatsError::nats(what(), e))?;
+        stream.delete_consumer(&self.consumer).await.map_err(|e| NatsError::nats(what(), e))?;
+        Ok(())
     }
 
     /// Feeds the projection for ever; while NATS is unavailable it logs, waits and tries
@@ -170,16 +228,22 @@ impl<P: Projection, S: EventStore> NatsSubscriber<P, S> {
     }
 }
 
-/// The subject of the event in `events` that a failed apply is about: the last one (the
-/// projection error names the event itself).
-fn last_subject_of(events: &[RecordedEvent], source: &str) -> String {
-    events.last().map_or_else(String::new, |event| {
+/// The subject of the event a failed apply is about: the one the error names, or else the
+/// last of the batch.
+fn failing_subject(error: &ProjectionError, events: &[RecordedEvent], source: &str) -> String {
+    let failing = match error {
+        ProjectionError::Event { position, .. } => events.iter().find(|event| event.meta.position == *position),
+        _ => None,
+    };
+    failing.or(events.last()).map_or_else(String::new, |event| {
         subject::event_subject(source, &event.meta.aggregate_type, &event.meta.stream_id, &event.meta.event_name)
     })
 }
 
-/// The event a message carries, from its headers and payload.
-fn decode(message: &jetstream::Message) -> Result<RecordedEvent, NatsError> {
+/// The event a message carries, from its subject (which holds the stream and name exactly,
+/// where header values lose their edge spaces), headers and payload; and the position of
+/// the message published before it, when the publisher said.
+fn decode(message: &jetstream::Message, source: &str) -> Result<(RecordedEvent, Option<u64>), NatsError> {
     let subject = message.subject.to_string();
     let sequence = message.info().map(|info| info.stream_sequence).unwrap_or_default();
     let bad = |reason: String| NatsError::Message { subject: subject.clone(), sequence, reason };
@@ -192,6 +256,18 @@ fn decode(message: &jetstream::Message) -> Result<RecordedEvent, NatsError> {
         |name: &str| header(name)?.parse::<u64>().map_err(|e| bad(format!("its {name} header is not a number: {e}")));
     let position = number(subject::POSITION)?;
     let bad_at = |reason: String| bad(format!("(position {position}) {reason}"));
+    let (aggregate_type, stream_id, event_name) = subject::parse_event_subject(source, &subject).ok_or_else(|| {
+        bad_at(format!("its subject is not factum.{source}.<aggregate type>.<stream id>.<event name>"))
+    })?;
+    let previous = match headers.get(subject::PREVIOUS_POSITION) {
+        None => None,
+        Some(value) => Some(
+            value
+                .as_str()
+                .parse::<u64>()
+                .map_err(|e| bad_at(format!("its {} header is not a number: {e}", subject::PREVIOUS_POSITION)))?,
+        ),
+    };
     let recorded_at: SystemTime = time::OffsetDateTime::parse(&header(subject::RECORDED_AT)?, &Rfc3339)
         .map_err(|e| bad_at(format!("its {} header is not an RFC 3339 time: {e}", subject::RECORDED_AT)))?
         .into();
@@ -204,17 +280,18 @@ fn decode(message: &jetstream::Message) -> Result<RecordedEvent, NatsError> {
         .map_err(|_| bad_at(format!("its {} header is out of range", subject::EVENT_VERSION)))?;
     let payload = String::from_utf8(message.payload.to_vec())
         .map_err(|e| bad_at(format!("its payload is not UTF-8 text: {e}")))?;
-    Ok(RecordedEvent {
+    let event = RecordedEvent {
         meta: EventMeta {
-            aggregate_type: header(subject::AGGREGATE_TYPE)?,
-            stream_id: header(subject::STREAM_ID)?,
+            aggregate_type,
+            stream_id,
             stream_version: number(subject::STREAM_VERSION)?,
             position,
-            event_name: header(subject::EVENT)?,
+            event_name,
             event_version,
             recorded_at,
             metadata,
         },
         payload,
-    })
+    };
+    Ok((event, previous))
 }
