@@ -447,3 +447,24 @@ async fn a_postgresql_schema_without_factum_tables_is_named() {
     let error = fails(&elsewhere, &["streams"]);
     assert!(error.contains("is not a factum store: it has no factum tables") && error.contains("--schema"), "{error}");
 }
+
+/// A lease its holder let expire (a process that died) shows as expired and does not stop
+/// a reset.
+#[tokio::test]
+async fn an_expired_lease_is_shown_and_does_not_block_a_reset() {
+    let target = sqlite().await;
+    fill(&target.store).await;
+    target.store.save_checkpoint("orders", Checkpoint { position: 3, state: "{}".into() }).await.unwrap();
+    let path = &target.args[1];
+    let connection = rusqlite::Connection::open(path).unwrap();
+    connection
+        .execute("INSERT INTO leases (name, owner, expires_at) VALUES ('projection:orders', 'pid1-dead', 1000000)", [])
+        .unwrap();
+    let lease = &json(&target, &["projections"])["projections"][0]["lease"];
+    assert_eq!((&lease["holder"], &lease["expired"]), (&"pid1-dead".into(), &true.into()), "{lease}");
+    assert_eq!(lease["expires_at"], "1970-01-01T00:00:01.000Z");
+    let table = ok(&target, &["projections"]);
+    assert!(table.contains("expired 1970-01-01T00:00:01.000Z (last held by pid1-dead)"), "{table}");
+    ok(&target, &["reset", "orders", "--yes"]);
+    assert!(target.store.load_checkpoint("orders").await.unwrap().is_none());
+}
