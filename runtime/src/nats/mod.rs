@@ -80,3 +80,37 @@ pub use self::subject::{
     subject_token, token_text,
 };
 pub use self::subscriber::NatsSubscriber;
+
+/// The position of the event in the message at `sequence` of `stream`, if it is one of
+/// factum's.
+async fn position_at(
+    stream: &async_nats::jetstream::stream::Stream,
+    sequence: u64,
+) -> Result<Option<u64>, async_nats::jetstream::stream::RawMessageError> {
+    let message = stream.get_raw_message(sequence).await?;
+    Ok(message.headers.get(POSITION).and_then(|position| position.as_str().parse().ok()))
+}
+
+/// Runs `attempt` for ever, as the publisher and the subscriber run: after a transient
+/// error (NATS or a store unavailable) it logs a warning and tries again, waiting from
+/// 100 ms doubling to 5 s; it returns the first error waiting cannot fix.
+async fn retrying<F, A>(worker: &str, mut attempt: F) -> Result<std::convert::Infallible, NatsError>
+where
+    F: FnMut() -> A,
+    A: std::future::Future<Output = Result<(), NatsError>>,
+{
+    const FIRST: std::time::Duration = std::time::Duration::from_millis(100);
+    const LONGEST: std::time::Duration = std::time::Duration::from_secs(5);
+    let mut backoff = FIRST;
+    loop {
+        match attempt().await {
+            Ok(()) => backoff = FIRST,
+            Err(error) if error.is_transient() => {
+                crate::trace::warn!(worker, error = %error, "NATS or the store failed; trying again in {:?}", backoff);
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(LONGEST);
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}

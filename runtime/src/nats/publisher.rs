@@ -1,5 +1,6 @@
 //! The publisher: the store's global log, followed from a checkpoint, to a JetStream stream.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_nats::jetstream::context::{PublishAckFuture, PublishErrorKind};
@@ -12,7 +13,7 @@ use super::subject;
 use crate::envelope::RecordedEvent;
 use crate::error::StoreError;
 use crate::store::{Checkpoint, EventFilter, EventStore};
-use crate::trace::{debug, warn};
+use crate::trace::debug;
 
 /// How long JetStream remembers a `Nats-Msg-Id` to drop a second copy, unless
 /// [`duplicate_window`](NatsPublisher::duplicate_window) says otherwise: longer than a
@@ -21,9 +22,6 @@ pub const DEFAULT_DUPLICATE_WINDOW: Duration = Duration::from_secs(10 * 60);
 
 /// How many events are read from the store and published (pipelined) at once.
 const BATCH: usize = 500;
-
-/// The longest wait between two tries while NATS or the store is unavailable.
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Why publishing failed.
 #[derive(Debug, thiserror::Error)]
@@ -119,10 +117,9 @@ struct Progress {
     position: u64,
     /// The checkpoint as stored.
     saved: u64,
-    /// The `Nats-Msg-Id` of the stream's last message, which the next publish expects.
-    last_id: Option<String>,
-    /// The position of the event that message carries (0 when there is none).
-    last_position: u64,
+    /// The position of the event in the stream's last message (0 when there is none): the
+    /// next publish expects that message (`<source>:<position>`) to be the stream's last.
+    last_published: u64,
 }
 
 impl<S: EventStore> NatsPublisher<S> {
@@ -279,11 +276,10 @@ impl<S: EventStore> NatsPublisher<S> {
     /// Publishes `events` pipelined (all sent, then every acknowledgement awaited in order),
     /// moving `progress` on with each acknowledgement.
     async fn publish_batch(&self, progress: &mut Progress, events: &[RecordedEvent]) -> Result<(), NatsError> {
-        let mut pending: Vec<(u64, String, PublishAckFuture)> = Vec::with_capacity(events.len());
-        let mut expected = (progress.last_id.clone(), progress.last_position);
+        let mut pending: Vec<(u64, PublishAckFuture)> = Vec::with_capacity(events.len());
+        let mut previous = progress.last_published;
         for event in events {
-            let id = subject::message_id(&self.source, event.meta.position);
-            let message = self.message(event, &id, expected.0.as_deref(), expected.1)?;
+            let message = self.message(event, previous)?;
             let subject = subject::event_subject(
                 &self.source,
                 &event.meta.aggregate_type,
@@ -292,7 +288,7 @@ impl<S: EventStore> NatsPublisher<S> {
             );
             let sent = self.jetstream.send_publish(subject, message).await;
             match sent {
-                Ok(ack) => pending.push((event.meta.position, id.clone(), ack)),
+                Ok(ack) => pending.push((event.meta.position, ack)),
                 Err(error) => {
                     // Those sent before it are still acknowledged, and move the position on.
                     self.await_acks(progress, pending).await?;
@@ -302,7 +298,7 @@ impl<S: EventStore> NatsPublisher<S> {
                     ));
                 }
             }
-            expected = (Some(id), event.meta.position);
+            previous = event.meta.position;
         }
         self.await_acks(progress, pending).await
     }
@@ -310,14 +306,13 @@ impl<S: EventStore> NatsPublisher<S> {
     async fn await_acks(
         &self,
         progress: &mut Progress,
-        pending: Vec<(u64, String, PublishAckFuture)>,
+        pending: Vec<(u64, PublishAckFuture)>,
     ) -> Result<(), NatsError> {
-        for (position, id, ack) in pending {
+        for (position, ack) in pending {
             match ack.await {
                 Ok(_stored) => {
                     progress.position = position;
-                    progress.last_id = Some(id);
-                    progress.last_position = position;
+                    progress.last_published = position;
                 }
                 Err(error) => {
                     let what = match error.kind() {
@@ -334,28 +329,23 @@ impl<S: EventStore> NatsPublisher<S> {
         Ok(())
     }
 
-    /// The message of `event`: payload, headers, its id and the id it expects to follow.
-    fn message(
-        &self,
-        event: &RecordedEvent,
-        id: &str,
-        expected: Option<&str>,
-        previous_position: u64,
-    ) -> Result<jetstream::message::PublishMessage, NatsError> {
+    /// The message of `event`: payload, headers, its id, and the message it must follow in
+    /// the stream (the one of the event at `previous`, none when 0).
+    fn message(&self, event: &RecordedEvent, previous: u64) -> Result<jetstream::message::PublishMessage, NatsError> {
         let meta = &event.meta;
         let recorded_at = time::OffsetDateTime::from(meta.recorded_at).format(&Rfc3339).map_err(|e| {
             NatsError::nats(format!("formatting the time of the event at position {}", meta.position), e)
         })?;
         let mut message = jetstream::message::PublishMessage::build()
             .payload(event.payload.clone().into())
-            .message_id(id)
+            .message_id(subject::message_id(&self.source, meta.position))
             .header(subject::EVENT, meta.event_name.as_str())
             .header(subject::EVENT_VERSION, meta.event_version.to_string().as_str())
             .header(subject::AGGREGATE_TYPE, meta.aggregate_type.as_str())
             .header(subject::STREAM_ID, meta.stream_id.as_str())
             .header(subject::STREAM_VERSION, meta.stream_version.to_string().as_str())
             .header(subject::POSITION, meta.position.to_string().as_str())
-            .header(subject::PREVIOUS_POSITION, previous_position.to_string().as_str())
+            .header(subject::PREVIOUS_POSITION, previous.to_string().as_str())
             .header(subject::RECORDED_AT, recorded_at.as_str());
         if meta.metadata != crate::envelope::Metadata::default() {
             let metadata = serde_json::to_string(&meta.metadata).map_err(|e| {
@@ -363,8 +353,8 @@ impl<S: EventStore> NatsPublisher<S> {
             })?;
             message = message.header(subject::METADATA, metadata.as_str());
         }
-        if let Some(expected) = expected {
-            message = message.expected_last_message_id(expected);
+        if previous > 0 {
+            message = message.expected_last_message_id(subject::message_id(&self.source, previous));
         }
         Ok(message)
     }
@@ -377,18 +367,14 @@ impl<S: EventStore> NatsPublisher<S> {
         let reading = || format!("reading the last message of stream {}", self.stream);
         let mut stream = self.jetstream.get_stream(&self.stream).await.map_err(|e| NatsError::nats(reading(), e))?;
         let state = stream.info().await.map_err(|e| NatsError::nats(reading(), e))?.state.clone();
-        let mut last = None;
         // A purged stream keeps its last sequence but holds no message to read.
-        if state.messages > 0 {
-            let last_sequence = state.last_sequence;
-            let message = stream.get_raw_message(last_sequence).await.map_err(|e| NatsError::nats(reading(), e))?;
-            let header = |name: &str| message.headers.get(name).map(|value| value.as_str().to_owned());
-            let position = header(subject::POSITION).and_then(|p| p.parse::<u64>().ok());
-            if let (Some(id), Some(position)) = (header("Nats-Msg-Id"), position) {
-                last = Some((id, position));
-            }
-        }
-        let published = last.as_ref().map_or(0, |(_, position)| *position);
+        let published = match state.messages {
+            0 => 0,
+            _ => super::position_at(&stream, state.last_sequence)
+                .await
+                .map_err(|e| NatsError::nats(reading(), e))?
+                .unwrap_or(0),
+        };
         let head = self.store.head_position().await?;
         if published > head {
             return Err(NatsError::StreamConfig {
@@ -401,13 +387,7 @@ impl<S: EventStore> NatsPublisher<S> {
                 )],
             });
         }
-        *progress = Progress {
-            synced: true,
-            position: saved.max(published),
-            saved,
-            last_id: last.map(|(id, _)| id),
-            last_position: published,
-        };
+        *progress = Progress { synced: true, position: saved.max(published), saved, last_published: published };
         if published > saved {
             debug!(stream = %self.stream, saved, published, "the JetStream stream is ahead of the checkpoint: resuming after its last message");
         }
@@ -432,30 +412,22 @@ impl<S: EventStore> NatsPublisher<S> {
     /// that waiting cannot fix (a stream configured otherwise). Spawn it as a task.
     pub async fn run(&self) -> Result<std::convert::Infallible, NatsError> {
         let _lease = self.store.acquire_lease(&self.checkpoint_name()).await?;
-        let mut backoff = Duration::from_millis(100);
-        let mut stream_ready = false;
-        loop {
-            let attempt = async {
-                if !stream_ready {
-                    self.ensure_stream().await?;
-                    stream_ready = true;
-                }
-                let position = self.publish_pending().await?;
-                self.store.wait_for_events(position).await?;
-                Ok::<(), NatsError>(())
-            };
-            match attempt.await {
-                Ok(()) => backoff = Duration::from_millis(100),
-                Err(error) if error.is_transient() => {
-                    // The stream may have gone with the server, or been deleted: check again.
-                    stream_ready = false;
-                    warn!(stream = %self.stream, error = %error, "publishing to NATS failed; trying again in {:?}", backoff);
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                }
-                Err(error) => return Err(error),
+        // Checked again after a failure: the stream may have gone with the server, or been deleted.
+        let stream_checked = &AtomicBool::new(false);
+        super::retrying(&self.stream, move || async move {
+            if !stream_checked.load(Ordering::Relaxed) {
+                self.ensure_stream().await?;
+                stream_checked.store(true, Ordering::Relaxed);
             }
-        }
+            let published =
+                async { self.store.wait_for_events(self.publish_pending().await?).await.map_err(Into::into) };
+            let outcome = published.await;
+            if outcome.is_err() {
+                stream_checked.store(false, Ordering::Relaxed);
+            }
+            outcome
+        })
+        .await
     }
 }
 

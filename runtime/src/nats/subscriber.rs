@@ -52,6 +52,9 @@ pub struct NatsSubscriber<P: Projection, S: EventStore> {
     source: String,
     stream: String,
     consumer: String,
+    /// The durable consumer, once opened (and checked against the checkpoint); dropped
+    /// after a failure or a restart, and opened again by the next batch.
+    opened: tokio::sync::Mutex<Option<PullConsumer>>,
 }
 
 impl<P: Projection, S: EventStore> NatsSubscriber<P, S> {
@@ -64,6 +67,7 @@ impl<P: Projection, S: EventStore> NatsSubscriber<P, S> {
             source: source.to_owned(),
             stream: subject::default_stream_name(source),
             consumer: P::NAME.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect(),
+            opened: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -98,16 +102,14 @@ impl<P: Projection, S: EventStore> NatsSubscriber<P, S> {
             .await
             .map_err(|e| NatsError::nats(what(), e))?;
         // A consumer acknowledged past the projection's checkpoint (the checkpoint was reset
-        // or restored from an older copy) would never deliver what lies between: start it
-        // again from the stream's first message, and let the checkpoint skip what it holds.
+        // or restored from an older copy) would never deliver what lies between.
         let acknowledged = consumer.info().await.map_err(|e| NatsError::nats(what(), e))?.ack_floor.stream_sequence;
         if acknowledged > 0
-            && let Ok(message) = stream.get_raw_message(acknowledged).await
-            && let Some(at) = message.headers.get(subject::POSITION).and_then(|p| p.as_str().parse::<u64>().ok())
+            && let Ok(Some(at)) = super::position_at(&stream, acknowledged).await
             && at > self.runner.position().await
         {
             warn!(consumer = %self.consumer, acknowledged_up_to = at, "the consumer is ahead of the projection's checkpoint; reading the stream again from its start");
-            stream.delete_consumer(&self.consumer).await.map_err(|e| NatsError::nats(what(), e))?;
+            self.restart_consumer().await?;
             consumer = stream.create_consumer(config).await.map_err(|e| NatsError::nats(what(), e))?;
         }
         Ok(consumer)
@@ -116,11 +118,20 @@ impl<P: Projection, S: EventStore> NatsSubscriber<P, S> {
     /// Applies the messages there are now (up to 500, waiting up to a second for them to
     /// arrive), and returns the projection's position.
     pub async fn consume_available(&self) -> Result<u64, NatsError> {
-        let consumer = self.pull_consumer().await?;
-        self.consume_batch(&consumer).await
+        let mut opened = self.opened.lock().await;
+        if opened.is_none() {
+            *opened = Some(self.pull_consumer().await?);
+        }
+        let consumer = opened.as_ref().expect("opened above");
+        let outcome = self.consume_batch(consumer).await;
+        if !matches!(outcome, Ok(Batch::Applied(_))) {
+            // Opened again, and checked again, before the next batch.
+            *opened = None;
+        }
+        outcome.map(|(Batch::Applied(position) | Batch::Restarted(position))| position)
     }
 
-    async fn consume_batch(&self, consumer: &PullConsumer) -> Result<u64, NatsError> {
+    async fn consume_batch(&self, consumer: &PullConsumer) -> Result<Batch, NatsError> {
         let fetching = || format!("fetching from the consumer {} of stream {}", self.consumer, self.stream);
         let mut batch = consumer
             .batch()
@@ -133,7 +144,7 @@ impl<P: Projection, S: EventStore> NatsSubscriber<P, S> {
         while let Some(message) = batch.next().await {
             messages.push(message.map_err(|source| NatsError::Nats { what: fetching(), source })?);
         }
-        let Some(last) = messages.last() else { return Ok(self.runner.position().await) };
+        let Some(last) = messages.last() else { return Ok(Batch::Applied(self.runner.position().await)) };
         let decoded = match messages.iter().map(|message| decode(message, &self.source)).collect::<Result<Vec<_>, _>>()
         {
             Ok(decoded) => decoded,
@@ -160,7 +171,7 @@ impl<P: Projection, S: EventStore> NatsSubscriber<P, S> {
                 );
                 self.nak(&messages).await;
                 self.restart_consumer().await?;
-                return Ok(self.runner.position().await);
+                return Ok(Batch::Restarted(self.runner.position().await));
             }
             position = event.meta.position;
         }
@@ -181,7 +192,7 @@ impl<P: Projection, S: EventStore> NatsSubscriber<P, S> {
             what: format!("acknowledging up to position {position} on the consumer {}", self.consumer),
             source,
         })?;
-        Ok(position)
+        Ok(Batch::Applied(position))
     }
 
     /// Asks for `messages` again, at once, rather than after the ack wait.
@@ -191,8 +202,8 @@ impl<P: Projection, S: EventStore> NatsSubscriber<P, S> {
         }
     }
 
-    /// Deletes the durable consumer, so that the next batch comes from a new one that
-    /// delivers the stream from its first message.
+    /// Deletes the durable consumer, so that a new one delivers the stream from its first
+    /// message (the checkpoint skips what it holds).
     async fn restart_consumer(&self) -> Result<(), NatsError> {
         let what = || format!("restarting the consumer {} of stream {}", self.consumer, self.stream);
         let stream = self.jetstream.get_stream(&self.stream).await.map_err(|e| NatsError::nats(what(), e))?;
@@ -204,28 +215,16 @@ impl<P: Projection, S: EventStore> NatsSubscriber<P, S> {
     /// again. Returns on an error waiting cannot fix: a message that does not decode, or a
     /// handler that fails (the error names the subject, position and event). Spawn it as a task.
     pub async fn run(&self) -> Result<std::convert::Infallible, NatsError> {
-        let mut backoff = Duration::from_millis(100);
-        let mut consumer = None;
-        loop {
-            let attempt = async {
-                if consumer.is_none() {
-                    consumer = Some(self.pull_consumer().await?);
-                }
-                let consumer = consumer.as_ref().expect("opened above");
-                self.consume_batch(consumer).await
-            };
-            match attempt.await {
-                Ok(_) => backoff = Duration::from_millis(100),
-                Err(error) if error.is_transient() => {
-                    warn!(consumer = %self.consumer, error = %error, "consuming from NATS failed; trying again in {:?}", backoff);
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                    consumer = None;
-                }
-                Err(error) => return Err(error),
-            }
-        }
+        super::retrying(&self.consumer, || async { self.consume_available().await.map(|_| ()) }).await
     }
+}
+
+/// What became of a batch.
+enum Batch {
+    /// Applied (or empty), up to this position.
+    Applied(u64),
+    /// Not applied: the consumer must read the stream again from its start.
+    Restarted(u64),
 }
 
 /// The subject of the event a failed apply is about: the one the error names, or else the

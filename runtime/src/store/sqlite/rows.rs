@@ -51,9 +51,7 @@ fn event(row: &Row<'_>) -> Result<RecordedEvent, StoreError> {
         })?,
     };
     let micros: i64 = read(row, 6, "recorded time", at)?;
-    let recorded_at = u64::try_from(micros)
-        .ok()
-        .and_then(|micros| UNIX_EPOCH.checked_add(Duration::from_micros(micros)))
+    let recorded_at = from_micros(micros)
         .ok_or_else(|| StoreError::corrupt(at(), format!("its recorded time {micros} µs is before 1970")))?;
     let event_name = read(row, 4, "name", at)?;
     let event_version = read(row, 5, "schema version", at)?;
@@ -206,9 +204,7 @@ pub(super) fn failure(row: &Row<'_>, name: &str) -> Result<RunnerFailure, StoreE
         position: u64::try_from(position)
             .map_err(|_| StoreError::corrupt(&cells.location, format!("its position {position} is negative")))?,
         error: cells.get(1, "error")?,
-        failed_at: u64::try_from(micros)
-            .ok()
-            .and_then(|micros| UNIX_EPOCH.checked_add(Duration::from_micros(micros)))
+        failed_at: from_micros(micros)
             .ok_or_else(|| StoreError::corrupt(&cells.location, format!("its time {micros} µs is before 1970")))?,
     })
 }
@@ -280,6 +276,11 @@ pub(super) fn command_versions(
 /// A count or position as SQLite's integer, capped at `i64::MAX` (a bound past every row).
 pub(super) fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// A time column read back: `None` before 1970, which factum never writes.
+fn from_micros(micros: i64) -> Option<SystemTime> {
+    u64::try_from(micros).ok().and_then(|micros| UNIX_EPOCH.checked_add(Duration::from_micros(micros)))
 }
 
 /// The recorded-time column: microseconds since the Unix epoch (0 for a clock before it).
