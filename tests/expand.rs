@@ -80,7 +80,10 @@ fn expand_items(items: Vec<Item>) -> Vec<Item> {
                     push_tokens(&mut out, factum_codegen::derive_aggregate(tokens.clone()));
                 }
                 if derives.iter().any(|d| d == "Projection") {
-                    push_tokens(&mut out, factum_codegen::derive_projection(tokens));
+                    push_tokens(&mut out, factum_codegen::derive_projection(tokens.clone()));
+                }
+                if derives.iter().any(|d| d == "ProcessManager") {
+                    push_tokens(&mut out, factum_codegen::derive_process_manager(tokens));
                 }
             }
             other => out.push(other),

@@ -162,6 +162,53 @@ impl Levels {
     }
 }
 
+/// A deadline.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Restock {
+    /// How many.
+    pub count: u32,
+}
+
+/// A process manager: a start with a deadline, a fallible handler keyed by a field that ends
+/// the instance, a deadline that sends a command, and a `#[rejected]`.
+#[derive(ProcessManager, Default, Debug, Clone, Serialize, Deserialize)]
+#[process(name = "restocking", sends = [Stock])]
+pub struct Restocking {
+    stock: String,
+    refused: u32,
+}
+
+#[handlers]
+impl Restocking {
+    #[on(start, aggregate = "stock")]
+    fn added(&mut self, e: &Added, meta: &EventMeta, steps: &mut Steps<Self>) {
+        self.stock.clone_from(&meta.stream_id);
+        steps.schedule(std::time::Duration::from_mins(1), Restock { count: e.count });
+    }
+
+    #[on(correlate = count, end)]
+    fn removed(&mut self, e: &Removed) -> Result<(), String> {
+        if e.count == 0 {
+            return Err("nothing removed".to_owned());
+        }
+        self.stock.clear();
+        Ok(())
+    }
+
+    #[deadline]
+    fn restock(&mut self, d: Restock, steps: &mut Steps<Self>) {
+        let Restock { count } = d;
+        self.refused = 0;
+        steps.send::<Stock>(&self.stock, StockCommand::Add { count });
+    }
+
+    #[rejected]
+    fn refused(&mut self, _: &factum::process::RejectedCommand, steps: &mut Steps<Self>) {
+        self.refused += 1;
+        steps.end();
+    }
+}
+
 /// Regression: private commands and event types on a public struct.
 ///
 /// The enums used to take the commands' (private) visibility, and the generated
@@ -211,4 +258,9 @@ fn generated_code_is_lint_clean_and_works() {
         .then_events([Removed { count: 2 }.into()]);
     assert!(then.outcome().is_ok());
     assert_eq!(Removed::decode(1, r#"{"count":4}"#).unwrap(), Removed { count: 4 });
+    let _ = factum::testing::process::<Restocking>()
+        .given("stock", "s-1", Added { count: 2 })
+        .then_schedules([Restock { count: 2 }])
+        .advance(std::time::Duration::from_mins(1))
+        .then_sends::<Stock>([("s-1", StockCommand::Add { count: 2 })]);
 }

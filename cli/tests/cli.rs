@@ -295,7 +295,7 @@ async fn bad_input_is_named() {
     drop(SqliteStore::open(&newer).await.unwrap());
     rusqlite::Connection::open(&newer).unwrap().pragma_update(None, "user_version", 99).unwrap();
     let error = fails(&at(&newer), &["streams"]);
-    assert!(error.contains("was written by a newer factum (schema version 99; this tool reads up to 4)"), "{error}");
+    assert!(error.contains("was written by a newer factum (schema version 99; this tool reads up to 5)"), "{error}");
     let error = fails(&at(&newer), &["--schema", "x", "streams"]);
     assert!(error.contains("--schema names a PostgreSQL schema"), "{error}");
 }
@@ -314,6 +314,22 @@ async fn projections_and_reset<S: EventStore>(target: &Target<S>, holder: &str) 
     assert!(row["lease"]["holder"].as_str().unwrap().starts_with(holder), "{report}");
     drop(publishing);
     target.store.delete_checkpoint("nats-publisher:shop").await.unwrap();
+    // A process manager's checkpoint (its state is in tables of its own), and its lease, named
+    // alike.
+    let step = factum::process::ProcessCommit { position: Some(6), ..Default::default() };
+    target.store.commit_process("payment", step).await.unwrap();
+    let running = target.store.acquire_lease("process:payment").await.unwrap();
+    let report = json(target, &["projections"]);
+    let row = &report["projections"][0];
+    let listed = (&row["name"], &row["position"], &row["lag"], &row["state_bytes"]);
+    assert_eq!(listed, (&"process:payment".into(), &6.into(), &1.into(), &0.into()), "{report}");
+    assert!(row["lease"]["holder"].as_str().unwrap().starts_with(holder), "{report}");
+    let table = ok(target, &["projections"]);
+    let row = table.lines().find(|line| line.starts_with("process:payment")).unwrap_or_default();
+    let words: Vec<&str> = row.split_whitespace().take(7).collect();
+    assert_eq!(words, ["process:payment", "6", "1", "0", "B", "held", "by"], "{table}");
+    drop(running);
+    target.store.delete_checkpoint("process:payment").await.unwrap();
     let state = Checkpoint { position: 4, state: r#"{"orders":2}"#.into() };
     target.store.save_checkpoint("orders", state).await.unwrap();
     let lease = target.store.acquire_lease("projection:orders").await.unwrap();

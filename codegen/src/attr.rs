@@ -5,6 +5,7 @@
 
 use proc_macro2::TokenTree;
 use syn::meta::ParseNestedMeta;
+use syn::parse::Parse;
 use syn::parse::Parser;
 use syn::{Attribute, Ident, LitInt, LitStr, Meta, Token, Type, Visibility};
 
@@ -40,10 +41,27 @@ pub struct ProjectionAttrs {
     pub name: Option<LitStr>,
 }
 
+/// `#[process(name = "...", sends = [Order, Payment])]`.
+#[derive(Default)]
+pub struct ProcessAttrs {
+    pub name: Option<LitStr>,
+    /// The aggregates it sends commands to, as written, each once.
+    pub sends: Vec<Type>,
+}
+
 /// `#[on]` or `#[on(aggregate = "bank-account")]`.
 #[derive(Default)]
 pub struct OnAttrs {
     pub aggregate: Option<LitStr>,
+}
+
+/// A process manager's `#[on(start, end, correlate = field, aggregate = "...")]`.
+#[derive(Default)]
+pub struct ProcessOnAttrs {
+    pub aggregate: Option<LitStr>,
+    pub start: bool,
+    pub end: bool,
+    pub correlate: Option<Ident>,
 }
 
 /// `#[handlers]` or `#[handlers(vis = "pub(crate)")]`.
@@ -97,6 +115,77 @@ pub fn projection_attrs(cx: &Ctxt, attrs: &[Attribute]) -> ProjectionAttrs {
         out.name = Some(stored_name(cx, meta.value()?.parse()?));
         Ok(())
     });
+    out
+}
+
+pub fn process_attrs(cx: &Ctxt, attrs: &[Attribute]) -> ProcessAttrs {
+    let mut out = ProcessAttrs::default();
+    for_each_key(cx, attrs, PROCESS, PROCESS_KEYS, |key, meta| {
+        match key {
+            NAME => out.name = Some(stored_name(cx, meta.value()?.parse()?)),
+            _ => {
+                let value = meta.value()?;
+                let content;
+                syn::bracketed!(content in value);
+                let types = content.parse_terminated(Type::parse, Token![,])?;
+                for ty in types {
+                    let text = quote::ToTokens::to_token_stream(&ty).to_string();
+                    if out.sends.iter().any(|known| quote::ToTokens::to_token_stream(known).to_string() == text) {
+                        cx.error_spanned_by(&ty, format!("`{text}` is listed twice in `sends`"));
+                        continue;
+                    }
+                    out.sends.push(ty);
+                }
+            }
+        }
+        Ok(())
+    });
+    out
+}
+
+/// Reads a process manager's `#[on(..)]` from the attributes of one method.
+pub fn process_on_attrs(cx: &Ctxt, attrs: &[Attribute]) -> ProcessOnAttrs {
+    let mut out = ProcessOnAttrs::default();
+    for_each_key(cx, attrs, ON, PROCESS_ON_KEYS, |key, meta| {
+        match key {
+            START | END => {
+                if meta.input.peek(Token![=]) {
+                    cx.error_spanned_by(&meta.path, format!("`{key}` takes no value: write `#[on({key})]`"));
+                }
+                if key == START {
+                    out.start = true;
+                } else {
+                    out.end = true;
+                }
+            }
+            CORRELATE => match meta.value()?.parse::<Ident>() {
+                Ok(field) => out.correlate = Some(field),
+                Err(_) => cx.error_spanned_by(
+                    &meta.path,
+                    "`correlate` names the event's field that holds the instance key, such as `correlate = order_id`",
+                ),
+            },
+            _ => out.aggregate = Some(stored_name(cx, meta.value()?.parse()?)),
+        }
+        Ok(())
+    });
+    // A misspelled flag (`strat`, reported above) counts as the flag it is closest to, so
+    // that the one mistake is not reported again as a missing `#[on(start)]`.
+    for attr in attrs.iter().filter(|a| a.path().is_ident(ON)) {
+        let Meta::List(list) = &attr.meta else { continue };
+        for token in list.tokens.clone() {
+            let TokenTree::Ident(word) = token else { continue };
+            let word = word.to_string();
+            if PROCESS_ON_KEYS.contains(&word.as_str()) {
+                continue;
+            }
+            match suggest(&word, PROCESS_ON_KEYS) {
+                Some(START) => out.start = true,
+                Some(END) => out.end = true,
+                _ => {}
+            }
+        }
+    }
     out
 }
 
@@ -277,6 +366,8 @@ mod tests {
         assert_eq!(flagged(syn::parse_quote!(#[aply])), Some(APPLY));
         assert_eq!(flagged(syn::parse_quote!(#[qurey])), Some(QUERY));
         assert_eq!(flagged(syn::parse_quote!(#[servces])), Some(SERVICES));
+        assert_eq!(flagged(syn::parse_quote!(#[deadlin])), Some(DEADLINE));
+        assert_eq!(flagged(syn::parse_quote!(#[rejeted])), Some(REJECTED));
         assert_eq!(flagged(syn::parse_quote!(#[command])), None);
     }
 

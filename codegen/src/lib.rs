@@ -1,5 +1,5 @@
 //! The code generation behind factum's macros, on `proc_macro2` so that it can be tested and
-//! snapshot without a compiler round-trip. `factum-macros` is a thin shim over the four
+//! snapshot without a compiler round-trip. `factum-macros` is a thin shim over the five
 //! functions below.
 //!
 //! Every macro runs the same pipeline, one module a stage:
@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | attributes | [`symbol`], `attr` | keyword constants; typed attribute structs, unknown-key and misspelled-marker suggestions |
 //! | parse | `ast` | the user's items, method bodies kept as opaque tokens |
-//! | model + checks | `model/` | one module per kind of `#[handlers]` block (aggregate, projection) and the rules they share; errors collected in a [`ctxt::Ctxt`] |
+//! | model + checks | `model/` | one module per kind of `#[handlers]` block (aggregate, projection, process manager) and the rules they share; errors collected in a [`ctxt::Ctxt`] |
 //! | generate | `expand/` | one module per macro, one `quote!` per generated item |
 //! | on error | `expand/fallback` | the enums and impls with stub bodies, so one mistake does not cascade |
 
@@ -39,8 +39,14 @@ pub fn derive_projection(input: TokenStream) -> TokenStream {
     expand::projection::derive(input)
 }
 
-/// `#[handlers]` on an aggregate's or a projection's impl block: the command and event enums and
-/// `impl factum::Aggregate`.
+/// `#[derive(ProcessManager)]`: implements `factum::process::ProcessType` and `Sends<A>` for
+/// each aggregate of `sends`.
+pub fn derive_process_manager(input: TokenStream) -> TokenStream {
+    expand::process::derive(input)
+}
+
+/// `#[handlers]` on an aggregate's, a projection's or a process manager's impl block: the
+/// generated enums and `impl factum::Aggregate`, `Projection` or `process::ProcessManager`.
 pub fn handlers(args: TokenStream, input: TokenStream) -> TokenStream {
     expand::handlers::expand(args, input)
 }

@@ -14,6 +14,20 @@ pub const ON: &str = "on";
 pub const QUERY: &str = "query";
 /// `#[projection(...)]` on a projection type.
 pub const PROJECTION: &str = "projection";
+/// `#[process(...)]` on a process manager type.
+pub const PROCESS: &str = "process";
+/// `#[deadline]` on a method of a process manager's `#[handlers]` impl.
+pub const DEADLINE: &str = "deadline";
+/// `#[rejected]` on a method of a process manager's `#[handlers]` impl.
+pub const REJECTED: &str = "rejected";
+/// `start` of `#[on(..)]`: the handler may create an instance.
+pub const START: &str = "start";
+/// `end` of `#[on(..)]`: the instance ends after the handler.
+pub const END: &str = "end";
+/// `correlate = field` of `#[on(..)]`: the event field holding the instance key.
+pub const CORRELATE: &str = "correlate";
+/// `sends = [..]` of a process manager: the aggregates it commands.
+pub const SENDS: &str = "sends";
 /// `aggregate = "..."` of `#[on]`.
 pub const AGGREGATE_KEY: &str = "aggregate";
 /// `#[services]` on a command parameter.
@@ -38,12 +52,18 @@ pub const AGGREGATE_KEYS: &[&str] = &[NAME, SNAPSHOT_EVERY];
 pub const COMMAND_KEYS: &[&str] = &[NAME];
 /// The keys `#[projection(...)]` accepts.
 pub const PROJECTION_KEYS: &[&str] = &[NAME];
-/// The keys `#[on(...)]` accepts.
+/// The keys `#[process(...)]` accepts.
+pub const PROCESS_KEYS: &[&str] = &[NAME, SENDS];
+/// The keys `#[on(...)]` accepts in a projection.
 pub const ON_KEYS: &[&str] = &[AGGREGATE_KEY];
+/// The keys `#[on(...)]` accepts in a process manager.
+pub const PROCESS_ON_KEYS: &[&str] = &[START, END, CORRELATE, AGGREGATE_KEY];
+/// The keys of `#[on(...)]` that only a process manager has.
+pub const PROCESS_ONLY_ON_KEYS: &[&str] = &[START, END, CORRELATE];
 /// The keys `#[handlers(...)]` accepts.
 pub const HANDLERS_KEYS: &[&str] = &[VIS];
 
 /// The markers a method of a `#[handlers]` block may carry.
-pub const METHOD_MARKERS: &[&str] = &[COMMAND, APPLY, ON, QUERY];
+pub const METHOD_MARKERS: &[&str] = &[COMMAND, APPLY, ON, QUERY, DEADLINE, REJECTED];
 /// The markers a parameter of a `#[handlers]` method may carry.
 pub const PARAM_MARKERS: &[&str] = &[SERVICES];

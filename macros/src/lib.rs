@@ -21,6 +21,12 @@ pub fn derive_projection(input: TokenStream) -> TokenStream {
     factum_codegen::derive_projection(input.into()).into()
 }
 
+/// See `factum::ProcessManager`.
+#[proc_macro_derive(ProcessManager, attributes(process))]
+pub fn derive_process_manager(input: TokenStream) -> TokenStream {
+    factum_codegen::derive_process_manager(input.into()).into()
+}
+
 /// See `factum::handlers`.
 #[proc_macro_attribute]
 pub fn handlers(args: TokenStream, input: TokenStream) -> TokenStream {

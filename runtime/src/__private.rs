@@ -328,3 +328,80 @@ pub async fn postgres_inspection_client(
 pub fn postgres_lease_key(schema: &str, name: &str) -> i64 {
     crate::store::lease_key(schema, name)
 }
+
+/// What a process manager's state needs: each instance starts from `Default` and is stored
+/// as JSON. The lifetime is there for the generated `impl ProcessManager`, as for
+/// [`ProjectionState`].
+#[diagnostic::on_unimplemented(
+    message = "the process manager `{Self}` must implement `Default`, `Serialize` and `Deserialize`",
+    label = "each instance starts from `Default` and is stored as JSON",
+    note = "add `#[derive(ProcessManager, Default, Serialize, Deserialize)]` to `{Self}`"
+)]
+pub trait ProcessState<'a>: Default + serde::Serialize + serde::de::DeserializeOwned {}
+#[diagnostic::do_not_recommend]
+impl<T: Default + serde::Serialize + serde::de::DeserializeOwned> ProcessState<'_> for T {}
+
+/// Fails to compile, at the caller's span, when `T` cannot be a process manager's state.
+pub const fn assert_process_state<T: ProcessState<'static>>() {}
+
+/// What a process manager's `sends = [A]` needs of `A`: an aggregate whose commands are
+/// stored in the outbox as JSON (the enums `#[handlers]` generates are).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is listed in `#[process(sends = [..])]` but is not an aggregate whose commands are stored as JSON",
+    label = "needs `#[derive(Aggregate)]` and `#[handlers]` with `#[command]` methods",
+    note = "a process manager sends commands to aggregates; list the aggregate types in `sends`"
+)]
+pub trait ProcessTarget<'a>: crate::Aggregate<Command: serde::Serialize + serde::de::DeserializeOwned + Clone> {}
+#[diagnostic::do_not_recommend]
+impl<A> ProcessTarget<'_> for A where
+    A: crate::Aggregate<Command: serde::Serialize + serde::de::DeserializeOwned + Clone>
+{
+}
+
+/// Fails to compile, at the caller's span, when `A` cannot be sent commands.
+pub const fn assert_process_target<A: ProcessTarget<'static>>() {}
+
+/// Executes one outgoing command through `repository`: what the generated
+/// `ProcessType::dispatch` does for each aggregate of `sends`.
+pub async fn dispatch_to<A, S>(
+    repository: &crate::Repository<A, S>,
+    command: &crate::process::OutgoingCommand,
+) -> crate::process::Dispatched
+where
+    A: crate::Aggregate,
+    A::Command: serde::de::DeserializeOwned + Clone,
+    S: crate::EventStore,
+{
+    use crate::error::ExecuteError;
+    use crate::process::Dispatched;
+    let decoded: A::Command = match serde_json::from_str(&command.command) {
+        Ok(decoded) => decoded,
+        Err(error) => {
+            return Dispatched::Rejected(format!(
+                "the stored command {} does not decode as a command of `{}`: {error}",
+                command.command,
+                A::NAME
+            ));
+        }
+    };
+    match repository.execute_with(&command.stream_id, decoded, command.metadata.clone()).await {
+        Ok(_) => Dispatched::Executed,
+        Err(ExecuteError::Rejected(error)) => Dispatched::Rejected(error.to_string()),
+        Err(ExecuteError::Store(error)) if error.is_invalid_input() => Dispatched::Rejected(error.to_string()),
+        Err(ExecuteError::Conflict { source, .. }) | Err(ExecuteError::Store(source)) => Dispatched::Failed(source),
+        // Committed: the inline projection's failure is the projection's, reported by it.
+        Err(ExecuteError::Projection { .. }) => Dispatched::Executed,
+    }
+}
+
+/// The answer of `dispatch` for a command to an aggregate the process does not send to
+/// (an outbox written by another version of the program).
+pub fn unknown_target(
+    command: &crate::process::OutgoingCommand,
+    sends: &'static [&'static str],
+) -> crate::process::Dispatched {
+    crate::process::Dispatched::Rejected(format!(
+        "the command is for the aggregate type {:?}, which this process manager does not send to (it sends to {sends:?})",
+        command.aggregate_type
+    ))
+}

@@ -346,6 +346,81 @@ pub enum ProjectionError {
     },
 }
 
+/// Why a process runner stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProcessError {
+    /// A handler failed (or panicked) on an event, or the event could not be decoded.
+    #[error(
+        "process manager `{process}` stopped at position {position} (stream {aggregate_type}/{stream_id}, version {version}, event `{event}`): {source}"
+    )]
+    Event {
+        /// The process manager's name.
+        process: &'static str,
+        /// The event's global position.
+        position: u64,
+        /// Its aggregate type.
+        aggregate_type: String,
+        /// Its stream id.
+        stream_id: String,
+        /// Its version in the stream.
+        version: u64,
+        /// Its stored name.
+        event: String,
+        /// What went wrong (boxed: the error stays small on the success path).
+        #[source]
+        source: Box<ApplyError>,
+    },
+    /// A `#[deadline]` or `#[rejected]` handler failed (or panicked), or a stored deadline
+    /// could not be decoded.
+    #[error("process manager `{process}` stopped on {what} of instance {instance:?}: {source}")]
+    Step {
+        /// The process manager's name.
+        process: &'static str,
+        /// The instance.
+        instance: String,
+        /// What it was handling: "deadline 7 (`PaymentDue`)", "the rejection of command ...".
+        what: String,
+        /// What went wrong (boxed: the error stays small on the success path).
+        #[source]
+        source: Box<ApplyError>,
+    },
+    /// The stored state of an instance does not decode as the process manager's type.
+    #[error(
+        "process manager `{process}`: the stored state of instance {instance:?} does not decode: {source}; if its type \
+         changed, give the process manager a new name (`#[process(name = \"...\")]`) or migrate its stored instances"
+    )]
+    State {
+        /// The process manager's name.
+        process: &'static str,
+        /// The instance.
+        instance: String,
+        /// What serde_json said.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// An instance's state could not be serialized to be stored.
+    #[error("process manager `{process}`: the state of instance {instance:?} does not serialize as JSON: {source}")]
+    Encode {
+        /// The process manager's name.
+        process: &'static str,
+        /// The instance.
+        instance: String,
+        /// What serde_json said.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The store failed.
+    #[error("process manager `{process}`: {source}")]
+    Store {
+        /// The process manager's name.
+        process: &'static str,
+        /// The store's error.
+        #[source]
+        source: StoreError,
+    },
+}
+
 impl ProjectionError {
     /// True when stored data cannot be read: an event that does not decode as the type its
     /// handler takes, the projection's own stored state that does not decode, or a corrupt

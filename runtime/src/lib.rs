@@ -65,6 +65,7 @@ mod envelope;
 mod error;
 mod event;
 mod health;
+pub mod process;
 pub mod projection;
 pub mod registry;
 mod repository;
@@ -77,10 +78,11 @@ mod trace;
 pub use aggregate::{Aggregate, AggregateType, SnapshotCodec};
 pub use envelope::{EventEnvelope, EventMeta, Metadata, NewEvent, RecordedEvent, StoredEvent};
 pub use error::{
-    ApplyError, BoxError, DecodeError, EncodeError, ExecuteError, ProjectionError, StoreError, StreamName,
+    ApplyError, BoxError, DecodeError, EncodeError, ExecuteError, ProcessError, ProjectionError, StoreError, StreamName,
 };
 pub use event::{Event, EventSet};
 pub use health::{RunnerHealth, RunnerStatus};
+pub use process::{ProcessManager, ProcessRunner, ProcessType, Steps};
 pub use projection::{InlineProjection, Projection, ProjectionRunner, ProjectionType};
 pub use repository::{Committed, DEFAULT_CACHE_CAPACITY, Loaded, Repository, RetryPolicy};
 #[cfg(feature = "sqlite")]
@@ -103,7 +105,8 @@ pub use macros::*;
 pub mod prelude {
     pub use crate::{
         Aggregate, AggregateType, Event, EventEnvelope, EventMeta, EventSet, EventStore, ExecuteError, MemoryStore,
-        Metadata, Projection, ProjectionRunner, ProjectionType, Repository, handlers,
+        Metadata, ProcessManager, ProcessRunner, ProcessType, Projection, ProjectionRunner, ProjectionType, Repository,
+        Steps, handlers,
     };
 }
 

@@ -43,7 +43,10 @@ pub use factum_macros::Event;
 pub use factum_macros::Aggregate;
 
 /// Turns an impl block of `#[command]` and `#[apply]` methods into an
-/// [`Aggregate`](trait@crate::Aggregate).
+/// [`Aggregate`](trait@crate::Aggregate); on a projection's block (`#[on]`, `#[query]`), see
+/// [`Projection`](macro@crate::Projection); on a process manager's (`#[on(start | end |
+/// correlate = field)]`, `#[deadline]`, `#[rejected]`), see
+/// [`ProcessManager`](macro@crate::ProcessManager).
 ///
 /// ```text
 /// #[handlers]
@@ -110,3 +113,48 @@ pub use factum_macros::handlers;
 /// those), typed decoding with upcasting, dispatch, and `ask`. See
 /// [`ProjectionRunner`](crate::ProjectionRunner) for an example.
 pub use factum_macros::Projection;
+
+/// Derives [`ProcessType`](crate::process::ProcessType): the name a process manager's
+/// position, instances, outbox and deadlines are stored under, and the aggregates it sends
+/// commands to.
+///
+/// ```text
+/// #[process(name = "payment-deadline", sends = [Order, Payment])]   // both optional
+/// ```
+///
+/// | key | meaning | default |
+/// |---|---|---|
+/// | `name = "..."` | the name its state is stored under; keep it when renaming the type | the kebab-case type name |
+/// | `sends = [A, B]` | the aggregates it sends commands to, each an aggregate with `#[handlers]` | none |
+///
+/// For each aggregate of `sends` it implements [`Sends<A>`](crate::process::Sends), which
+/// [`Steps::send::<A>`](crate::process::Steps::send) asks for, and it adds
+/// `Arc<Repository<A, S>>` to the repositories a
+/// [`ProcessRunner`](crate::process::ProcessRunner) is started with, in the order of `sends`:
+/// `(orders, payments)` for `sends = [Order, Payment]`. A type in `sends` that is not an
+/// aggregate is a compile error at that type.
+///
+/// The struct must implement `Default`, `Serialize` and `Deserialize`: each instance starts
+/// from `Default` and is stored as JSON. It has no generic parameters. Its handlers go in an
+/// impl block marked [`#[handlers]`](macro@crate::handlers):
+///
+/// - `#[on]` methods take `(&mut self, &E)` for an event type `E` of any aggregate,
+///   optionally followed by `&EventMeta` and then by `&mut Steps<Self>`, and return nothing
+///   or `Result<(), Error>`. `#[on(start)]` may create an instance (at least one handler
+///   must); `#[on(end)]` ends the instance after the handler; `#[on(correlate = field)]`
+///   takes the instance key from the event's `field` (written with `ToString`) instead of
+///   its stream id; `#[on(aggregate = "order")]` narrows it to one aggregate type. They
+///   combine: `#[on(correlate = order_id, end)]`. Each event type has at most one `#[on]`.
+/// - `#[deadline]` methods take `(&mut self, D)` for a deadline type `D` (any serde type,
+///   by value), optionally followed by `&mut Steps<Self>`; each deadline type has one.
+/// - one optional `#[rejected]` method takes `(&mut self, &RejectedCommand)`, optionally
+///   followed by `&mut Steps<Self>`: it is offered every command of this instance that its
+///   aggregate refused.
+///
+/// `#[handlers]` then generates `{Process}Deadline` (one variant per deadline type,
+/// serializable; empty without `#[deadline]`), `impl DeadlineOf<Process>` for each deadline
+/// type, which [`Steps::schedule`](crate::process::Steps::schedule) asks for, and
+/// `impl ProcessManager`: the stored names it subscribes to, routing to instances, typed
+/// decoding with upcasting, and dispatch. See the [`process`](crate::process) module for an
+/// example.
+pub use factum_macros::ProcessManager;

@@ -1,8 +1,9 @@
 //! The event model as the program holds it: every event type with its stored shape, every
 //! aggregate with its commands and the events each may return, every projection with the
-//! events it reads and its queries. The macros register each where it is compiled
-//! (`#[derive(Event)]` the events, `#[handlers]` the aggregates and projections), and the
-//! program collects them at start-up from every crate linked into it.
+//! events it reads and its queries, every process manager with the events it reads and the
+//! aggregates it sends commands to. The macros register each where it is compiled
+//! (`#[derive(Event)]` the events, `#[handlers]` the aggregates, projections and process
+//! managers), and the program collects them at start-up from every crate linked into it.
 //!
 //! What each [`EventShape`] records is what decides the stored JSON: the stored name and
 //! schema version, the fields with their types as written, and the `serde` attributes of
@@ -139,6 +140,21 @@ pub struct HandlerShape {
     pub aggregate: Option<&'static str>,
 }
 
+/// A process manager, as `#[handlers]` saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcessShape {
+    /// Its stored name (`payment-deadline`), under which its position and instances are kept.
+    pub name: &'static str,
+    /// The Rust type, with the module of its `#[handlers]` block.
+    pub rust_type: &'static str,
+    /// Its `#[on]` handlers, in declaration order.
+    pub handlers: &'static [HandlerShape],
+    /// The stored names of the aggregates it sends commands to (`sends = [..]`).
+    pub sends: &'static [&'static str],
+    /// The variants of its deadline enum, in declaration order.
+    pub deadlines: &'static [&'static str],
+}
+
 /// What `#[derive(Event)]` submits; not for direct use.
 #[doc(hidden)]
 pub struct Registered(pub &'static EventShape);
@@ -157,6 +173,36 @@ pub struct RegisteredProjection(pub &'static ProjectionShape);
 
 inventory::collect!(RegisteredProjection);
 
+/// What `#[handlers]` submits for a process manager; not for direct use.
+#[doc(hidden)]
+pub struct RegisteredProcess(pub &'static ProcessShape);
+
+inventory::collect!(RegisteredProcess);
+
+/// The name and `sends` of a process manager for its registration, or none when the type
+/// lacks `#[derive(ProcessManager)]` (the fallback of [`NoProcessIdentity`], which the
+/// registration imports): that mistake is reported once elsewhere.
+#[doc(hidden)]
+pub struct ProcessIdentity<T: ?Sized>(core::marker::PhantomData<T>);
+
+impl<T: crate::process::ProcessType> ProcessIdentity<T> {
+    /// `T::NAME`.
+    pub const NAME: &'static str = T::NAME;
+    /// `T::SENDS`.
+    pub const SENDS: &'static [&'static str] = T::SENDS;
+}
+
+/// The fallback of [`ProcessIdentity`] for a type without the derive.
+#[doc(hidden)]
+pub trait NoProcessIdentity {
+    /// Unknown.
+    const NAME: &'static str = "";
+    /// Unknown.
+    const SENDS: &'static [&'static str] = &[];
+}
+
+impl<T: ?Sized> NoProcessIdentity for ProcessIdentity<T> {}
+
 /// Every event type linked into this program, ordered by stored name, then version.
 pub fn events() -> impl Iterator<Item = &'static EventShape> {
     sorted(inventory::iter::<Registered>.into_iter().map(|r| r.0), |e| (e.name, e.version, e.rust_type))
@@ -170,6 +216,11 @@ pub fn aggregates() -> impl Iterator<Item = &'static AggregateShape> {
 /// Every projection linked into this program, ordered by stored name.
 pub fn projections() -> impl Iterator<Item = &'static ProjectionShape> {
     sorted(inventory::iter::<RegisteredProjection>.into_iter().map(|r| r.0), |p| (p.name, 0, p.rust_type))
+}
+
+/// Every process manager linked into this program, ordered by stored name.
+pub fn processes() -> impl Iterator<Item = &'static ProcessShape> {
+    sorted(inventory::iter::<RegisteredProcess>.into_iter().map(|r| r.0), |p| (p.name, 0, p.rust_type))
 }
 
 /// `shapes` in the order of `key` (name, version, Rust type): the link order is no order.

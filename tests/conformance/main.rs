@@ -7,6 +7,7 @@
 
 #[cfg(feature = "postgres")]
 mod postgres;
+mod processes;
 mod sqlite;
 mod suite;
 #[cfg(feature = "postgres")]
@@ -28,6 +29,13 @@ macro_rules! conformance {
                         crate::suite::$test(store).await;
                     }
                 };
+                (processes::$test:ident) => {
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                    async fn $test() {
+                        let Some(store) = $make else { return };
+                        crate::processes::$test(store).await;
+                    }
+                };
             }
 
             case!(append_and_read);
@@ -37,6 +45,12 @@ macro_rules! conformance {
             case!(read_all_order_filters_and_limits);
             case!(snapshots_and_checkpoints);
             case!(runner_failures_are_kept);
+            case!(a_process_commit_round_trips);
+            case!(process_ids_are_never_reused);
+            case!(ending_an_instance_removes_its_deadlines);
+            case!(cancel_removes_only_that_kind_of_that_instance);
+            case!(rejected_commands_are_kept_with_their_error);
+            case!(an_invalid_process_commit_writes_nothing);
             case!(large_and_unicode_payloads);
             case!(a_stream_of_100_000_events);
             case!(typed_upcasting_of_stored_events);
@@ -59,6 +73,12 @@ macro_rules! conformance {
             case!(a_crash_after_any_command_converges);
             case!(a_shared_inline_projection_sees_each_event_once);
             case!(handed_over_events_are_the_stored_ones);
+            case!(processes::a_process_sends_commands_with_their_causes);
+            case!(processes::an_ended_instance_receives_nothing);
+            case!(processes::a_rejected_command_is_recorded);
+            case!(processes::a_crash_between_commit_and_commands_executes_each_once);
+            case!(processes::deadlines_survive_a_restart_and_fire_once);
+            case!(processes::two_exclusive_runners_never_fire_a_deadline_twice);
         }
     };
 }

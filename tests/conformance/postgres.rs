@@ -326,3 +326,44 @@ async fn concurrent_appends_commit_together_and_conflicts_stay_their_own() {
         assert_eq!(store.stream_version(StreamRef::new("race", &id)).await.unwrap(), versions.len() as u64);
     }
 }
+
+/// A process commit is one transaction on the server too: when a statement of it fails there
+/// (a deadline whose payload PostgreSQL cannot store as text, after the checkpoint, the
+/// instance and the outbox were sent), nothing of it is kept, and the store's connections
+/// are fine for the next commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_commit_that_fails_on_the_server_keeps_nothing() {
+    use factum::process::ProcessCommit;
+
+    use crate::suite::{at, command, deadline};
+
+    let Some(url) = url() else {
+        eprintln!("a_process_commit_that_fails_on_the_server_keeps_nothing: skipped");
+        return;
+    };
+    // One connection, so the next commit runs on the one the failed commit used, if it was
+    // handed back.
+    let store = connect(&url, &fresh_schema(), 1).await;
+    let commit = |payload: &str| ProcessCommit {
+        position: Some(3),
+        instances: vec![("o-1".to_owned(), Some("{}".to_owned()))],
+        send: vec![command("o-1", "l-1", 1)],
+        schedule: vec![factum::process::NewDeadline {
+            payload: payload.to_owned(),
+            ..deadline("o-1", "Expire", at(1))
+        }],
+        ..ProcessCommit::default()
+    };
+    let error = store.commit_process("payout", commit("nul \u{0} byte")).await.unwrap_err();
+    assert!(!error.is_invalid_input(), "refused by the server, not before: {error}");
+    assert_eq!(store.load_process_instance("payout", "o-1").await.unwrap(), None);
+    assert!(store.pending_commands("payout", 10).await.unwrap().is_empty());
+    assert_eq!(store.next_deadline("payout").await.unwrap(), None);
+    assert_eq!(store.load_checkpoint("process:payout").await.unwrap(), None);
+
+    store.commit_process("payout", commit("{}")).await.unwrap();
+    assert_eq!(store.load_process_instance("payout", "o-1").await.unwrap().as_deref(), Some("{}"));
+    assert_eq!(store.pending_commands("payout", 10).await.unwrap().len(), 1);
+    assert!(store.next_deadline("payout").await.unwrap().is_some());
+    assert_eq!(store.load_checkpoint("process:payout").await.unwrap().map(|c| c.position), Some(3));
+}

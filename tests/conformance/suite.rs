@@ -1153,3 +1153,380 @@ pub async fn handed_over_events_are_the_stored_ones<S: EventStore + Clone>(store
         assert_eq!(value(&handed.payload), value(&stored.payload), "at position {}", stored.meta.position);
     }
 }
+
+// What process managers keep: instances, the outbox, deadlines, refusals, one commit at a time.
+
+mod process_records {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use factum::Metadata;
+    use factum::process::{NewDeadline, OutgoingCommand, ProcessCommit};
+
+    /// A time with nanoseconds below the microsecond, which the stores drop.
+    pub fn at(seconds: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_796_000_000 + seconds) + Duration::from_nanos(123_456_789)
+    }
+
+    /// `time` as the stores keep it: to the microsecond below.
+    pub fn stored(time: SystemTime) -> SystemTime {
+        let since = time.duration_since(UNIX_EPOCH).unwrap();
+        UNIX_EPOCH + Duration::from_micros(since.as_micros() as u64)
+    }
+
+    /// A command of `instance` to ledger `stream`, with every kind of metadata.
+    pub fn command(instance: &str, stream: &str, n: u64) -> OutgoingCommand {
+        OutgoingCommand {
+            id: 0,
+            instance: instance.to_owned(),
+            aggregate_type: "ledger".to_owned(),
+            stream_id: stream.to_owned(),
+            command: format!(r#"{{"Credit":{{"amount":{n},"note":"žluťoučký 🦀"}}}}"#),
+            metadata: Metadata::new()
+                .with_correlation_id(format!("order-{instance}"))
+                .with_causation_id(format!("event-{n}"))
+                .with_command_id(format!("{instance}-credit-{n}"))
+                .with("user", "ålice"),
+        }
+    }
+
+    pub fn deadline(instance: &str, kind: &str, due_at: SystemTime) -> NewDeadline {
+        NewDeadline {
+            instance: instance.to_owned(),
+            kind: kind.to_owned(),
+            due_at,
+            payload: format!(r#"{{"{kind}":{{"of":"{instance}"}}}}"#),
+            correlation_id: (kind != "Quiet").then(|| format!("order-{instance}")),
+        }
+    }
+
+    /// `deadline` as stored: its time to the microsecond.
+    pub fn kept(mut deadline: NewDeadline) -> NewDeadline {
+        deadline.due_at = stored(deadline.due_at);
+        deadline
+    }
+
+    pub fn send(commands: Vec<OutgoingCommand>) -> ProcessCommit {
+        ProcessCommit { send: commands, ..ProcessCommit::default() }
+    }
+
+    pub fn schedule(deadlines: Vec<NewDeadline>) -> ProcessCommit {
+        ProcessCommit { schedule: deadlines, ..ProcessCommit::default() }
+    }
+}
+
+pub use process_records::*;
+
+/// The deadlines of `process` due by `until`, as (instance, kind).
+async fn due_kinds<S: EventStore>(store: &S, process: &str, until: std::time::SystemTime) -> Vec<(String, String)> {
+    let due = store.due_deadlines(process, until, 100).await.unwrap();
+    due.into_iter().map(|due| (due.deadline.instance, due.deadline.kind)).collect()
+}
+
+/// One commit stores instances, the outbox (in id order, metadata intact) and deadlines
+/// (due by `until`, earliest first then by id), and the checkpoint `process:<name>`; other
+/// processes see none of it.
+pub async fn a_process_commit_round_trips<S: EventStore>(store: S) {
+    use factum::process::ProcessCommit;
+    assert_eq!(store.load_process_instance("payout", "o-1").await.unwrap(), None);
+    assert!(store.pending_commands("payout", 10).await.unwrap().is_empty());
+    assert!(store.rejected_commands("payout", 10).await.unwrap().is_empty());
+    assert!(store.due_deadlines("payout", at(1_000_000), 10).await.unwrap().is_empty());
+    assert_eq!(store.next_deadline("payout").await.unwrap(), None);
+
+    let commands = vec![command("o-1", "l-1", 1), command("o-2", "l-2", 2), command("o-1", "l-3", 3)];
+    let deadlines = vec![
+        deadline("o-1", "Expire", at(30)),
+        deadline("o-2", "Remind", at(10)),
+        deadline("o-1", "Quiet", at(10)),
+        deadline("o-2", "Expire", at(20)),
+    ];
+    let commit = ProcessCommit {
+        position: Some(42),
+        instances: vec![
+            ("o-1".to_owned(), Some(r#"{"paid":false,"note":"日本語"}"#.to_owned())),
+            ("o-2".to_owned(), Some(r#"{"paid":true}"#.to_owned())),
+        ],
+        send: commands.clone(),
+        schedule: deadlines.clone(),
+        ..ProcessCommit::default()
+    };
+    store.commit_process("payout", commit).await.unwrap();
+
+    assert_eq!(
+        store.load_process_instance("payout", "o-1").await.unwrap().as_deref(),
+        Some(r#"{"paid":false,"note":"日本語"}"#)
+    );
+    assert_eq!(store.load_process_instance("payout", "o-2").await.unwrap().as_deref(), Some(r#"{"paid":true}"#));
+    assert_eq!(store.load_process_instance("payout", "o-3").await.unwrap(), None);
+    assert_eq!(store.load_process_instance("refunds", "o-1").await.unwrap(), None, "processes are apart");
+    assert_eq!(
+        store.load_checkpoint("process:payout").await.unwrap(),
+        Some(Checkpoint { position: 42, state: String::new() })
+    );
+    assert_eq!(store.load_checkpoint("payout").await.unwrap(), None, "a projection of the name is another");
+
+    let pending = store.pending_commands("payout", 10).await.unwrap();
+    assert_eq!(pending.len(), 3);
+    assert!(pending[0].id > 0 && pending.windows(2).all(|w| w[0].id < w[1].id), "in id order: {pending:?}");
+    for (got, sent) in pending.iter().zip(&commands) {
+        assert_eq!(got, &factum::process::OutgoingCommand { id: got.id, ..sent.clone() }, "stored as sent");
+    }
+    assert_eq!(pending[0].command_id(), "o-1-credit-1");
+    assert_eq!(store.pending_commands("payout", 2).await.unwrap(), pending[..2], "the oldest first");
+    assert!(store.pending_commands("payout", 0).await.unwrap().is_empty());
+    assert!(store.pending_commands("refunds", 10).await.unwrap().is_empty());
+
+    assert!(store.due_deadlines("payout", at(9), 10).await.unwrap().is_empty(), "none due yet");
+    // Due at `until` itself is due, compared to the microsecond.
+    let due = store.due_deadlines("payout", stored(at(10)), 10).await.unwrap();
+    assert_eq!(due.len(), 2);
+    assert!(due[0].id < due[1].id, "among those due at one time, by id");
+    assert_eq!(due[0].deadline, kept(deadlines[1].clone()));
+    assert_eq!(due[1].deadline, kept(deadlines[2].clone()));
+    let all = store.due_deadlines("payout", at(1_000_000), 10).await.unwrap();
+    let order: Vec<_> = all.iter().map(|d| (d.deadline.instance.as_str(), d.deadline.kind.as_str())).collect();
+    assert_eq!(order, [("o-2", "Remind"), ("o-1", "Quiet"), ("o-2", "Expire"), ("o-1", "Expire")], "earliest first");
+    assert_eq!(all[..2], due[..]);
+    assert_eq!(store.due_deadlines("payout", at(1_000_000), 3).await.unwrap(), all[..3], "limited");
+    assert!(store.due_deadlines("refunds", at(1_000_000), 10).await.unwrap().is_empty());
+    assert_eq!(store.next_deadline("payout").await.unwrap(), Some(stored(at(10))));
+    assert_eq!(store.next_deadline("refunds").await.unwrap(), None);
+
+    // The next step: one command carried out, one deadline fired, an instance's state
+    // replaced; a commit without a position leaves the checkpoint where it was.
+    let commit = ProcessCommit {
+        instances: vec![("o-2".to_owned(), Some(r#"{"paid":true,"reminded":true}"#.to_owned()))],
+        sent: vec![pending[1].id],
+        fired: vec![due[0].id],
+        ..ProcessCommit::default()
+    };
+    store.commit_process("payout", commit).await.unwrap();
+    assert_eq!(
+        store.load_process_instance("payout", "o-2").await.unwrap().as_deref(),
+        Some(r#"{"paid":true,"reminded":true}"#)
+    );
+    let left: Vec<u64> = store.pending_commands("payout", 10).await.unwrap().iter().map(|c| c.id).collect();
+    assert_eq!(left, [pending[0].id, pending[2].id]);
+    assert_eq!(store.due_deadlines("payout", at(1_000_000), 10).await.unwrap(), all[1..]);
+    assert_eq!(store.next_deadline("payout").await.unwrap(), Some(stored(at(10))));
+    assert_eq!(store.load_checkpoint("process:payout").await.unwrap().map(|c| c.position), Some(42));
+    store.commit_process("payout", ProcessCommit { position: Some(43), ..ProcessCommit::default() }).await.unwrap();
+    assert_eq!(
+        store.load_checkpoint("process:payout").await.unwrap(),
+        Some(Checkpoint { position: 43, state: String::new() })
+    );
+    store.commit_process("payout", ProcessCommit::default()).await.unwrap();
+    assert_eq!(store.pending_commands("payout", 10).await.unwrap().len(), 2, "an empty commit changes nothing");
+}
+
+/// Outbox and deadline ids only grow: one removed is never given again, not even the last.
+pub async fn process_ids_are_never_reused<S: EventStore>(store: S) {
+    use factum::process::ProcessCommit;
+    let mut commands = Vec::new();
+    let mut deadlines = Vec::new();
+    for round in 0..3 {
+        store
+            .commit_process(
+                "payout",
+                ProcessCommit {
+                    send: vec![command("o-1", "l-1", round), command("o-2", "l-2", round)],
+                    schedule: vec![deadline("o-1", "Remind", at(round)), deadline("o-2", "Remind", at(round))],
+                    ..ProcessCommit::default()
+                },
+            )
+            .await
+            .unwrap();
+        let pending = store.pending_commands("payout", 10).await.unwrap();
+        let due = store.due_deadlines("payout", at(1_000), 10).await.unwrap();
+        assert_eq!((pending.len(), due.len()), (2, 2), "round {round}");
+        commands.extend(pending.iter().map(|c| c.id));
+        deadlines.extend(due.iter().map(|d| d.id));
+        // Everything goes, the newest rows included.
+        let commit = ProcessCommit {
+            sent: pending.iter().map(|c| c.id).collect(),
+            fired: due.iter().map(|d| d.id).collect(),
+            ..ProcessCommit::default()
+        };
+        store.commit_process("payout", commit).await.unwrap();
+        assert!(store.pending_commands("payout", 10).await.unwrap().is_empty());
+        assert_eq!(store.next_deadline("payout").await.unwrap(), None);
+    }
+    assert!(commands.windows(2).all(|w| w[0] < w[1]), "outbox ids: {commands:?}");
+    assert!(deadlines.windows(2).all(|w| w[0] < w[1]), "deadline ids: {deadlines:?}");
+    // A cancelled deadline's id is not given again either.
+    store.commit_process("payout", schedule(vec![deadline("o-3", "Expire", at(5))])).await.unwrap();
+    let cancelled = store.due_deadlines("payout", at(1_000), 10).await.unwrap()[0].id;
+    let commit = ProcessCommit {
+        cancel: vec![("o-3".to_owned(), "Expire".to_owned())],
+        ..schedule(vec![deadline("o-3", "Expire", at(6))])
+    };
+    store.commit_process("payout", commit).await.unwrap();
+    let again = store.due_deadlines("payout", at(1_000), 10).await.unwrap();
+    assert_eq!(again.len(), 1, "cancelled, then set again: {again:?}");
+    assert!(again[0].id > cancelled && cancelled > *deadlines.last().unwrap());
+}
+
+/// An instance set to `None` is gone, with all of its deadlines (those set in the same commit
+/// come after, and stay); other instances keep theirs.
+pub async fn ending_an_instance_removes_its_deadlines<S: EventStore>(store: S) {
+    use factum::process::ProcessCommit;
+    let state = |s: &str| Some(s.to_owned());
+    let commit = ProcessCommit {
+        instances: vec![("o-1".to_owned(), state("{}")), ("o-2".to_owned(), state("{}"))],
+        schedule: vec![
+            deadline("o-1", "Remind", at(1)),
+            deadline("o-1", "Expire", at(2)),
+            deadline("o-2", "Remind", at(3)),
+            deadline("o-3", "Remind", at(4)),
+        ],
+        ..ProcessCommit::default()
+    };
+    store.commit_process("payout", commit).await.unwrap();
+    store
+        .commit_process(
+            "payout",
+            ProcessCommit { instances: vec![("o-1".to_owned(), None)], ..ProcessCommit::default() },
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.load_process_instance("payout", "o-1").await.unwrap(), None);
+    assert_eq!(store.load_process_instance("payout", "o-2").await.unwrap().as_deref(), Some("{}"));
+    let left = due_kinds(&store, "payout", at(100)).await;
+    assert_eq!(left, [("o-2".into(), "Remind".into()), ("o-3".into(), "Remind".into())]);
+    assert_eq!(store.next_deadline("payout").await.unwrap(), Some(stored(at(3))));
+
+    // Applied in order: ended, then started again in one commit, it loses what it had set
+    // before and keeps what the commit sets; ended last, it is gone.
+    let commit = ProcessCommit {
+        instances: vec![("o-2".to_owned(), None), ("o-2".to_owned(), state(r#"{"again":1}"#))],
+        schedule: vec![deadline("o-2", "Expire", at(5))],
+        ..ProcessCommit::default()
+    };
+    store.commit_process("payout", commit).await.unwrap();
+    assert_eq!(store.load_process_instance("payout", "o-2").await.unwrap().as_deref(), Some(r#"{"again":1}"#));
+    let left = due_kinds(&store, "payout", at(100)).await;
+    assert_eq!(left, [("o-3".into(), "Remind".into()), ("o-2".into(), "Expire".into())]);
+    let commit = ProcessCommit {
+        instances: vec![("o-3".to_owned(), state("{}")), ("o-3".to_owned(), None)],
+        ..ProcessCommit::default()
+    };
+    store.commit_process("payout", commit).await.unwrap();
+    assert_eq!(store.load_process_instance("payout", "o-3").await.unwrap(), None);
+    assert_eq!(due_kinds(&store, "payout", at(100)).await, [("o-2".into(), "Expire".into())]);
+}
+
+/// Cancelling removes the deadlines of one kind of one instance, and nothing else; one set
+/// in the same commit comes after the cancel, and stays.
+pub async fn cancel_removes_only_that_kind_of_that_instance<S: EventStore>(store: S) {
+    use factum::process::ProcessCommit;
+    let deadlines = vec![
+        deadline("o-1", "Remind", at(1)),
+        deadline("o-1", "Expire", at(2)),
+        deadline("o-1", "Remind", at(3)),
+        deadline("o-2", "Remind", at(4)),
+    ];
+    store.commit_process("payout", schedule(deadlines)).await.unwrap();
+    store.commit_process("refunds", schedule(vec![deadline("o-1", "Remind", at(1))])).await.unwrap();
+    let commit = ProcessCommit { cancel: vec![("o-1".to_owned(), "Remind".to_owned())], ..ProcessCommit::default() };
+    store.commit_process("payout", commit).await.unwrap();
+    let left = due_kinds(&store, "payout", at(100)).await;
+    assert_eq!(left, [("o-1".into(), "Expire".into()), ("o-2".into(), "Remind".into())]);
+    assert_eq!(due_kinds(&store, "refunds", at(100)).await, [("o-1".into(), "Remind".into())], "another process");
+
+    let commit = ProcessCommit {
+        cancel: vec![("o-1".to_owned(), "Expire".to_owned()), ("o-9".to_owned(), "Expire".to_owned())],
+        ..schedule(vec![deadline("o-1", "Expire", at(7))])
+    };
+    store.commit_process("payout", commit).await.unwrap();
+    let left = store.due_deadlines("payout", at(100), 10).await.unwrap();
+    assert_eq!(
+        left.iter().map(|d| d.deadline.clone()).collect::<Vec<_>>(),
+        [kept(deadline("o-2", "Remind", at(4))), kept(deadline("o-1", "Expire", at(7)))]
+    );
+}
+
+/// A refused command leaves the pending ones and is kept with its error and time; marking it
+/// sent or refusing it again afterwards changes nothing.
+pub async fn rejected_commands_are_kept_with_their_error<S: EventStore>(store: S) {
+    use factum::process::{OutgoingCommand, ProcessCommit};
+    let commands = vec![command("o-1", "l-1", 1), command("o-2", "l-2", 2), command("o-3", "l-3", 3)];
+    store.commit_process("payout", send(commands.clone())).await.unwrap();
+    let pending = store.pending_commands("payout", 10).await.unwrap();
+    let ids: Vec<u64> = pending.iter().map(|c| c.id).collect();
+
+    let before = stored(std::time::SystemTime::now());
+    let commit = ProcessCommit {
+        sent: vec![ids[0]],
+        rejected: vec![(ids[1], "a credit must be positive: ünïcode".to_owned())],
+        ..ProcessCommit::default()
+    };
+    store.commit_process("payout", commit).await.unwrap();
+    let after = std::time::SystemTime::now();
+    assert_eq!(store.pending_commands("payout", 10).await.unwrap(), pending[2..]);
+    let rejected = store.rejected_commands("payout", 10).await.unwrap();
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0].command, OutgoingCommand { id: ids[1], ..commands[1].clone() });
+    assert_eq!(rejected[0].error, "a credit must be positive: ünïcode");
+    assert!(before <= rejected[0].rejected_at && rejected[0].rejected_at <= after, "{:?}", rejected[0].rejected_at);
+    assert!(store.rejected_commands("refunds", 10).await.unwrap().is_empty());
+
+    let commit = ProcessCommit {
+        sent: vec![ids[1]],
+        rejected: vec![(ids[1], "again".to_owned()), (ids[0], "carried out already".to_owned())],
+        ..ProcessCommit::default()
+    };
+    store.commit_process("payout", commit).await.unwrap();
+    assert_eq!(store.rejected_commands("payout", 10).await.unwrap(), rejected, "the record stays as it was");
+    assert_eq!(store.pending_commands("payout", 10).await.unwrap(), pending[2..]);
+
+    store
+        .commit_process(
+            "payout",
+            ProcessCommit { rejected: vec![(ids[2], "no such ledger".to_owned())], ..ProcessCommit::default() },
+        )
+        .await
+        .unwrap();
+    assert!(store.pending_commands("payout", 10).await.unwrap().is_empty());
+    let all = store.rejected_commands("payout", 10).await.unwrap();
+    let errors: Vec<&str> = all.iter().map(|r| r.error.as_str()).collect();
+    assert_eq!(errors, ["a credit must be positive: ünïcode", "no such ledger"], "the oldest first");
+    assert_eq!(store.rejected_commands("payout", 1).await.unwrap(), all[..1]);
+}
+
+/// A commit that does not validate writes nothing of itself, and its error names what is wrong.
+pub async fn an_invalid_process_commit_writes_nothing<S: EventStore>(store: S) {
+    use factum::process::ProcessCommit;
+    let valid = || ProcessCommit {
+        position: Some(7),
+        instances: vec![("o-1".to_owned(), Some("{}".to_owned()))],
+        send: vec![command("o-1", "l-1", 1)],
+        schedule: vec![deadline("o-1", "Remind", at(1))],
+        ..ProcessCommit::default()
+    };
+    let mut bad_instance = valid();
+    bad_instance.instances.push(("o\n2".to_owned(), Some("{}".to_owned())));
+    let mut bad_deadline = valid();
+    bad_deadline.schedule.push(deadline("", "Remind", at(2)));
+    let mut bad_stream = valid();
+    bad_stream.send.push(command("o-1", &"x".repeat(256), 2));
+    let mut no_command_id = valid();
+    no_command_id.send.push(factum::process::OutgoingCommand { metadata: Metadata::new(), ..command("o-1", "l-2", 2) });
+    for (process, commit, names) in [
+        ("payout", bad_instance, "process instance \"o\\n2\""),
+        ("payout", bad_deadline, "process instance \"\""),
+        ("payout", bad_stream, "stream id"),
+        ("payout", no_command_id, "command id"),
+        ("", valid(), "process name"),
+    ] {
+        let error = store.commit_process(process, commit).await.unwrap_err();
+        assert!(error.is_invalid_input(), "{error}");
+        assert!(error.to_string().contains(names), "{error} should name {names}");
+    }
+    assert_eq!(store.load_process_instance("payout", "o-1").await.unwrap(), None);
+    assert!(store.pending_commands("payout", 10).await.unwrap().is_empty());
+    assert_eq!(store.next_deadline("payout").await.unwrap(), None);
+    assert_eq!(store.load_checkpoint("process:payout").await.unwrap(), None);
+    assert_eq!(store.load_checkpoint("process:").await.unwrap(), None);
+    store.commit_process("payout", valid()).await.unwrap();
+    assert_eq!(store.load_process_instance("payout", "o-1").await.unwrap().as_deref(), Some("{}"));
+}

@@ -121,6 +121,43 @@ impl EventStore for Faulty {
         self.inner.load_failure(name).await
     }
 
+    async fn load_process_instance(&self, process: &str, instance: &str) -> Result<Option<String>, StoreError> {
+        self.inner.load_process_instance(process, instance).await
+    }
+
+    async fn commit_process(&self, process: &str, commit: factum::process::ProcessCommit) -> Result<(), StoreError> {
+        self.inner.commit_process(process, commit).await
+    }
+
+    async fn pending_commands(
+        &self,
+        process: &str,
+        limit: usize,
+    ) -> Result<Vec<factum::process::OutgoingCommand>, StoreError> {
+        self.inner.pending_commands(process, limit).await
+    }
+
+    async fn rejected_commands(
+        &self,
+        process: &str,
+        limit: usize,
+    ) -> Result<Vec<factum::process::RejectedCommand>, StoreError> {
+        self.inner.rejected_commands(process, limit).await
+    }
+
+    async fn due_deadlines(
+        &self,
+        process: &str,
+        until: std::time::SystemTime,
+        limit: usize,
+    ) -> Result<Vec<factum::process::DueDeadline>, StoreError> {
+        self.inner.due_deadlines(process, until, limit).await
+    }
+
+    async fn next_deadline(&self, process: &str) -> Result<Option<std::time::SystemTime>, StoreError> {
+        self.inner.next_deadline(process).await
+    }
+
     async fn acquire_lease(&self, name: &str) -> Result<factum::Lease, StoreError> {
         self.inner.acquire_lease(name).await
     }

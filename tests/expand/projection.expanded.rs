@@ -43,7 +43,11 @@ impl Balances {
     ::factum::__private::serde::Deserialize
 )]
 #[serde(crate = "::factum::__private::serde")]
-#[allow(clippy::derive_partial_eq_without_eq, private_interfaces)]
+#[allow(
+    clippy::derive_partial_eq_without_eq,
+    clippy::enum_variant_names,
+    private_interfaces
+)]
 pub enum BalancesQuery {
     /// The balance of one account.
     Balance { account: String },
@@ -61,7 +65,11 @@ pub enum BalancesQuery {
     ::factum::__private::serde::Deserialize
 )]
 #[serde(crate = "::factum::__private::serde")]
-#[allow(clippy::derive_partial_eq_without_eq, private_interfaces)]
+#[allow(
+    clippy::derive_partial_eq_without_eq,
+    clippy::enum_variant_names,
+    private_interfaces
+)]
 pub enum BalancesAnswer {
     /// What `Balances::balance` returned.
     Balance(Option<u64>),

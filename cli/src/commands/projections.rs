@@ -8,11 +8,16 @@ use crate::Failure;
 use crate::output::{Table, json};
 use crate::source::{FailureRow, LeaseRow, Source};
 
-/// The lease the worker behind checkpoint `name` takes: a NATS publisher's lease is named
-/// as its checkpoint (`nats-publisher:<source>`), a projection runner's (in `run_exclusive`)
-/// is `projection:<name>`.
+/// The lease the worker behind checkpoint `name` takes: a NATS publisher's and a process
+/// manager's leases are named as their checkpoints (`nats-publisher:<source>`,
+/// `process:<name>`), a projection runner's (in `run_exclusive`) is `projection:<name>`.
 pub fn lease_name(name: &str) -> String {
-    if name.starts_with("nats-publisher:") { name.to_owned() } else { format!("projection:{name}") }
+    if named_as_checkpoint(name) { name.to_owned() } else { format!("projection:{name}") }
+}
+
+/// True for the workers whose lease is named as their checkpoint.
+fn named_as_checkpoint(name: &str) -> bool {
+    name.starts_with("nats-publisher:") || name.starts_with("process:")
 }
 
 #[derive(Serialize)]
@@ -58,7 +63,7 @@ pub async fn run(source: &Source, as_json: bool, out: &mut impl Write) -> Result
     let failures = source.failures().await?;
     let others = leases
         .iter()
-        .filter_map(|lease| lease.strip_prefix("projection:").or(lease.starts_with("nats-publisher:").then_some(lease)))
+        .filter_map(|lease| lease.strip_prefix("projection:").or(named_as_checkpoint(lease).then_some(lease)))
         .chain(failures.iter().map(|failure| failure.name.as_str()));
     for name in others {
         if !rows.iter().any(|row| row.name == name) {

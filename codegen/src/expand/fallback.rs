@@ -8,8 +8,9 @@ use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 use syn::{Ident, LitStr};
 
-use super::{handlers, projection};
+use super::{handlers, process, projection};
 use crate::model::aggregate::AggregateModel;
+use crate::model::process::ProcessModel;
 use crate::model::projection::ProjectionModel;
 
 /// `#[derive(Event)]` with mistakes: `impl Event` with its name and version and a stub decoder.
@@ -80,6 +81,23 @@ pub(super) fn projection(m: &ProjectionModel) -> TokenStream {
     quote! {
         #enums
         #projection_impl
+        #event_checks
+    }
+}
+
+/// A process manager's `#[handlers]` with mistakes: the deadline enum with its impls (so the
+/// user's `steps.schedule(..)` still compiles), a stub `impl ProcessManager` that subscribes to
+/// nothing, and the check that each event type is one; no other compile-time checks.
+pub(super) fn process(m: &ProcessModel) -> TokenStream {
+    let unreachable = quote!(::core::unreachable!());
+    let deadlines = process::deadline_items(m);
+    let on_rejected = m.rejected.as_ref().map(|rejected| process::rejected_fn(&rejected.cfgs, &unreachable));
+    let process_impl =
+        process::process_impl(m, &quote!(&[]), &unreachable, &unreachable, &unreachable, on_rejected.as_ref());
+    let event_checks = process::event_checks(m);
+    quote! {
+        #deadlines
+        #process_impl
         #event_checks
     }
 }

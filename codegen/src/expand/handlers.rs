@@ -1,4 +1,5 @@
-//! `#[handlers]` on an aggregate's impl block → the impl block itself (minus our attributes),
+//! `#[handlers]` on an impl block: a projection's and a process manager's go to their own
+//! modules; an aggregate's → the impl block itself (minus our attributes),
 //! `{Aggregate}Command`, `{Aggregate}Event` with its `From` impls and `impl EventSet`, and
 //! `impl Aggregate` as plain matches (`handle`, `apply`, `command_name`).
 
@@ -15,7 +16,7 @@ use crate::attr;
 use crate::ctxt::Ctxt;
 use crate::model;
 use crate::model::aggregate::{AggregateModel, Apply, Command, Output, Param};
-use crate::symbol::{APPLY, COMMAND, ON, QUERY, SERVICES};
+use crate::symbol::{APPLY, COMMAND, DEADLINE, ON, QUERY, REJECTED, SERVICES};
 
 pub fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     let mut item: HandlersImpl = match syn::parse2(input.clone()) {
@@ -39,11 +40,12 @@ pub fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
             let model = model::aggregate::aggregate(&cx, &args, &item);
             model.map(|model| if cx.is_ok() { generate(&model) } else { fallback::aggregate(&model) })
         }
-        model::Kind::Mixed(attr) => {
-            cx.error_spanned_by(
-                attr,
-                "an impl block is an aggregate's (`#[command]`, `#[apply]`) or a projection's (`#[on]`, `#[query]`), not both; split it in two",
-            );
+        model::Kind::Process => {
+            let model = model::process::process(&cx, &args, &item);
+            model.map(|model| if cx.is_ok() { super::process::generate(&model) } else { fallback::process(&model) })
+        }
+        model::Kind::Mixed(error) => {
+            cx.syn_error(error);
             None
         }
     };
@@ -56,7 +58,8 @@ pub fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     }
 }
 
-/// Removes `#[command]`, `#[apply]`, `#[on]`, `#[query]` and `#[services]`, which only
+/// Removes `#[command]`, `#[apply]`, `#[on]`, `#[query]`, `#[deadline]`, `#[rejected]` and
+/// `#[services]`, which only
 /// `#[handlers]` understands, and marks the methods they were on `#[inline]` (unless the
 /// user chose an `inline` of their own): the generated dispatch is their caller, and with the
 /// hint their bodies fold into its `match` as a hand-written one would have them, whatever
@@ -67,7 +70,9 @@ fn strip_our_attributes(item: &mut HandlersImpl) {
             continue;
         };
         let before = method.attrs.len();
-        method.attrs.retain(|a| ![COMMAND, APPLY, ON, QUERY, SERVICES].iter().any(|word| a.path().is_ident(word)));
+        method.attrs.retain(|a| {
+            ![COMMAND, APPLY, ON, QUERY, DEADLINE, REJECTED, SERVICES].iter().any(|word| a.path().is_ident(word))
+        });
         if method.attrs.len() != before && !method.attrs.iter().any(|a| a.path().is_ident("inline")) {
             method.attrs.push(syn::parse_quote!(#[inline]));
         }
@@ -150,8 +155,10 @@ pub(super) fn event_enum(m: &AggregateModel) -> TokenStream {
     });
     quote! {
         #docs
-        // Payloads need not be `Eq` (floats are welcome), and may be private types.
-        #[allow(clippy::derive_partial_eq_without_eq, private_interfaces)]
+        // Payloads need not be `Eq` (floats are welcome), and may be private types. The
+        // variants are named after the user's event types, which often share a word
+        // (`JobStarted`, `JobPoked`, `JobStopped`): not ours to rename.
+        #[allow(clippy::derive_partial_eq_without_eq, clippy::enum_variant_names, private_interfaces)]
         #vis enum #event_enum {
             #(#variants,)*
         }

@@ -6,6 +6,7 @@ pub mod aggregate;
 pub mod event;
 mod fallback;
 pub mod handlers;
+pub mod process;
 pub mod projection;
 mod shape;
 
@@ -18,9 +19,11 @@ pub(crate) fn doc(lines: &[String]) -> TokenStream {
     lines.iter().map(|line| quote!(#[doc = #line])).collect()
 }
 
-/// The derives of a generated enum that travels as JSON (commands, queries, answers). Its
-/// payloads need not be `Eq` (floats are welcome), and the enum is `pub` by our choice, not
-/// the user's, so private payload types are no reason to warn: hence the allowances.
+/// The derives of a generated enum that travels as JSON (commands, queries, answers,
+/// deadlines). Its payloads need not be `Eq` (floats are welcome), the enum is `pub` by our
+/// choice, not the user's, so private payload types are no reason to warn, and its variants
+/// are named after the user's methods or types, which may share a word: hence the
+/// allowances.
 fn serde_enum_derives() -> TokenStream {
     quote! {
         #[derive(
@@ -31,7 +34,7 @@ fn serde_enum_derives() -> TokenStream {
             ::factum::__private::serde::Deserialize
         )]
         #[serde(crate = "::factum::__private::serde")]
-        #[allow(clippy::derive_partial_eq_without_eq, private_interfaces)]
+        #[allow(clippy::derive_partial_eq_without_eq, clippy::enum_variant_names, private_interfaces)]
     }
 }
 

@@ -1,7 +1,8 @@
 //! What the macros submit to `factum::registry`: `#[derive(Event)]` the event's stored shape
 //! (its fields with their types as written, and the `serde` attributes, as text);
-//! `#[handlers]` an aggregate's commands with the events each may return, and a projection's
-//! handlers and queries. Each is a `static`, collected when the program starts.
+//! `#[handlers]` an aggregate's commands with the events each may return, a projection's
+//! handlers and queries, and a process manager's handlers, the aggregates it sends to and its
+//! deadlines. Each is a `static`, collected when the program starts.
 
 use proc_macro2::{Literal, TokenStream};
 use quote::{ToTokens, quote};
@@ -10,6 +11,7 @@ use syn::{Attribute, Data, DeriveInput, Fields, LitStr, Meta, Token, Type};
 
 use super::as_event;
 use crate::model::aggregate::{AggregateModel, Output};
+use crate::model::process::ProcessModel;
 use crate::model::projection::ProjectionModel;
 
 /// The `inventory::submit!` of `input`'s shape, stored as `name` at `version`.
@@ -132,6 +134,38 @@ pub fn projection_registration(m: &ProjectionModel) -> TokenStream {
                 queries: &[#(#queries),*],
             };
             ::factum::__private::inventory::submit!(::factum::registry::RegisteredProjection(&SHAPE));
+    })
+}
+
+/// The submission of a process manager's shape: the events its handlers read, the
+/// aggregates it sends commands to (from its `ProcessType`, through `ProcessIdentity`, so
+/// that a type without the derive adds no error here) and its deadlines.
+pub fn process_registration(m: &ProcessModel) -> TokenStream {
+    let self_ty = &m.self_ty;
+    let handlers = m.handlers.iter().map(|on| {
+        let (event, cfgs) = (as_event(&on.event_ty), &on.cfgs);
+        let aggregate = match &on.aggregate {
+            Some(name) => quote!(::core::option::Option::Some(#name)),
+            None => quote!(::core::option::Option::None),
+        };
+        quote!(#(#cfgs)* ::factum::registry::HandlerShape { event: #event::NAME, aggregate: #aggregate })
+    });
+    let deadlines = m.deadlines.iter().map(|deadline| {
+        let (name, cfgs) = (deadline.variant.to_string(), &deadline.cfgs);
+        quote!(#(#cfgs)* #name)
+    });
+    let ident = m.ident.to_string();
+    submission(quote! {
+            #[allow(unused_imports)] // used only when the type lacks its derive
+            use ::factum::registry::NoProcessIdentity as _;
+            static SHAPE: ::factum::registry::ProcessShape = ::factum::registry::ProcessShape {
+                name: ::factum::registry::ProcessIdentity::<#self_ty>::NAME,
+                rust_type: ::core::concat!(::core::module_path!(), "::", #ident),
+                handlers: &[#(#handlers),*],
+                sends: ::factum::registry::ProcessIdentity::<#self_ty>::SENDS,
+                deadlines: &[#(#deadlines),*],
+            };
+            ::factum::__private::inventory::submit!(::factum::registry::RegisteredProcess(&SHAPE));
     })
 }
 

@@ -97,7 +97,7 @@ pub fn aggregate(cx: &Ctxt, args: &HandlersArgs, item: &HandlersImpl) -> Option<
         };
         match role(cx, method) {
             // A block with both kinds is reported by `kind` and never modelled.
-            Some((Role::On | Role::Query, _)) => {}
+            Some((Role::On | Role::Query | Role::Deadline | Role::Rejected, _)) => {}
             Some((Role::Command, _)) => {
                 if let Some(command) = command(cx, method, &event_enum, &mut errors, &mut services) {
                     if let Some(first) = commands.iter().find(|c: &&Command| c.variant == command.variant) {

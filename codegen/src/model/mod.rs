@@ -1,9 +1,11 @@
 //! The models of `#[handlers]` impl blocks, built while checking every rule: one module per
-//! kind of block (aggregate, projection), and the rules they share.
+//! kind of block (aggregate, projection, process manager), and the rules they share.
 
 pub mod aggregate;
+pub mod process;
 pub mod projection;
 
+use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::{Attribute, GenericArgument, Ident, Pat, PatType, PathArguments, Type, TypePath};
 
@@ -18,35 +20,117 @@ pub(crate) enum Role {
     Apply,
     On,
     Query,
+    Deadline,
+    Rejected,
 }
 
-/// The kind of a `#[handlers]` block, read from its methods' attribute names.
-pub(crate) enum Kind<'a> {
+/// The kind of a `#[handlers]` block, read from its methods' attributes and parameters.
+pub(crate) enum Kind {
     Aggregate,
     Projection,
-    /// Both kinds of attributes: the first attribute of the second kind seen.
-    Mixed(&'a syn::Attribute),
+    Process,
+    /// Attributes of two kinds: the error, at the first token of the kind that came second.
+    Mixed(syn::Error),
 }
 
-pub(crate) fn kind(item: &HandlersImpl) -> Kind<'_> {
-    let (mut aggregate, mut projection) = (None, None);
+/// Tokens of a block that tell its kind, with their position in the block.
+#[derive(Default)]
+struct Signs {
+    /// `#[command]`, `#[apply]`.
+    aggregate: Option<(usize, TokenStream)>,
+    /// `#[query]`.
+    query: Option<(usize, TokenStream)>,
+    /// `#[on]` of any kind.
+    on: Option<(usize, TokenStream)>,
+    /// `#[deadline]`, `#[rejected]`, `#[on(start | end | correlate)]`, `&mut Steps<..>`.
+    process: Option<(usize, TokenStream)>,
+}
+
+/// A block is a process manager's if any method has `#[deadline]` or `#[rejected]`, an
+/// `#[on(..)]` with `start`, `end` or `correlate` (or a key that looks like a typo of one),
+/// or a `&mut Steps<..>` parameter; else a projection's if it has `#[on]` or `#[query]`;
+/// else an aggregate's.
+pub(crate) fn kind(item: &HandlersImpl) -> Kind {
+    let mut signs = Signs::default();
+    let mut at = 0;
+    let mut note = |slot: &mut Option<(usize, TokenStream)>, tokens: TokenStream| {
+        at += 1;
+        if slot.is_none() {
+            *slot = Some((at, tokens));
+        }
+    };
     for member in &item.members {
         let Member::Method(method) = member else { continue };
         for attr in &method.attrs {
-            if attr.path().is_ident(COMMAND) || attr.path().is_ident(APPLY) {
-                if projection.is_some() {
-                    return Kind::Mixed(attr);
+            let path = attr.path();
+            let tokens = attr.to_token_stream();
+            if path.is_ident(COMMAND) || path.is_ident(APPLY) {
+                note(&mut signs.aggregate, tokens);
+            } else if path.is_ident(QUERY) {
+                note(&mut signs.query, tokens);
+            } else if path.is_ident(DEADLINE) || path.is_ident(REJECTED) {
+                note(&mut signs.process, tokens);
+            } else if path.is_ident(ON) {
+                if has_process_key(attr) {
+                    note(&mut signs.process, tokens.clone());
                 }
-                aggregate = aggregate.or(Some(attr));
-            } else if attr.path().is_ident(ON) || attr.path().is_ident(QUERY) {
-                if aggregate.is_some() {
-                    return Kind::Mixed(attr);
-                }
-                projection = projection.or(Some(attr));
+                note(&mut signs.on, tokens);
+            }
+        }
+        for param in typed_params(&method.sig) {
+            if is_steps(&param.ty) {
+                note(&mut signs.process, param.ty.to_token_stream());
             }
         }
     }
-    if projection.is_some() { Kind::Projection } else { Kind::Aggregate }
+    // The first sign of the kind that came second.
+    let later = |a: &(usize, TokenStream), b: &(usize, TokenStream)| if a.0 > b.0 { a.1.clone() } else { b.1.clone() };
+    let mixed = |tokens: TokenStream, message: &str| Kind::Mixed(syn::Error::new_spanned(tokens, message));
+    if let Some(aggregate) = &signs.aggregate {
+        if let Some(process) = &signs.process {
+            let first = [&signs.on, &signs.process].into_iter().flatten().min_by_key(|(at, _)| *at).unwrap_or(process);
+            return mixed(
+                later(aggregate, first),
+                "an impl block is an aggregate's (`#[command]`, `#[apply]`) or a process manager's (`#[on]`, `#[deadline]`, `#[rejected]`), not both; split it in two",
+            );
+        }
+        let projection = [&signs.on, &signs.query].into_iter().flatten().min_by_key(|(at, _)| *at);
+        if let Some(projection) = projection {
+            return mixed(
+                later(aggregate, projection),
+                "an impl block is an aggregate's (`#[command]`, `#[apply]`) or a projection's (`#[on]`, `#[query]`), not both; split it in two",
+            );
+        }
+        return Kind::Aggregate;
+    }
+    match (&signs.process, &signs.query) {
+        (Some(_), Some((_, query))) => mixed(
+            query.clone(),
+            "a process manager answers no queries: `#[query]` goes in a projection's impl block, and this one is a process manager's (`#[on(start)]`, `#[deadline]`, `#[rejected]`, `&mut Steps<Self>`)",
+        ),
+        (Some(_), None) => Kind::Process,
+        (None, _) if signs.on.is_some() || signs.query.is_some() => Kind::Projection,
+        (None, _) => Kind::Aggregate,
+    }
+}
+
+/// An `#[on(..)]` with a key only a process manager has, or one that looks like a typo of
+/// such a key (`strat`) rather than of `aggregate`.
+fn has_process_key(attr: &Attribute) -> bool {
+    let syn::Meta::List(list) = &attr.meta else { return false };
+    list.tokens.clone().into_iter().any(|token| {
+        let proc_macro2::TokenTree::Ident(ident) = token else { return false };
+        let word = ident.to_string();
+        PROCESS_ONLY_ON_KEYS.contains(&word.as_str())
+            || (word != AGGREGATE_KEY
+                && crate::names::suggest(&word, PROCESS_ONLY_ON_KEYS).is_some()
+                && crate::names::suggest(&word, &[AGGREGATE_KEY]).is_none())
+    })
+}
+
+/// `&mut Steps<..>` (under any path ending in `Steps`).
+pub(crate) fn is_steps(ty: &Type) -> bool {
+    matches!(ty, Type::Reference(r) if r.mutability.is_some() && generic_args(&r.elem, "Steps").is_some())
 }
 
 /// The checks every `#[handlers]` block shares: a plain, inherent, non-generic impl of a
@@ -151,13 +235,19 @@ pub(crate) fn role<'a>(cx: &Ctxt, method: &'a Method) -> Option<(Role, &'a Attri
             Role::On
         } else if path.is_ident(QUERY) {
             Role::Query
+        } else if path.is_ident(DEADLINE) {
+            Role::Deadline
+        } else if path.is_ident(REJECTED) {
+            Role::Rejected
         } else if path.is_ident(SERVICES) {
             cx.error_spanned_by(attr, "`#[services]` goes on a parameter of a command, not on a method");
             continue;
         } else {
             continue;
         };
-        if matches!(role, Role::Apply | Role::Query) && !matches!(attr.meta, syn::Meta::Path(_)) {
+        if matches!(role, Role::Apply | Role::Query | Role::Deadline | Role::Rejected)
+            && !matches!(attr.meta, syn::Meta::Path(_))
+        {
             cx.error_spanned_by(attr, format!("`#[{}]` takes no arguments", path.to_token_stream()));
         }
         if let Some((_, first)) = &found {

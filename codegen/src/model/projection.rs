@@ -56,7 +56,7 @@ pub fn projection(cx: &Ctxt, args: &HandlersArgs, item: &HandlersImpl) -> Option
         let Member::Method(method) = member else { continue };
         match role(cx, method) {
             // A block with both kinds is reported by `kind` and never modelled.
-            Some((Role::Command | Role::Apply, _)) => {}
+            Some((Role::Command | Role::Apply | Role::Deadline | Role::Rejected, _)) => {}
             Some((Role::On, _)) => {
                 let Some(on) = on(cx, method) else { continue };
                 if let Some(first) = handlers.iter().find(|h| h.key == on.key) {

@@ -1,7 +1,7 @@
 //! `MemoryStore`: the whole log in one process's memory. For tests, examples and caches.
 
 use std::any::Any;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::RangeInclusive;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
@@ -12,6 +12,7 @@ use super::{Appended, Checkpoint, EventFilter, EventStore, Lease, RunnerFailure,
 use crate::envelope::{EventMeta, Metadata, NewEvent, RecordedEvent, StoredEvent};
 use crate::error::StoreError;
 use crate::event::EventSet;
+use crate::process::{DueDeadline, NewDeadline, OutgoingCommand, ProcessCommit, RejectedCommand, checkpoint_name};
 use crate::repository::decode_stored;
 
 /// An event store held in memory: fast, shared by clones, gone when the process ends.
@@ -68,6 +69,20 @@ struct Log {
     snapshots: HashMap<(String, String), Snapshot>,
     checkpoints: HashMap<String, Checkpoint>,
     failures: HashMap<String, RunnerFailure>,
+    /// The tables of each process manager, by name.
+    processes: HashMap<String, ProcessTables>,
+}
+
+/// What a process runner keeps: instance states, the outbox, refused commands, deadlines.
+#[derive(Default)]
+struct ProcessTables {
+    instances: HashMap<String, String>,
+    outbox: BTreeMap<u64, OutgoingCommand>,
+    rejected: Vec<RejectedCommand>,
+    deadlines: BTreeMap<u64, NewDeadline>,
+    /// The last id given to an outbox entry and to a deadline: ids are never reused.
+    last_command: u64,
+    last_deadline: u64,
 }
 
 /// One stream: its names, shared by its events, and where its events are in the log.
@@ -407,6 +422,94 @@ impl EventStore for MemoryStore {
 
     async fn load_failure(&self, name: &str) -> Result<Option<RunnerFailure>, StoreError> {
         Ok(self.log().failures.get(name).cloned())
+    }
+
+    async fn load_process_instance(&self, process: &str, instance: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.log().processes.get(process).and_then(|tables| tables.instances.get(instance)).cloned())
+    }
+
+    async fn commit_process(&self, process: &str, commit: ProcessCommit) -> Result<(), StoreError> {
+        super::validate_process_commit(process, &commit)?;
+        let mut log = self.log();
+        if let Some(position) = commit.position {
+            log.checkpoints.insert(checkpoint_name(process), Checkpoint { position, state: String::new() });
+        }
+        let tables = log.processes.entry(process.to_owned()).or_default();
+        for (instance, state) in commit.instances {
+            match state {
+                Some(state) => {
+                    tables.instances.insert(instance, state);
+                }
+                None => {
+                    tables.instances.remove(&instance);
+                    tables.deadlines.retain(|_, deadline| deadline.instance != instance);
+                }
+            }
+        }
+        for id in commit.sent {
+            tables.outbox.remove(&id);
+        }
+        let rejected_at = super::to_micros_floor(SystemTime::now());
+        for (id, error) in commit.rejected {
+            if let Some(command) = tables.outbox.remove(&id) {
+                tables.rejected.push(RejectedCommand { command, error, rejected_at });
+            }
+        }
+        for id in commit.fired {
+            tables.deadlines.remove(&id);
+        }
+        for (instance, kind) in &commit.cancel {
+            tables.deadlines.retain(|_, deadline| deadline.instance != *instance || deadline.kind != *kind);
+        }
+        for mut command in commit.send {
+            tables.last_command += 1;
+            command.id = tables.last_command;
+            tables.outbox.insert(command.id, command);
+        }
+        for mut deadline in commit.schedule {
+            deadline.due_at = super::to_micros_floor(deadline.due_at);
+            tables.last_deadline += 1;
+            tables.deadlines.insert(tables.last_deadline, deadline);
+        }
+        Ok(())
+    }
+
+    async fn pending_commands(&self, process: &str, limit: usize) -> Result<Vec<OutgoingCommand>, StoreError> {
+        let log = self.log();
+        let Some(tables) = log.processes.get(process) else { return Ok(Vec::new()) };
+        Ok(tables.outbox.values().take(limit).cloned().collect())
+    }
+
+    async fn rejected_commands(&self, process: &str, limit: usize) -> Result<Vec<RejectedCommand>, StoreError> {
+        let log = self.log();
+        let Some(tables) = log.processes.get(process) else { return Ok(Vec::new()) };
+        Ok(tables.rejected.iter().take(limit).cloned().collect())
+    }
+
+    async fn due_deadlines(
+        &self,
+        process: &str,
+        until: SystemTime,
+        limit: usize,
+    ) -> Result<Vec<DueDeadline>, StoreError> {
+        let log = self.log();
+        let Some(tables) = log.processes.get(process) else { return Ok(Vec::new()) };
+        // Stored to the microsecond, as the other stores keep it.
+        let until = super::to_micros_floor(until);
+        let mut due: Vec<DueDeadline> = tables
+            .deadlines
+            .iter()
+            .filter(|(_, deadline)| deadline.due_at <= until)
+            .map(|(&id, deadline)| DueDeadline { id, deadline: deadline.clone() })
+            .collect();
+        due.sort_by_key(|due| (due.deadline.due_at, due.id));
+        due.truncate(limit);
+        Ok(due)
+    }
+
+    async fn next_deadline(&self, process: &str) -> Result<Option<SystemTime>, StoreError> {
+        let log = self.log();
+        Ok(log.processes.get(process).and_then(|tables| tables.deadlines.values().map(|d| d.due_at).min()))
     }
 
     async fn acquire_lease(&self, name: &str) -> Result<Lease, StoreError> {

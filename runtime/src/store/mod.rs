@@ -20,6 +20,7 @@ pub use sqlite::SqliteStore;
 use crate::envelope::{Metadata, NewEvent, RecordedEvent, StoredEvent};
 use crate::error::{StoreError, StreamName};
 use crate::event::EventSet;
+use crate::process::{DueDeadline, OutgoingCommand, ProcessCommit, RejectedCommand};
 
 /// Boxes a store operation's future where it is built, inside factum.
 ///
@@ -134,6 +135,39 @@ pub(crate) fn validate_id(what: &str, id: &str) -> Result<(), StoreError> {
             let shown: String = id.chars().take(64).collect();
             Err(StoreError::InvalidInput { what: format!("{what} {shown:?}"), reason })
         }
+    }
+}
+
+/// The checks every store makes of a [`ProcessCommit`] before it writes any of it: the
+/// process name and every instance, aggregate type and stream id are valid ids, and every
+/// outgoing command has a command id.
+pub(crate) fn validate_process_commit(process: &str, commit: &ProcessCommit) -> Result<(), StoreError> {
+    validate_id("process name", process)?;
+    let instances = commit.instances.iter().map(|(instance, _)| instance);
+    let instances = instances
+        .chain(commit.schedule.iter().map(|d| &d.instance))
+        .chain(commit.cancel.iter().map(|(instance, _)| instance))
+        .chain(commit.send.iter().map(|c| &c.instance));
+    for instance in instances {
+        validate_id("process instance", instance)?;
+    }
+    for command in &commit.send {
+        StreamRef::new(&command.aggregate_type, &command.stream_id).validate()?;
+        if command.metadata.command_id.is_none() {
+            return Err(StoreError::InvalidInput {
+                what: format!("the command of process {process:?} to {}/{}", command.aggregate_type, command.stream_id),
+                reason: "an outgoing command needs a command id, so that it is carried out once".to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `time` cut to the microsecond below, as SQLite and PostgreSQL store times.
+pub(crate) fn to_micros_floor(time: SystemTime) -> SystemTime {
+    match time.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(since) => SystemTime::UNIX_EPOCH + std::time::Duration::from_micros(since.as_micros() as u64),
+        Err(_) => time,
     }
 }
 
@@ -422,6 +456,53 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Why the runner `name` last stopped, if it ever did.
     fn load_failure(&self, name: &str) -> impl Future<Output = Result<Option<RunnerFailure>, StoreError>> + Send;
+
+    /// The stored state of instance `instance` of the process manager `process`, as JSON;
+    /// `None` if it never started or has ended.
+    fn load_process_instance(
+        &self,
+        process: &str,
+        instance: &str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
+    /// Writes everything one step of the process runner `process` changed, in one
+    /// transaction: its checkpoint (stored as [`process::checkpoint_name`]), instance
+    /// states, outbox and deadlines (see [`ProcessCommit`] for the order they apply in).
+    ///
+    /// [`process::checkpoint_name`]: crate::process::checkpoint_name
+    fn commit_process(
+        &self,
+        process: &str,
+        commit: ProcessCommit,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Up to `limit` commands of the outbox of `process` not carried out yet, oldest first
+    /// (by id: ids grow, but need not be dense or start at 1).
+    fn pending_commands(
+        &self,
+        process: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<OutgoingCommand>, StoreError>> + Send;
+
+    /// Up to `limit` commands of `process` that an aggregate refused, in the order they were
+    /// refused.
+    fn rejected_commands(
+        &self,
+        process: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<RejectedCommand>, StoreError>> + Send;
+
+    /// Up to `limit` deadlines of `process` due at or before `until`, earliest first (by
+    /// id among those due at one time).
+    fn due_deadlines(
+        &self,
+        process: &str,
+        until: SystemTime,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<DueDeadline>, StoreError>> + Send;
+
+    /// When the earliest stored deadline of `process` is due, if it has any.
+    fn next_deadline(&self, process: &str) -> impl Future<Output = Result<Option<SystemTime>, StoreError>> + Send;
 
     /// Waits until this process holds the lease `name`: at most one holder at a time among
     /// every process sharing the store. Dropping the [`Lease`] releases it; if the holder's

@@ -64,6 +64,46 @@ CREATE TABLE {schema}.failures (
 );
 "#,
     ),
+    (
+        4,
+        "process managers: instances, outbox and deadlines",
+        r#"
+CREATE TABLE {schema}.process_instances (
+    process  TEXT NOT NULL,
+    instance TEXT NOT NULL,
+    state    TEXT NOT NULL,
+    CONSTRAINT process_instances_pkey PRIMARY KEY (process, instance)
+);
+CREATE TABLE {schema}.process_outbox (
+    id             BIGINT      GENERATED ALWAYS AS IDENTITY,
+    process        TEXT        NOT NULL,
+    instance       TEXT        NOT NULL,
+    aggregate_type TEXT        NOT NULL,
+    stream_id      TEXT        NOT NULL,
+    command        TEXT        NOT NULL,
+    metadata       JSONB       NOT NULL,
+    rejected_error TEXT,
+    rejected_at    TIMESTAMPTZ,
+    CONSTRAINT process_outbox_pkey PRIMARY KEY (id),
+    CONSTRAINT process_outbox_rejected_whole CHECK ((rejected_error IS NULL) = (rejected_at IS NULL))
+);
+CREATE INDEX process_outbox_pending ON {schema}.process_outbox (process, id) WHERE rejected_error IS NULL;
+CREATE INDEX process_outbox_rejected ON {schema}.process_outbox (process, rejected_at, id)
+    WHERE rejected_error IS NOT NULL;
+CREATE TABLE {schema}.process_deadlines (
+    id             BIGINT      GENERATED ALWAYS AS IDENTITY,
+    process        TEXT        NOT NULL,
+    instance       TEXT        NOT NULL,
+    kind           TEXT        NOT NULL,
+    due_at         TIMESTAMPTZ NOT NULL,
+    payload        TEXT        NOT NULL,
+    correlation_id TEXT,
+    CONSTRAINT process_deadlines_pkey PRIMARY KEY (id)
+);
+CREATE INDEX process_deadlines_by_due ON {schema}.process_deadlines (process, due_at, id);
+CREATE INDEX process_deadlines_by_instance ON {schema}.process_deadlines (process, instance);
+"#,
+    ),
 ];
 
 /// Brings `schema` up to the newest migration, in one transaction under an advisory lock.

@@ -3,7 +3,8 @@
 //! The design notes (commit-ordered positions, group commit, `LISTEN`/`NOTIFY`, leases,
 //! TLS) are on [`PostgresStore`], where users read them. One file per concern: `options`
 //! and `connection` (connecting, TLS), `pool`, `statements`, `migrate`, `committer` (group
-//! commit), `listener`, `lease`, `rows` (decoding) and `tests`.
+//! commit), `listener`, `lease`, `process` (what process managers keep), `rows` (decoding)
+//! and `tests`.
 
 mod committer;
 mod connection;
@@ -12,6 +13,7 @@ mod listener;
 mod migrate;
 mod options;
 mod pool;
+mod process;
 mod rows;
 mod statements;
 #[cfg(test)]
@@ -42,6 +44,7 @@ use super::{
 };
 use crate::envelope::{Metadata, NewEvent, RecordedEvent, StoredEvent};
 use crate::error::StoreError;
+use crate::process::{DueDeadline, OutgoingCommand, ProcessCommit, RejectedCommand};
 
 /// How often a waiter re-reads the head position in case a notification was lost.
 const WAIT_RECHECK: Duration = Duration::from_millis(500);
@@ -68,7 +71,9 @@ const WAIT_RECHECK: Duration = Duration::from_millis(500);
 /// ## Layout
 ///
 /// Everything lives in one schema (`factum` unless chosen): `events`, `snapshots`,
-/// `checkpoints`, and `factum_migrations`, which records the versioned migrations applied.
+/// `checkpoints`, `failures`, what process managers keep (`process_instances`,
+/// `process_outbox`, `process_deadlines`), and `factum_migrations`, which records the
+/// versioned migrations applied.
 /// Migrations run on connect, in one transaction under an advisory lock, so processes that
 /// start together do not race.
 ///
@@ -624,6 +629,106 @@ impl EventStore for PostgresStore {
                 error: row.try_get(1).map_err(backend)?,
                 failed_at: row.try_get(2).map_err(backend)?,
             }))
+        })
+    }
+
+    fn load_process_instance(
+        &self,
+        process: &str,
+        instance: &str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send {
+        let (process, instance) = (process.to_owned(), instance.to_owned());
+        boxed(async move {
+            let conn = self.inner.pool.get().await?;
+            let conn = conn.conn();
+            let row = conn
+                .client
+                .query_opt(&conn.statements.load_process_instance, &[&process, &instance])
+                .await
+                .map_err(backend)?;
+            row.map(|row| row.try_get(0).map_err(backend)).transpose()
+        })
+    }
+
+    /// One transaction: `BEGIN` and the statements pipelined, then `COMMIT` (see
+    /// `process.rs`).
+    fn commit_process(
+        &self,
+        process: &str,
+        commit: ProcessCommit,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let valid = super::validate_process_commit(process, &commit);
+        let process = process.to_owned();
+        boxed(async move {
+            valid?;
+            if commit.is_empty() {
+                return Ok(());
+            }
+            self.write_process_commit(&process, commit).await
+        })
+    }
+
+    fn pending_commands(
+        &self,
+        process: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<OutgoingCommand>, StoreError>> + Send {
+        let process = process.to_owned();
+        boxed(async move {
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let conn = self.inner.pool.get().await?;
+            let conn = conn.conn();
+            let found =
+                conn.client.query(&conn.statements.pending_commands, &[&process, &limit]).await.map_err(backend)?;
+            found.iter().map(|row| rows::outgoing(row, &process)).collect()
+        })
+    }
+
+    fn rejected_commands(
+        &self,
+        process: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<RejectedCommand>, StoreError>> + Send {
+        let process = process.to_owned();
+        boxed(async move {
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let conn = self.inner.pool.get().await?;
+            let conn = conn.conn();
+            let found =
+                conn.client.query(&conn.statements.rejected_commands, &[&process, &limit]).await.map_err(backend)?;
+            found.iter().map(|row| rows::rejected(row, &process)).collect()
+        })
+    }
+
+    fn due_deadlines(
+        &self,
+        process: &str,
+        until: SystemTime,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<DueDeadline>, StoreError>> + Send {
+        let process = process.to_owned();
+        boxed(async move {
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            // Compared to the microsecond, as the deadlines are stored.
+            let until = super::to_micros_floor(until);
+            let conn = self.inner.pool.get().await?;
+            let conn = conn.conn();
+            let found = conn
+                .client
+                .query(&conn.statements.due_deadlines, &[&process, &until, &limit])
+                .await
+                .map_err(backend)?;
+            found.iter().map(|row| rows::deadline(row, &process)).collect()
+        })
+    }
+
+    fn next_deadline(&self, process: &str) -> impl Future<Output = Result<Option<SystemTime>, StoreError>> + Send {
+        let process = process.to_owned();
+        boxed(async move {
+            let conn = self.inner.pool.get().await?;
+            let conn = conn.conn();
+            let row = conn.client.query_one(&conn.statements.next_deadline, &[&process]).await.map_err(backend)?;
+            row.try_get(0).map_err(backend)
         })
     }
 

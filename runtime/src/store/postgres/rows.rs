@@ -8,6 +8,7 @@ use super::committer::PendingAppend;
 use super::{backend, unexpected};
 use crate::envelope::{EventMeta, Metadata, RecordedEvent, StoredEvent};
 use crate::error::StoreError;
+use crate::process::{DueDeadline, NewDeadline, OutgoingCommand, RejectedCommand};
 use crate::store::{Appended, StreamRef};
 
 /// Reads the answer of the statement for one append: the version found, the number of
@@ -123,4 +124,55 @@ pub(super) fn stored_event<'r>(stream: StreamRef<'_>, row: &'r Row) -> Result<St
             .map_err(|_| corrupt("schema version", format!("{schema_version} is out of range")))?,
         payload: row.try_get(4).map_err(backend)?,
     })
+}
+
+/// An outbox row of process `process`, of [`OUTBOX_COLUMNS`](super::statements::OUTBOX_COLUMNS).
+pub(super) fn outgoing(row: &Row, process: &str) -> Result<OutgoingCommand, StoreError> {
+    let id = row_id(row, || format!("an outbox row of process {process:?}"))?;
+    let metadata: String = row.try_get(5).map_err(backend)?;
+    Ok(OutgoingCommand {
+        id,
+        instance: row.try_get(1).map_err(backend)?,
+        aggregate_type: row.try_get(2).map_err(backend)?,
+        stream_id: row.try_get(3).map_err(backend)?,
+        command: row.try_get(4).map_err(backend)?,
+        metadata: serde_json::from_str(&metadata).map_err(|e| StoreError::Corrupt {
+            location: format!("the outbox entry {id} of process {process:?}"),
+            reason: format!("its metadata does not decode: {metadata}"),
+            source: Some(Box::new(e)),
+        })?,
+    })
+}
+
+/// A refused outbox row of process `process`: the outbox columns, then the error and the time.
+pub(super) fn rejected(row: &Row, process: &str) -> Result<RejectedCommand, StoreError> {
+    let command = outgoing(row, process)?;
+    Ok(RejectedCommand {
+        error: row.try_get(6).map_err(backend)?,
+        rejected_at: row.try_get(7).map_err(backend)?,
+        command,
+    })
+}
+
+/// A deadline row of process `process`: `id, instance, kind, due_at, payload, correlation_id`.
+pub(super) fn deadline(row: &Row, process: &str) -> Result<DueDeadline, StoreError> {
+    Ok(DueDeadline {
+        id: row_id(row, || format!("a deadline row of process {process:?}"))?,
+        deadline: NewDeadline {
+            instance: row.try_get(1).map_err(backend)?,
+            kind: row.try_get(2).map_err(backend)?,
+            due_at: row.try_get(3).map_err(backend)?,
+            payload: row.try_get(4).map_err(backend)?,
+            correlation_id: row.try_get(5).map_err(backend)?,
+        },
+    })
+}
+
+/// The id of an outbox or deadline row (column 0): identities count from 1.
+fn row_id(row: &Row, at: impl Fn() -> String) -> Result<u64, StoreError> {
+    let id: i64 = row.try_get(0).map_err(backend)?;
+    u64::try_from(id)
+        .ok()
+        .filter(|&id| id >= 1)
+        .ok_or_else(|| StoreError::corrupt(at(), format!("its id is {id}, but ids count from 1")))
 }

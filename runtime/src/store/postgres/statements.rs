@@ -10,6 +10,9 @@ use tokio_postgres::{Client, Statement};
 pub(super) const EVENT_COLUMNS: &str =
     "position, aggregate_type, stream_id, version, name, schema_version, recorded_at, metadata::text, payload::text";
 
+/// The columns of an outbox row, as [`rows::outgoing`](super::rows::outgoing) reads them.
+pub(super) const OUTBOX_COLUMNS: &str = "id, instance, aggregate_type, stream_id, command, metadata::text";
+
 macro_rules! statements {
     ($schema:ident => $( $(#[doc = $doc:literal])* $name:ident: $sql:expr; )*) => {
         /// The text of every statement, for one schema.
@@ -168,4 +171,77 @@ statements! { s =>
     );
     /// Why a runner last stopped.
     load_failure: format!("SELECT position, error, failed_at FROM {s}.failures WHERE name = $1::text");
+    /// The state of instance `$2` of process `$1`.
+    load_process_instance: format!(
+        "SELECT state FROM {s}.process_instances WHERE process = $1::text AND instance = $2::text"
+    );
+    /// Stores the states `$3` of the instances `$2` of process `$1` (each instance once).
+    save_process_instances: format!(
+        "INSERT INTO {s}.process_instances (process, instance, state) \
+         SELECT $1::text, i.instance, i.state FROM unnest($2::text[], $3::text[]) AS i(instance, state) \
+         ON CONFLICT (process, instance) DO UPDATE SET state = excluded.state"
+    );
+    /// Ends the instances `$2` of process `$1`, and drops every deadline of the instances
+    /// `$3` (those ended at any point of the commit).
+    end_process_instances: format!(
+        "WITH ended AS (DELETE FROM {s}.process_instances WHERE process = $1::text AND instance = ANY($2::text[])) \
+         DELETE FROM {s}.process_deadlines WHERE process = $1::text AND instance = ANY($3::text[])"
+    );
+    /// The outbox entries `$2` of process `$1` were carried out; refused ones stay as records.
+    delete_outgoing: format!(
+        "DELETE FROM {s}.process_outbox \
+         WHERE process = $1::text AND id = ANY($2::bigint[]) AND rejected_error IS NULL"
+    );
+    /// The outbox entries `$2` of process `$1` were refused, with the errors `$3`, at `$4`
+    /// (each id once): they leave the pending entries and stay as the records of it.
+    reject_outgoing: format!(
+        "UPDATE {s}.process_outbox o SET rejected_error = r.error, rejected_at = $4::timestamptz \
+         FROM unnest($2::bigint[], $3::text[]) AS r(id, error) \
+         WHERE o.process = $1::text AND o.id = r.id AND o.rejected_error IS NULL"
+    );
+    /// The deadlines `$2` of process `$1` fired.
+    delete_deadlines: format!(
+        "DELETE FROM {s}.process_deadlines WHERE process = $1::text AND id = ANY($2::bigint[])"
+    );
+    /// Cancels the deadlines of process `$1` of each instance `$2` and kind `$3`, pairwise.
+    cancel_deadlines: format!(
+        "DELETE FROM {s}.process_deadlines d USING unnest($2::text[], $3::text[]) AS c(instance, kind) \
+         WHERE d.process = $1::text AND d.instance = c.instance AND d.kind = c.kind"
+    );
+    /// New outbox entries of process `$1`, their ids given in the order of the arrays.
+    insert_outgoing: format!(
+        "INSERT INTO {s}.process_outbox (process, instance, aggregate_type, stream_id, command, metadata) \
+         SELECT $1::text, c.instance, c.aggregate_type, c.stream_id, c.command, c.metadata::jsonb \
+         FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) \
+              WITH ORDINALITY AS c(instance, aggregate_type, stream_id, command, metadata, ord) \
+         ORDER BY c.ord"
+    );
+    /// New deadlines of process `$1`, their ids given in the order of the arrays.
+    insert_deadlines: format!(
+        "INSERT INTO {s}.process_deadlines (process, instance, kind, due_at, payload, correlation_id) \
+         SELECT $1::text, d.instance, d.kind, d.due_at, d.payload, d.correlation_id \
+         FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[]) \
+              WITH ORDINALITY AS d(instance, kind, due_at, payload, correlation_id, ord) \
+         ORDER BY d.ord"
+    );
+    /// Up to `$2` pending outbox entries of process `$1`, oldest first:
+    /// [`rows::outgoing`](super::rows::outgoing)'s columns.
+    pending_commands: format!(
+        "SELECT {OUTBOX_COLUMNS} FROM {s}.process_outbox \
+         WHERE process = $1::text AND rejected_error IS NULL ORDER BY id LIMIT $2::bigint"
+    );
+    /// Up to `$2` refused outbox entries of process `$1`, oldest refusal first:
+    /// [`rows::rejected`](super::rows::rejected)'s columns.
+    rejected_commands: format!(
+        "SELECT {OUTBOX_COLUMNS}, rejected_error, rejected_at FROM {s}.process_outbox \
+         WHERE process = $1::text AND rejected_error IS NOT NULL ORDER BY rejected_at, id LIMIT $2::bigint"
+    );
+    /// Up to `$3` deadlines of process `$1` due at or before `$2`, earliest first, then by
+    /// id: [`rows::deadline`](super::rows::deadline)'s columns.
+    due_deadlines: format!(
+        "SELECT id, instance, kind, due_at, payload, correlation_id FROM {s}.process_deadlines \
+         WHERE process = $1::text AND due_at <= $2::timestamptz ORDER BY due_at, id LIMIT $3::bigint"
+    );
+    /// When the earliest deadline of process `$1` is due (null if it has none).
+    next_deadline: format!("SELECT min(due_at) FROM {s}.process_deadlines WHERE process = $1::text");
 }

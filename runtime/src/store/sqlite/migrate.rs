@@ -55,6 +55,40 @@ const MIGRATIONS: &[&str] = &[
         error     TEXT    NOT NULL,
         failed_at INTEGER NOT NULL
     );",
+    // 5: what process managers keep (`commit_process`): instance states, the outbox of
+    // commands (a refused one stays, with its error, as the record of it) and deadlines.
+    // AUTOINCREMENT keys, so that an id is never given twice, even after deletes.
+    "CREATE TABLE process_instances (
+        process  TEXT NOT NULL,
+        instance TEXT NOT NULL,
+        state    TEXT NOT NULL,
+        PRIMARY KEY (process, instance)
+    );
+    CREATE TABLE process_outbox (
+        id             INTEGER PRIMARY KEY AUTOINCREMENT,
+        process        TEXT    NOT NULL,
+        instance       TEXT    NOT NULL,
+        aggregate_type TEXT    NOT NULL,
+        stream_id      TEXT    NOT NULL,
+        command        TEXT    NOT NULL,
+        metadata       TEXT    NOT NULL,
+        rejected_error TEXT,
+        rejected_at    INTEGER
+    );
+    CREATE INDEX process_outbox_pending ON process_outbox (process, id) WHERE rejected_error IS NULL;
+    CREATE INDEX process_outbox_rejected ON process_outbox (process, rejected_at, id)
+        WHERE rejected_error IS NOT NULL;
+    CREATE TABLE process_deadlines (
+        id             INTEGER PRIMARY KEY AUTOINCREMENT,
+        process        TEXT    NOT NULL,
+        instance       TEXT    NOT NULL,
+        kind           TEXT    NOT NULL,
+        due_at         INTEGER NOT NULL,
+        payload        TEXT    NOT NULL,
+        correlation_id TEXT
+    );
+    CREATE INDEX process_deadlines_by_due ON process_deadlines (process, due_at, id);
+    CREATE INDEX process_deadlines_by_instance ON process_deadlines (process, instance);",
 ];
 
 /// Brings the schema up to date, in one write transaction, so two processes opening a new

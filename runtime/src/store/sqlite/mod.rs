@@ -18,9 +18,9 @@ use std::future::Future;
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, ToSql, TransactionBehavior, params};
 use tokio::sync::watch;
 
 use self::committer::{Queue, encode_metadata};
@@ -33,6 +33,7 @@ use super::{
 };
 use crate::envelope::{Metadata, NewEvent, RecordedEvent, StoredEvent};
 use crate::error::StoreError;
+use crate::process::{DueDeadline, NewDeadline, OutgoingCommand, ProcessCommit, RejectedCommand, checkpoint_name};
 
 /// An event store in one SQLite file: embedded, durable, and safe to share between
 /// processes on one machine.
@@ -376,6 +377,98 @@ impl EventStore for SqliteStore {
         }))
     }
 
+    fn load_process_instance(
+        &self,
+        process: &str,
+        instance: &str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send {
+        let (process, instance) = (process.to_owned(), instance.to_owned());
+        boxed(self.read(move |connection| {
+            let mut query = connection.prepare_cached(statements::LOAD_PROCESS_INSTANCE).map_err(backend)?;
+            let mut found = query.query(params![process, instance]).map_err(backend)?;
+            let Some(row) = found.next().map_err(backend)? else { return Ok(None) };
+            rows::process_state(row, &process, &instance).map(Some)
+        }))
+    }
+
+    /// One immediate (write-locked) transaction on the writing connection, fsynced before it
+    /// returns, as an append is.
+    fn commit_process(
+        &self,
+        process: &str,
+        commit: ProcessCommit,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let valid = super::validate_process_commit(process, &commit);
+        let process = process.to_owned();
+        boxed(async move {
+            valid?;
+            if commit.is_empty() {
+                return Ok(());
+            }
+            self.write(move |connection| write_process_commit(connection, &process, commit)).await
+        })
+    }
+
+    fn pending_commands(
+        &self,
+        process: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<OutgoingCommand>, StoreError>> + Send {
+        let process = process.to_owned();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        boxed(self.read(move |connection| {
+            let mut query = connection.prepare_cached(statements::PENDING_COMMANDS).map_err(backend)?;
+            let mut found = query.query(params![process, limit]).map_err(backend)?;
+            let mut commands = Vec::new();
+            while let Some(row) = found.next().map_err(backend)? {
+                commands.push(rows::outgoing(row, &process)?);
+            }
+            Ok(commands)
+        }))
+    }
+
+    fn rejected_commands(
+        &self,
+        process: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<RejectedCommand>, StoreError>> + Send {
+        let process = process.to_owned();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        boxed(self.read(move |connection| {
+            let mut query = connection.prepare_cached(statements::REJECTED_COMMANDS).map_err(backend)?;
+            let mut found = query.query(params![process, limit]).map_err(backend)?;
+            let mut commands = Vec::new();
+            while let Some(row) = found.next().map_err(backend)? {
+                commands.push(rows::rejected(row, &process)?);
+            }
+            Ok(commands)
+        }))
+    }
+
+    fn due_deadlines(
+        &self,
+        process: &str,
+        until: SystemTime,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<DueDeadline>, StoreError>> + Send {
+        let process = process.to_owned();
+        let (until, limit) = (to_micros(until), i64::try_from(limit).unwrap_or(i64::MAX));
+        boxed(self.read(move |connection| {
+            let mut query = connection.prepare_cached(statements::DUE_DEADLINES).map_err(backend)?;
+            let mut found = query.query(params![process, until, limit]).map_err(backend)?;
+            let mut due = Vec::new();
+            while let Some(row) = found.next().map_err(backend)? {
+                due.push(rows::deadline(row, &process)?);
+            }
+            Ok(due)
+        }))
+    }
+
+    fn next_deadline(&self, process: &str) -> impl Future<Output = Result<Option<SystemTime>, StoreError>> + Send {
+        let process = process.to_owned();
+        boxed(self.read(move |connection| rows::next_deadline(connection, &process)))
+    }
+
     fn acquire_lease(&self, name: &str) -> impl Future<Output = Result<Lease, StoreError>> + Send {
         let name = name.to_owned();
         boxed(async move { lease::acquire(self, &name).await })
@@ -411,6 +504,56 @@ impl SqliteStore {
         });
         Ok(head)
     }
+}
+
+/// Writes `commit` of process `process` in one immediate transaction, in the order
+/// [`ProcessCommit`] documents: the checkpoint, the instances (an ended one with its
+/// deadlines), the outbox entries carried out and refused, the deadlines fired and
+/// cancelled, then the new commands and deadlines. A failure rolls all of it back.
+fn write_process_commit(connection: &mut Connection, process: &str, commit: ProcessCommit) -> Result<(), StoreError> {
+    let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+    let run = |sql: &str, params: &[&dyn ToSql]| -> Result<(), StoreError> {
+        tx.prepare_cached(sql).and_then(|mut s| s.execute(params)).map_err(backend)?;
+        Ok(())
+    };
+    if let Some(position) = commit.position {
+        run(statements::SAVE_CHECKPOINT, params![checkpoint_name(process), to_i64(position), ""])?;
+    }
+    for (instance, state) in &commit.instances {
+        match state {
+            Some(state) => run(statements::SAVE_PROCESS_INSTANCE, params![process, instance, state])?,
+            None => {
+                run(statements::DELETE_PROCESS_INSTANCE, params![process, instance])?;
+                run(statements::DELETE_INSTANCE_DEADLINES, params![process, instance])?;
+            }
+        }
+    }
+    for &id in &commit.sent {
+        run(statements::DELETE_OUTGOING, params![process, to_i64(id)])?;
+    }
+    let rejected_at = to_micros(SystemTime::now());
+    for (id, error) in &commit.rejected {
+        run(statements::REJECT_OUTGOING, params![process, to_i64(*id), error, rejected_at])?;
+    }
+    for &id in &commit.fired {
+        run(statements::DELETE_DEADLINE, params![process, to_i64(id)])?;
+    }
+    for (instance, kind) in &commit.cancel {
+        run(statements::CANCEL_DEADLINES, params![process, instance, kind])?;
+    }
+    for command in &commit.send {
+        let metadata = serde_json::to_string(&command.metadata).expect("metadata is plain strings");
+        let OutgoingCommand { instance, aggregate_type, stream_id, command, .. } = command;
+        run(statements::INSERT_OUTGOING, params![process, instance, aggregate_type, stream_id, command, metadata])?;
+    }
+    for deadline in &commit.schedule {
+        let NewDeadline { instance, kind, due_at, payload, correlation_id } = deadline;
+        run(
+            statements::INSERT_DEADLINE,
+            params![process, instance, kind, to_micros(*due_at), payload, correlation_id],
+        )?;
+    }
+    tx.commit().map_err(backend)
 }
 
 /// A failed SQLite call, with the rusqlite error as its source.

@@ -14,6 +14,7 @@ use rusqlite::{Connection, Row, params};
 use super::{backend, statements};
 use crate::envelope::{EventMeta, Metadata, RecordedEvent, StoredEvent};
 use crate::error::StoreError;
+use crate::process::{DueDeadline, NewDeadline, OutgoingCommand, RejectedCommand};
 use crate::store::{Checkpoint, RunnerFailure, Snapshot};
 
 /// Turns rows of `event_columns!()` (see `statements.rs`) into recorded events.
@@ -207,6 +208,86 @@ pub(super) fn failure(row: &Row<'_>, name: &str) -> Result<RunnerFailure, StoreE
         failed_at: from_micros(micros)
             .ok_or_else(|| StoreError::corrupt(&cells.location, format!("its time {micros} µs is before 1970")))?,
     })
+}
+
+/// An outbox row of process `process`, of `outbox_columns!()` (see `statements.rs`).
+pub(super) fn outgoing(row: &Row<'_>, process: &str) -> Result<OutgoingCommand, StoreError> {
+    let id = row_id(row, || format!("an outbox row of process {process:?}"))?;
+    let cells = Cells { row, location: format!("the outbox entry {id} of process {process:?}") };
+    let metadata: String = cells.get(5, "metadata")?;
+    Ok(OutgoingCommand {
+        id,
+        instance: cells.get(1, "instance")?,
+        aggregate_type: cells.get(2, "aggregate type")?,
+        stream_id: cells.get(3, "stream id")?,
+        command: cells.get(4, "command")?,
+        metadata: serde_json::from_str(&metadata).map_err(|error| StoreError::Corrupt {
+            location: cells.location.clone(),
+            reason: format!("its metadata is not the JSON of string keys and values: {error}"),
+            source: Some(Box::new(error)),
+        })?,
+    })
+}
+
+/// A refused outbox row of process `process`: `outbox_columns!()`, then the error and the
+/// time of the refusal.
+pub(super) fn rejected(row: &Row<'_>, process: &str) -> Result<RejectedCommand, StoreError> {
+    let command = outgoing(row, process)?;
+    let cells = Cells { row, location: format!("the outbox entry {} of process {process:?}", command.id) };
+    let micros: i64 = cells.get(7, "refusal time")?;
+    Ok(RejectedCommand {
+        error: cells.get(6, "refusal error")?,
+        rejected_at: from_micros(micros).ok_or_else(|| {
+            StoreError::corrupt(&cells.location, format!("its refusal time {micros} µs is before 1970"))
+        })?,
+        command,
+    })
+}
+
+/// A deadline row of process `process`, of `deadline_columns!()` (see `statements.rs`).
+pub(super) fn deadline(row: &Row<'_>, process: &str) -> Result<DueDeadline, StoreError> {
+    let id = row_id(row, || format!("a deadline row of process {process:?}"))?;
+    let cells = Cells { row, location: format!("the deadline {id} of process {process:?}") };
+    let micros: i64 = cells.get(3, "due time")?;
+    Ok(DueDeadline {
+        id,
+        deadline: NewDeadline {
+            instance: cells.get(1, "instance")?,
+            kind: cells.get(2, "kind")?,
+            due_at: due_time(micros).map_err(|reason| StoreError::corrupt(&cells.location, reason))?,
+            payload: cells.get(4, "payload")?,
+            correlation_id: cells.get(5, "correlation id")?,
+        },
+    })
+}
+
+/// The stored state of instance `instance` of process `process` (`SELECT state`).
+pub(super) fn process_state(row: &Row<'_>, process: &str, instance: &str) -> Result<String, StoreError> {
+    Cells { row, location: format!("instance {instance:?} of process {process:?}") }.get(0, "state")
+}
+
+/// When the earliest deadline of `process` is due, if it has any.
+pub(super) fn next_deadline(connection: &Connection, process: &str) -> Result<Option<SystemTime>, StoreError> {
+    let at = || format!("the deadlines of process {process:?}");
+    let micros: Option<i64> = connection
+        .prepare_cached(statements::NEXT_DEADLINE)
+        .and_then(|mut s| s.query_row(params![process], |row| Ok(read(row, 0, "earliest due time", at))))
+        .map_err(backend)??;
+    micros.map(|micros| due_time(micros).map_err(|reason| StoreError::corrupt(at(), reason))).transpose()
+}
+
+/// A deadline's due time read back; what no factum writes (before 1970) is the reason why.
+fn due_time(micros: i64) -> Result<SystemTime, String> {
+    from_micros(micros).ok_or_else(|| format!("its due time {micros} µs is before 1970"))
+}
+
+/// The id of an outbox or deadline row (column 0): ids count from 1.
+fn row_id(row: &Row<'_>, at: impl Fn() -> String) -> Result<u64, StoreError> {
+    let id: i64 = read(row, 0, "id", &at)?;
+    u64::try_from(id)
+        .ok()
+        .filter(|&id| id >= 1)
+        .ok_or_else(|| StoreError::corrupt(at(), format!("its id is {id}, but ids count from 1")))
 }
 
 /// The cells of one row, read on behalf of `location`, which names the row in errors.

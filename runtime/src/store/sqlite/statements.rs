@@ -87,3 +87,86 @@ pub(super) const RECORD_FAILURE: &str = "INSERT INTO failures (name, position, e
 
 /// Why runner `?1` last stopped.
 pub(super) const LOAD_FAILURE: &str = "SELECT position, error, failed_at FROM failures WHERE name = ?1";
+
+/// The columns of an outbox row, in the order `rows::outgoing` decodes them.
+macro_rules! outbox_columns {
+    () => {
+        "id, instance, aggregate_type, stream_id, command, metadata"
+    };
+}
+
+/// The columns of a deadline row, in the order `rows::deadline` decodes them.
+macro_rules! deadline_columns {
+    () => {
+        "id, instance, kind, due_at, payload, correlation_id"
+    };
+}
+
+/// The state of instance `?2` of process `?1`.
+pub(super) const LOAD_PROCESS_INSTANCE: &str =
+    "SELECT state FROM process_instances WHERE process = ?1 AND instance = ?2";
+
+/// Stores the state `?3` of instance `?2` of process `?1`, replacing the previous one.
+pub(super) const SAVE_PROCESS_INSTANCE: &str =
+    "INSERT INTO process_instances (process, instance, state) VALUES (?1, ?2, ?3)
+     ON CONFLICT (process, instance) DO UPDATE SET state = excluded.state";
+
+/// Ends instance `?2` of process `?1`.
+pub(super) const DELETE_PROCESS_INSTANCE: &str = "DELETE FROM process_instances WHERE process = ?1 AND instance = ?2";
+
+/// Every deadline of instance `?2` of process `?1`, when it ends.
+pub(super) const DELETE_INSTANCE_DEADLINES: &str = "DELETE FROM process_deadlines WHERE process = ?1 AND instance = ?2";
+
+/// Outbox entry `?2` of process `?1` was carried out; a refused one stays as the record.
+pub(super) const DELETE_OUTGOING: &str =
+    "DELETE FROM process_outbox WHERE process = ?1 AND id = ?2 AND rejected_error IS NULL";
+
+/// Outbox entry `?2` of process `?1` was refused with error `?3` at `?4` (microseconds since
+/// the epoch): it leaves the pending entries and is kept as the record of the refusal.
+pub(super) const REJECT_OUTGOING: &str = "UPDATE process_outbox SET rejected_error = ?3, rejected_at = ?4
+     WHERE process = ?1 AND id = ?2 AND rejected_error IS NULL";
+
+/// Deadline `?2` of process `?1` fired.
+pub(super) const DELETE_DEADLINE: &str = "DELETE FROM process_deadlines WHERE process = ?1 AND id = ?2";
+
+/// The deadlines of kind `?3` of instance `?2` of process `?1` are cancelled.
+pub(super) const CANCEL_DEADLINES: &str =
+    "DELETE FROM process_deadlines WHERE process = ?1 AND instance = ?2 AND kind = ?3";
+
+/// A new outbox entry of process `?1`; its id is the new row id.
+pub(super) const INSERT_OUTGOING: &str =
+    "INSERT INTO process_outbox (process, instance, aggregate_type, stream_id, command, metadata)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
+/// A new deadline of process `?1`, due at `?4` (microseconds since the epoch); its id is the
+/// new row id.
+pub(super) const INSERT_DEADLINE: &str =
+    "INSERT INTO process_deadlines (process, instance, kind, due_at, payload, correlation_id)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
+/// Up to `?2` pending outbox entries of process `?1`, oldest first.
+pub(super) const PENDING_COMMANDS: &str = concat!(
+    "SELECT ",
+    outbox_columns!(),
+    " FROM process_outbox WHERE process = ?1 AND rejected_error IS NULL ORDER BY id LIMIT ?2"
+);
+
+/// Up to `?2` refused outbox entries of process `?1`, oldest refusal first, with their
+/// error and time.
+pub(super) const REJECTED_COMMANDS: &str = concat!(
+    "SELECT ",
+    outbox_columns!(),
+    ", rejected_error, rejected_at FROM process_outbox WHERE process = ?1 AND rejected_error IS NOT NULL
+     ORDER BY rejected_at, id LIMIT ?2"
+);
+
+/// Up to `?3` deadlines of process `?1` due at or before `?2` (microseconds since the
+/// epoch), earliest first, then by id.
+pub(super) const DUE_DEADLINES: &str = concat!(
+    "SELECT ",
+    deadline_columns!(),
+    " FROM process_deadlines WHERE process = ?1 AND due_at <= ?2 ORDER BY due_at, id LIMIT ?3"
+);
+
+/// When the earliest deadline of process `?1` is due (null if it has none).
+pub(super) const NEXT_DEADLINE: &str = "SELECT MIN(due_at) FROM process_deadlines WHERE process = ?1";

@@ -315,3 +315,6 @@ impl<P: crate::Projection> ProjectionScenario<P> {
         &self.projection
     }
 }
+
+mod process;
+pub use process::{ProcessScenario, process};

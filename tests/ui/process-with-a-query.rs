@@ -1,0 +1,40 @@
+use factum::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct OrderPlaced { pub total: u64 }
+
+#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct PaymentTaken { pub order_id: String }
+
+#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct OrderCancelled { pub reason: String }
+
+#[derive(Aggregate, Default, Debug, Clone)]
+pub struct Order { cancelled: bool }
+
+#[handlers]
+impl Order {
+    #[command]
+    pub fn cancel(&self, reason: String) -> Result<OrderCancelled, std::convert::Infallible> { Ok(OrderCancelled { reason }) }
+    #[apply]
+    fn cancelled(&mut self, _: &OrderCancelled) { self.cancelled = true; }
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct PaymentDue;
+
+#[derive(ProcessManager, Default, Serialize, Deserialize)]
+#[process(sends = [Order])]
+pub struct PaymentDeadline { order: String }
+
+#[handlers]
+impl PaymentDeadline {
+    #[on(start)]
+    fn placed(&mut self, _e: &OrderPlaced, meta: &EventMeta) { self.order = meta.stream_id.clone(); }
+
+    #[query]
+    pub fn order(&self) -> String { self.order.clone() }
+}
+
+fn main() {}
