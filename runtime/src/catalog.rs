@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 
-use crate::registry::{self, AggregateShape, EventShape, ProjectionShape};
+use crate::registry::{self, AggregateShape, EventShape, ProcessShape, ProjectionShape};
 use crate::schema::BLESS;
 
 /// The catalog of this program's event model, as Markdown with a Mermaid flowchart.
@@ -141,6 +141,7 @@ struct Model {
     events: BTreeMap<&'static str, Vec<&'static EventShape>>,
     aggregates: Vec<&'static AggregateShape>,
     projections: Vec<&'static ProjectionShape>,
+    processes: Vec<&'static ProcessShape>,
 }
 
 /// `aggregate` `Command`: one command that emits an event.
@@ -149,6 +150,12 @@ type Emitter = (&'static str, &'static str);
 impl Model {
     fn of_registry() -> Model {
         Model::new(registry::events(), registry::aggregates(), registry::projections())
+            .with_processes(registry::processes())
+    }
+
+    fn with_processes(mut self, processes: impl Iterator<Item = &'static ProcessShape>) -> Model {
+        self.processes = processes.collect();
+        self
     }
 
     fn new(
@@ -164,7 +171,12 @@ impl Model {
                 versions.push(event);
             }
         }
-        Model { events: by_name, aggregates: aggregates.collect(), projections: projections.collect() }
+        Model {
+            events: by_name,
+            aggregates: aggregates.collect(),
+            projections: projections.collect(),
+            processes: Vec::new(),
+        }
     }
 
     /// The commands that emit `event`.
@@ -189,19 +201,27 @@ impl Model {
         found
     }
 
-    /// What looks wrong in the model: events no projection reads, handlers for events no
-    /// aggregate emits (or not the aggregate they are narrowed to).
+    /// The process managers that handle `event`.
+    fn handlers(&self, event: &str) -> Vec<&'static str> {
+        let handles = |p: &&&ProcessShape| p.handlers.iter().any(|h| h.event == event);
+        self.processes.iter().filter(handles).map(|p| p.name).collect()
+    }
+
+    /// What looks wrong in the model: events no projection or process reads, handlers for
+    /// events no aggregate emits (or not the aggregate they are narrowed to).
     fn warnings(&self) -> Vec<String> {
         let mut warnings = Vec::new();
         let applied: BTreeSet<(&str, &str)> =
             self.aggregates.iter().flat_map(|a| a.events.iter().map(move |e| (a.name, *e))).collect();
         for name in self.events.keys() {
-            if self.readers(name).is_empty() {
+            if self.readers(name).is_empty() && self.handlers(name).is_empty() {
                 warnings.push(format!("no projection reads `{name}`"));
             }
         }
-        for projection in &self.projections {
-            for handler in projection.handlers {
+        let readers = self.projections.iter().map(|p| ("projection", p.name, p.handlers));
+        let readers = readers.chain(self.processes.iter().map(|p| ("process manager", p.name, p.handlers)));
+        for (kind, reader, handlers) in readers {
+            for handler in handlers {
                 let emitted = match handler.aggregate {
                     Some(aggregate) => applied.contains(&(aggregate, handler.event)),
                     None => applied.iter().any(|(_, event)| *event == handler.event),
@@ -209,8 +229,8 @@ impl Model {
                 if !emitted {
                     let from = handler.aggregate.map(|a| format!(" `{a}`")).unwrap_or_default();
                     warnings.push(format!(
-                        "the projection `{}` reads `{}`, which no aggregate{from} of this program emits",
-                        projection.name, handler.event
+                        "the {kind} `{reader}` reads `{}`, which no aggregate{from} of this program emits",
+                        handler.event
                     ));
                 }
             }
@@ -253,7 +273,8 @@ impl Model {
             }
             let emitters: Vec<String> = self.emitters(name).iter().map(|(a, c)| format!("`{a}` {c}")).collect();
             let _ = writeln!(page, "\nEmitted by: {}\\", or_none(&emitters));
-            let readers: Vec<String> = self.readers(name).iter().map(|p| format!("`{p}`")).collect();
+            let mut readers: Vec<String> = self.readers(name).iter().map(|p| format!("`{p}`")).collect();
+            readers.extend(self.handlers(name).iter().map(|p| format!("process manager `{p}`")));
             let _ = writeln!(page, "Read by: {}", or_none(&readers));
         }
 
@@ -282,6 +303,24 @@ impl Model {
             let _ = writeln!(page, "Queries: {}", or_none(&queries));
         }
 
+        if !self.processes.is_empty() {
+            page.push_str("\n## Process managers\n");
+        }
+        for process in &self.processes {
+            let _ = write!(page, "\n### `{}`\n\n`{}`\n\n", process.name, process.rust_type);
+            let handles: Vec<String> = process
+                .handlers
+                .iter()
+                .map(|h| match h.aggregate {
+                    Some(aggregate) => format!("`{}` of `{aggregate}`", h.event),
+                    None => format!("`{}`", h.event),
+                })
+                .collect();
+            let _ = writeln!(page, "Handles: {}\\", or_none(&handles));
+            let _ = writeln!(page, "Sends commands to: {}\\", code_list(process.sends));
+            let _ = writeln!(page, "Deadlines: {}", code_list(process.deadlines));
+        }
+
         let warnings = self.warnings();
         if !warnings.is_empty() {
             page.push_str("\n## Warnings\n\n");
@@ -293,7 +332,8 @@ impl Model {
     }
 
     /// The flowchart: each aggregate's commands in a box of their own, an edge from each to
-    /// the events it emits, and from each event to the projections that read it.
+    /// the events it emits, from each event to the projections and process managers that
+    /// read it, and from each process manager to the aggregates it sends commands to.
     fn mermaid(&self) -> String {
         let mut chart = String::from("flowchart LR\n");
         let event_ids: BTreeMap<&str, String> =
@@ -321,6 +361,20 @@ impl Model {
             for handler in projection.handlers.iter().filter(|h| seen.insert(h.event)) {
                 if let Some(id) = event_ids.get(handler.event) {
                     let _ = writeln!(chart, "    {id} --> p{p}");
+                }
+            }
+        }
+        for (q, process) in self.processes.iter().enumerate() {
+            let _ = writeln!(chart, "    q{q}{{{{\"{}\"}}}}", label(process.name));
+            let mut seen = BTreeSet::new();
+            for handler in process.handlers.iter().filter(|h| seen.insert(h.event)) {
+                if let Some(id) = event_ids.get(handler.event) {
+                    let _ = writeln!(chart, "    {id} --> q{q}");
+                }
+            }
+            for target in process.sends {
+                if let Some(a) = self.aggregates.iter().position(|a| a.name == *target) {
+                    let _ = writeln!(chart, "    q{q} -.-> a{a}");
                 }
             }
         }
@@ -355,7 +409,13 @@ impl Model {
                     .iter()
                     .map(|(aggregate, command)| json!({ "aggregate": aggregate, "command": command }))
                     .collect();
-                json!({ "name": name, "versions": versions, "emitted_by": emitted_by, "read_by": self.readers(name) })
+                json!({
+                    "name": name,
+                    "versions": versions,
+                    "emitted_by": emitted_by,
+                    "read_by": self.readers(name),
+                    "handled_by": self.handlers(name),
+                })
             })
             .collect();
         let aggregates: Vec<serde_json::Value> = self
@@ -376,10 +436,26 @@ impl Model {
                 json!({ "name": p.name, "rust_type": p.rust_type, "reads": reads, "queries": p.queries })
             })
             .collect();
+        let processes: Vec<serde_json::Value> = self
+            .processes
+            .iter()
+            .map(|p| {
+                let handles: Vec<serde_json::Value> =
+                    p.handlers.iter().map(|h| json!({ "event": h.event, "aggregate": h.aggregate })).collect();
+                json!({
+                    "name": p.name,
+                    "rust_type": p.rust_type,
+                    "handles": handles,
+                    "sends": p.sends,
+                    "deadlines": p.deadlines,
+                })
+            })
+            .collect();
         json!({
             "events": events,
             "aggregates": aggregates,
             "projections": projections,
+            "processes": processes,
             "warnings": self.warnings(),
         })
     }
@@ -474,6 +550,35 @@ mod tests {
         assert!(page.contains("    subgraph a0 [\"account\"]\n        a0c0[\"Deposit\"]\n"), "{page}");
         assert!(page.contains("    a0c1 --> e2\n"), "{page}");
         assert!(page.contains("    p0[[\"balances\"]]\n    e0 --> p0\n    e2 --> p0\n    e1 --> p0\n"), "{page}");
+    }
+
+    #[test]
+    fn process_managers_are_listed_and_drawn() {
+        let payout = leak(ProcessShape {
+            name: "payout",
+            rust_type: "bank::Payout",
+            handlers: leak([
+                HandlerShape { event: "Frozen", aggregate: None },
+                HandlerShape { event: "Seized", aggregate: None },
+            ]),
+            sends: &["account"],
+            deadlines: &["Reminder"],
+        });
+        let model = model().with_processes([payout].into_iter());
+        let page = model.markdown();
+        assert!(page.contains("Read by: `balances`, process manager `payout`\n"), "{page}");
+        assert!(
+            page.contains(
+                "## Process managers\n\n### `payout`\n\n`bank::Payout`\n\nHandles: `Frozen`, `Seized`\\\nSends commands to: `account`\\\nDeadlines: `Reminder`\n"
+            ),
+            "{page}"
+        );
+        assert!(page.contains("    q0{{\"payout\"}}\n    e1 --> q0\n    q0 -.-> a0\n"), "{page}");
+        assert_eq!(
+            model.warnings().last().map(String::as_str),
+            Some("the process manager `payout` reads `Seized`, which no aggregate of this program emits")
+        );
+        assert_eq!(model.json()["processes"][0]["sends"], serde_json::json!(["account"]));
     }
 
     #[test]
