@@ -28,6 +28,15 @@ pub struct Options {
     /// the shop built with `--features nats`).
     #[arg(long, value_name = "URL", env = "FACTUM_SHOP_NATS_URL")]
     pub nats: Option<String>,
+    /// How long a placed order waits for its payment before the shop cancels it, in seconds.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        env = "FACTUM_SHOP_PAYMENT_WINDOW_SECS",
+        default_value_t = crate::models::DEFAULT_PAYMENT_WINDOW.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub payment_window_secs: u64,
 }
 
 /// Parses the command line, opens the store and serves until Ctrl-C. A bad command line (or
@@ -84,7 +93,8 @@ async fn start<S: EventStore + Clone>(
     if let Some(url) = &options.nats {
         publish(store.clone(), url).await?;
     }
-    let shop = Arc::new(Shop::open(store).await?);
+    let window = std::time::Duration::from_secs(options.payment_window_secs);
+    let shop = Arc::new(Shop::open_with_payment_window(store, window).await?);
     let listener =
         tokio::net::TcpListener::bind(addr).await.map_err(|error| format!("cannot listen on {addr}: {error}"))?;
     tracing::info!("factum shop on http://{} (events in the {described}); Ctrl-C stops it", listener.local_addr()?);
@@ -146,6 +156,10 @@ mod tests {
         assert_eq!(fallback("db"), (Some("FACTUM_SHOP_DB".into()), vec!["shop.db".into()]));
         assert_eq!(fallback("postgres"), (Some("FACTUM_SHOP_POSTGRES_URL".into()), vec![]));
         assert_eq!(fallback("addr"), (Some("FACTUM_SHOP_ADDR".into()), vec!["127.0.0.1:3000".into()]));
+        assert_eq!(
+            fallback("payment-window-secs"),
+            (Some("FACTUM_SHOP_PAYMENT_WINDOW_SECS".into()), vec!["900".into()])
+        );
     }
 
     #[test]
@@ -156,6 +170,7 @@ mod tests {
             postgres: Some("postgres://x".into()),
             addr: "127.0.0.1:0".into(),
             nats: None,
+            payment_window_secs: 900,
         };
         assert_eq!(options, expected);
         assert_eq!(parse(&["--db=c.db", "--addr", "127.0.0.1:0"]).unwrap().db, std::path::Path::new("c.db"));

@@ -1,4 +1,5 @@
-//! The shop's wiring: one store, two repositories, three read models kept up to date inline.
+//! The shop's wiring: one store, two repositories, three read models kept up to date inline,
+//! and the process manager that cancels unpaid orders.
 //!
 //! A read model that stops (an event it cannot decode, a handler that fails) does not take
 //! the shop down: the shop starts and keeps serving, the failure is logged as an error at
@@ -14,14 +15,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use factum::{
-    Committed, EventStore, ExecuteError, Projection, ProjectionError, ProjectionRunner, ProjectionType, Repository,
-    RunnerHealth, RunnerStatus,
+    Committed, EventStore, ExecuteError, Metadata, ProcessError, ProcessRunner, Projection, ProjectionError,
+    ProjectionRunner, ProjectionType, Repository, RunnerHealth, RunnerStatus,
 };
 use serde::Serialize;
 
 use crate::models::{
-    Catalog, Order, OrderCommand, OrderDetails, OrderError, OrderEvent, OrderList, OrderServices, Product,
-    ProductCommand, ProductError, ProductEvent, ProductLookup, ProductOffer,
+    Catalog, DEFAULT_PAYMENT_WINDOW, Order, OrderCommand, OrderDetails, OrderError, OrderEvent, OrderList,
+    OrderServices, PAYMENT_WINDOW_KEY, PaymentWindow, Product, ProductCommand, ProductError, ProductEvent,
+    ProductLookup, ProductOffer,
 };
 
 /// How long a stopped read model waits before its follower tries again: a fixed event (or
@@ -32,13 +34,28 @@ pub const RETRY_STOPPED: Duration = Duration::from_secs(2);
 /// to ask.
 pub struct Shop<S: EventStore> {
     pub products: Repository<Product, S>,
-    pub orders: Repository<Order, S>,
+    pub orders: Arc<Repository<Order, S>>,
     pub catalog: Arc<ProjectionRunner<Catalog, S>>,
     pub order_list: Arc<ProjectionRunner<OrderList, S>>,
     pub order_details: Arc<ProjectionRunner<OrderDetails, S>>,
+    /// Cancels the orders not paid within [`payment_window`](Self::payment_window).
+    pub payment_deadlines: Arc<ProcessRunner<PaymentWindow, S>>,
+    /// How long a new order waits for its payment.
+    pub payment_window: Duration,
 }
 
 /// What `GET /health` answers.
+/// Why the shop could not open its store.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// A read model's checkpoint could not be loaded.
+    #[error(transparent)]
+    ReadModel(#[from] ProjectionError),
+    /// The payment window's position could not be loaded.
+    #[error(transparent)]
+    Process(#[from] ProcessError),
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Health {
     /// `ok`, or `degraded` when a read model has stopped.
@@ -71,7 +88,13 @@ impl<S: EventStore + Clone> Shop<S> {
     /// A read model that fails to catch up does not keep the shop from opening: it is logged
     /// as an error and reported by [`health`](Self::health). Only a read model that cannot
     /// even be loaded (the store fails, or its stored checkpoint does not decode) is an error.
-    pub async fn open(store: S) -> Result<Self, ProjectionError> {
+    pub async fn open(store: S) -> Result<Self, OpenError> {
+        Self::open_with_payment_window(store, DEFAULT_PAYMENT_WINDOW).await
+    }
+
+    /// Like [`open`](Self::open), with new orders waiting `payment_window` for their payment
+    /// instead of [`DEFAULT_PAYMENT_WINDOW`].
+    pub async fn open_with_payment_window(store: S, payment_window: Duration) -> Result<Self, OpenError> {
         let catalog = Arc::new(ProjectionRunner::<Catalog, _>::start(store.clone()).await?);
         let order_list = Arc::new(ProjectionRunner::<OrderList, _>::start(store.clone()).await?);
         let order_details = Arc::new(ProjectionRunner::<OrderDetails, _>::start(store.clone()).await?);
@@ -80,21 +103,21 @@ impl<S: EventStore + Clone> Shop<S> {
         caught_up_or_logged(&order_details).await;
         let products = Repository::new(store.clone()).with_inline(catalog.clone());
         let services = OrderServices { products: catalog.clone() };
-        let orders = Repository::with_services(store, services)
-            .with_inline(order_list.clone())
-            .with_inline(order_details.clone());
-        Ok(Shop { products, orders, catalog, order_list, order_details })
+        let orders = Arc::new(
+            Repository::with_services(store.clone(), services)
+                .with_inline(order_list.clone())
+                .with_inline(order_details.clone()),
+        );
+        let payment_deadlines = Arc::new(ProcessRunner::<PaymentWindow, _>::start(store, (orders.clone(),)).await?);
+        Ok(Shop { products, orders, catalog, order_list, order_details, payment_deadlines, payment_window })
     }
 
-    /// Follows the store in the background, so that what other processes write (several
-    /// shops on one PostgreSQL database, say) reaches this one's read models too. A read
-    /// model that stops is logged at once and tried again every [`RETRY_STOPPED`]; the
-    /// others keep following. Runs until dropped (aborted).
     pub async fn follow(&self) {
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(follow_one(self.catalog.clone()));
         tasks.spawn(follow_one(self.order_list.clone()));
         tasks.spawn(follow_one(self.order_details.clone()));
+        tasks.spawn(follow_process(self.payment_deadlines.clone()));
         while let Some(ended) = tasks.join_next().await {
             match ended {
                 Ok(never) => match never {},
@@ -141,8 +164,16 @@ impl<S: EventStore> Shop<S> {
     }
 
     /// Sends a command to an order.
+    /// Runs an order's command. `Place` carries the shop's payment window in its metadata:
+    /// the order's terms, which its [`PaymentWindow`] instance reads.
     pub async fn order(&self, id: &str, command: OrderCommand) -> Result<Stored<OrderEvent>, ExecuteError<OrderError>> {
-        let executed = self.orders.execute(id, command).await;
+        let metadata = match command {
+            OrderCommand::Place { .. } => {
+                Metadata::new().with(PAYMENT_WINDOW_KEY, self.payment_window.as_secs().max(1).to_string())
+            }
+            _ => Metadata::new(),
+        };
+        let executed = self.orders.execute_with(id, command, metadata).await;
         self.settle(executed, self.orders.inline_health()).await
     }
 
@@ -235,6 +266,25 @@ async fn follow_one<P: Projection, S: EventStore>(runner: Arc<ProjectionRunner<P
 }
 
 /// An error naming the read model and where it stopped: the event, its stream and position.
+/// Runs a process manager for as long as the shop runs, holding its lease (so that of
+/// several shops on one PostgreSQL store, one cancels the unpaid orders), and starts it
+/// again after a failure: a stopped one is logged, and its commands wait in its outbox.
+async fn follow_process<S: EventStore>(runner: Arc<ProcessRunner<PaymentWindow, S>>) -> Infallible {
+    loop {
+        let Err(error) = runner.run_exclusive().await;
+        log_process_stopped(&error);
+        tokio::time::sleep(RETRY_STOPPED).await;
+    }
+}
+
+fn log_process_stopped(error: &ProcessError) {
+    tracing::error!(
+        process = <PaymentWindow as factum::ProcessType>::NAME,
+        caused_by = ?crate::causes(error),
+        "the payment window stopped; unpaid orders are not cancelled until it runs again: {error}"
+    );
+}
+
 fn log_stopped(health: &RunnerHealth, error: &ProjectionError) {
     let (position, event, stream) = match &health.status {
         RunnerStatus::Stopped { position, event, stream, .. } => (*position, event.as_deref(), stream.as_deref()),

@@ -351,6 +351,32 @@ async fn the_shop_finds_its_products_and_orders_again_after_a_restart() {
     assert_eq!(again.post_form(&format!("/orders/{order}/pay"), &[]).await.status, 303);
 }
 
+#[tokio::test]
+async fn an_unpaid_order_is_cancelled_when_its_payment_window_closes_also_across_a_restart() {
+    let dir = scratch_dir("payment-window");
+    let open = || async { SqliteStore::open(dir.join("shop.db")).await.unwrap() };
+    let window = std::time::Duration::from_secs(1);
+    let shop = Running::start_with_payment_window(open().await, window).await;
+    let tea = add_product(&shop, "Tea", "4.50").await;
+    let unpaid = place_order(&shop, &[(&tea, "1")]).await;
+    let paid = place_order(&shop, &[(&tea, "1")]).await;
+    assert_eq!(shop.post_form(&format!("/orders/{paid}/pay"), &[]).await.status, 303);
+    eventually_shows(&shop, &format!("/orders/{unpaid}"), "cancelled: not paid in time").await;
+    let page = shop.get(&format!("/orders/{unpaid}")).await.body;
+    assert!(page.contains(r#"id="status">cancelled<"#), "{page}");
+    let page = shop.get(&format!("/orders/{paid}")).await.body;
+    assert!(page.contains(r#"id="status">paid<"#) && !page.contains("not paid in time"), "{page}");
+
+    // An order placed just before the shop stops keeps its window: the next shop, with
+    // the default window of 15 minutes, cancels it when its own 1 second is up.
+    let late = place_order(&shop, &[(&tea, "2")]).await;
+    shop.stop().await;
+    let again = Running::start(open().await).await;
+    eventually_shows(&again, &format!("/orders/{late}"), "cancelled: not paid in time").await;
+    let orders = again.get("/orders").await.body;
+    assert!(orders.contains("cancelled"), "{orders}");
+}
+
 /// Waits until `path` of `shop` shows `text`: another process's write arrives through the
 /// store, not through this process.
 async fn eventually_shows(shop: &Running, path: &str, text: &str) {

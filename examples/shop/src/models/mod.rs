@@ -1,8 +1,9 @@
-//! The models: two aggregates that hold every business rule, and the read models that pages
-//! and the JSON API show.
+//! The models: two aggregates that hold every business rule, the read models that pages
+//! and the JSON API show, and the process manager that cancels unpaid orders.
 
 pub mod money;
 pub mod order;
+pub mod payment_window;
 pub mod product;
 pub mod read;
 
@@ -11,6 +12,7 @@ pub use order::{
     LineRequest, Order, OrderAction, OrderCommand, OrderError, OrderEvent, OrderLine, OrderServices, OrderStatus,
     ProductLookup, ProductOffer, line_cost,
 };
+pub use payment_window::{DEFAULT_PAYMENT_WINDOW, PAYMENT_WINDOW_KEY, PaymentDue, PaymentWindow};
 pub use product::{Product, ProductCommand, ProductError, ProductEvent};
 pub use read::{
     Catalog, CatalogAnswer, CatalogEntry, CatalogQuery, OrderDetail, OrderDetails, OrderDetailsAnswer,

@@ -49,6 +49,11 @@ pub struct OrderShipped;
 #[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct OrderCancelled;
 
+/// The order was cancelled by the shop because it was not paid within the payment window
+/// (see [`PaymentWindow`](super::PaymentWindow)).
+#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct OrderExpired;
+
 /// Why an order refused a command.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum OrderError {
@@ -271,6 +276,19 @@ impl Order {
         }
     }
 
+    /// Cancels an order that was placed and is still unpaid: what the payment window's
+    /// process manager sends when the window closes. An order paid or cancelled in the
+    /// meantime refuses it (the refusal is recorded by the process runner).
+    #[command]
+    pub fn expire(&self) -> Result<OrderExpired, OrderError> {
+        match self.status {
+            OrderStatus::New => Err(OrderError::NotPlaced),
+            OrderStatus::Placed => Ok(OrderExpired),
+            OrderStatus::Paid | OrderStatus::Shipped => Err(OrderError::AlreadyPaid),
+            OrderStatus::Cancelled => Err(OrderError::Cancelled),
+        }
+    }
+
     #[apply]
     fn placed(&mut self, e: &OrderPlaced) {
         self.status = OrderStatus::Placed;
@@ -289,6 +307,11 @@ impl Order {
 
     #[apply]
     fn cancelled(&mut self, _: &OrderCancelled) {
+        self.status = OrderStatus::Cancelled;
+    }
+
+    #[apply]
+    fn expired(&mut self, _: &OrderExpired) {
         self.status = OrderStatus::Cancelled;
     }
 }

@@ -9,7 +9,9 @@ use factum::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::money::Cents;
-use super::order::{OrderCancelled, OrderLine, OrderPaid, OrderPlaced, OrderShipped, OrderStatus, ProductOffer};
+use super::order::{
+    OrderCancelled, OrderExpired, OrderLine, OrderPaid, OrderPlaced, OrderShipped, OrderStatus, ProductOffer,
+};
 use super::product::{PriceChanged, ProductAdded, ProductRetired};
 
 /// A product as the catalog page shows it.
@@ -140,6 +142,11 @@ impl OrderList {
         self.set_status(&meta.stream_id, OrderStatus::Cancelled);
     }
 
+    #[on]
+    fn expired(&mut self, _: &OrderExpired, meta: &EventMeta) {
+        self.set_status(&meta.stream_id, OrderStatus::Cancelled);
+    }
+
     /// The most recent `limit` orders, newest first.
     #[query]
     pub fn recent(&self, limit: usize) -> Vec<OrderSummary> {
@@ -226,6 +233,11 @@ impl OrderDetails {
     #[on]
     fn cancelled(&mut self, _: &OrderCancelled, meta: &EventMeta) {
         self.record(meta, OrderStatus::Cancelled, "cancelled".to_owned());
+    }
+
+    #[on]
+    fn expired(&mut self, _: &OrderExpired, meta: &EventMeta) {
+        self.record(meta, OrderStatus::Cancelled, "cancelled: not paid in time".to_owned());
     }
 
     /// One order, if it was placed.

@@ -48,7 +48,12 @@ pub fn scratch_dir(name: &str) -> PathBuf {
 impl Running {
     /// Serves a shop on `store` on a free port of 127.0.0.1.
     pub async fn start<S: EventStore + Clone>(store: S) -> Running {
-        let shop = Arc::new(Shop::open(store).await.expect("the shop opens"));
+        Running::start_with_payment_window(store, factum_shop::models::DEFAULT_PAYMENT_WINDOW).await
+    }
+
+    /// Serves a shop on `store` whose new orders wait `window` for their payment.
+    pub async fn start_with_payment_window<S: EventStore + Clone>(store: S, window: std::time::Duration) -> Running {
+        let shop = Arc::new(Shop::open_with_payment_window(store, window).await.expect("the shop opens"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
