@@ -3,14 +3,14 @@
 //! throughput and latency on SQLite and PostgreSQL (single appends side by side with the
 //! engine's floor: the same insert and commit done directly with rusqlite or tokio-postgres,
 //! and as events per flush of the disk measured in the same run),
-//! projection catch-up on every store, and the disk's fsync rate (the ceiling of durable
+//! projection catch-up and process managers on every store, and the disk's fsync rate (the ceiling of durable
 //! appends). The side-by-side with cqrs-es is `bench/cqrs-es` (`--bench compare`).
 //!
 //! ```sh
 //! url=$(bash scripts/postgres.sh start /tmp/pgbench-dir | tail -n 1)
 //! FACTUM_POSTGRES_URL=$url cargo bench -p factum-bench --bench figures
 //! cargo bench -p factum-bench --bench figures -- sqlite disk   # only some sections:
-//! #   dispatch rehydrate sqlite postgres projections nats disk
+//! #   dispatch rehydrate sqlite postgres projections processes nats disk
 //! # nats needs FACTUM_NATS_URL (bash scripts/nats.sh start DIR prints one)
 //! ```
 //!
@@ -314,6 +314,20 @@ fn main() {
                 let schema = format!("factum_projections_{}", std::process::id());
                 let store = PostgresStore::connect_with(url, &schema, 8).await.expect("PostgresStore");
                 workload::catch_up(&settings, &mut table, "postgres", store).await;
+            }
+        }
+        if settings.wants("processes") {
+            eprintln!("processes: events in → commands executed, and due deadlines");
+            factum_bench::process::processes(&settings, &mut table, "memory", async |_| MemoryStore::new()).await;
+            let sqlite =
+                async |round| SqliteStore::open(dir.join(format!("processes-{round}.db"))).await.expect("sqlite");
+            factum_bench::process::processes(&settings, &mut table, "sqlite", sqlite).await;
+            if let Some(url) = &settings.postgres {
+                let postgres = async |round| {
+                    let schema = format!("factum_processes_{}_{round}", std::process::id());
+                    PostgresStore::connect_with(url, &schema, 8).await.expect("PostgresStore")
+                };
+                factum_bench::process::processes(&settings, &mut table, "postgres", postgres).await;
             }
         }
         if settings.wants("nats") {

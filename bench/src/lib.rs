@@ -9,5 +9,6 @@ pub mod alloc;
 pub mod bank;
 pub mod hand;
 pub mod measure;
+pub mod process;
 pub mod table;
 pub mod workload;
