@@ -1,14 +1,16 @@
 //! [`ProcessRunner`]: follows the log for one process manager, stores each step with its
 //! checkpoint, outbox and deadlines in one transaction, then executes the commands.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, SystemTime};
+
+use futures_util::{StreamExt, stream};
 
 use super::steps::Outgoing;
 use super::{
     Deadlines, Dispatched, DueDeadline, NewDeadline, OutgoingCommand, ProcessCommit, ProcessManager, RejectedCommand,
-    Steps, checkpoint_name,
+    Route, Steps, checkpoint_name,
 };
 use crate::envelope::{Metadata, RecordedEvent};
 use crate::error::{ApplyError, ProcessError, StoreError};
@@ -19,6 +21,8 @@ use crate::trace::warn;
 const CACHED_INSTANCES: usize = 10_000;
 /// How many outbox entries or due deadlines are handled per transaction.
 const STEP_BATCH: usize = 500;
+/// How many streams a runner sends commands to at once.
+const IN_FLIGHT: usize = 16;
 
 /// Runs one process manager against a store: follows the log from its stored position,
 /// hands each event to the instance it is for, stores the instance's state, its position,
@@ -103,6 +107,8 @@ struct Pending {
     commit: ProcessCommit,
     /// The index in `commit.instances` of each instance's last entry.
     latest: HashMap<String, usize>,
+    /// Instances looked up in the store for this transaction and not found there.
+    absent: HashSet<String>,
 }
 
 /// What a step was triggered by, for the metadata of the commands it sends.
@@ -139,7 +145,7 @@ impl Trigger<'_> {
 
 impl Pending {
     fn new() -> Self {
-        Pending { commit: ProcessCommit::default(), latest: HashMap::new() }
+        Pending { commit: ProcessCommit::default(), latest: HashMap::new(), absent: HashSet::new() }
     }
 
     /// What this transaction already says about `instance`: `Some(None)` when it ends it.
@@ -251,8 +257,21 @@ impl<P: ProcessManager, S: EventStore> ProcessRunner<P, S> {
             let mut pending = Pending::new();
             let mut failed = None;
             let mut reached = progress.position;
+            // Routed first, so that the instances the batch reaches are loaded in one query.
+            let mut routes = Vec::with_capacity(events.len());
             for event in &events {
-                if let Err(error) = self.on_event(progress, &mut pending, event).await {
+                match P::route(event) {
+                    Ok(route) => routes.push(route),
+                    Err(source) => {
+                        failed = Some(event_error::<P>(event, source));
+                        break;
+                    }
+                }
+            }
+            let keys = routes.iter().flatten().map(|route| route.instance.as_str());
+            self.prefetch(progress, &mut pending, keys).await?;
+            for (event, route) in events.iter().zip(routes) {
+                if let Err(error) = self.on_event(progress, &mut pending, event, route).await {
                     failed = Some(error);
                     break;
                 }
@@ -333,8 +352,43 @@ impl<P: ProcessManager, S: EventStore> ProcessRunner<P, S> {
         if let Some(Some(state)) = pending.instance(key) {
             return decode_instance::<P>(key, state).map(Some);
         }
+        if pending.absent.contains(key) {
+            return Ok(None);
+        }
         let stored = self.store.load_process_instance(P::NAME, key).await.map_err(store_error::<P>)?;
         stored.map(|state| decode_instance::<P>(key, &state)).transpose()
+    }
+
+    /// Loads into the cache, in one query, the instances of `keys` this transaction has not
+    /// seen yet, and notes those the store does not have. One whose state does not decode
+    /// is left out: its step loads it again and reports it.
+    async fn prefetch<'k>(
+        &self,
+        progress: &mut Progress<P>,
+        pending: &mut Pending,
+        keys: impl Iterator<Item = &'k str>,
+    ) -> Result<(), ProcessError> {
+        let mut wanted: Vec<String> = Vec::new();
+        let mut seen = HashSet::new();
+        for key in keys {
+            let known = progress.instances.contains_key(key) || pending.instance(key).is_some();
+            if !known && !pending.absent.contains(key) && seen.insert(key) {
+                wanted.push(key.to_owned());
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let found = self.store.load_process_instances(P::NAME, &wanted).await.map_err(store_error::<P>)?;
+        let mut missing: HashSet<String> = wanted.into_iter().collect();
+        for (key, state) in found {
+            missing.remove(&key);
+            if let Ok(instance) = decode_instance::<P>(&key, &state) {
+                progress.instances.insert(key, instance);
+            }
+        }
+        pending.absent.extend(missing);
+        Ok(())
     }
 
     async fn on_event(
@@ -342,9 +396,10 @@ impl<P: ProcessManager, S: EventStore> ProcessRunner<P, S> {
         progress: &mut Progress<P>,
         pending: &mut Pending,
         event: &RecordedEvent,
+        route: Option<Route>,
     ) -> Result<(), ProcessError> {
         let failed = |source| event_error::<P>(event, source);
-        let Some(route) = P::route(event).map_err(failed)? else { return Ok(()) };
+        let Some(route) = route else { return Ok(()) };
         validate_id("process instance", &route.instance)
             .map_err(|error| failed(ApplyError::Handler(Box::new(error))))?;
         let instance = match self.load(progress, pending, &route.instance).await? {
@@ -435,18 +490,47 @@ impl<P: ProcessManager, S: EventStore> ProcessRunner<P, S> {
         Ok(())
     }
 
-    /// Executes the outbox, oldest first; a refused command is recorded and offered to
-    /// its instance's `#[rejected]` handler (whose own commands are executed in turn).
+    /// Executes the outbox: the commands to one stream in order, those to different streams
+    /// side by side (at most [`IN_FLIGHT`] at a time), so that a store's group commit can
+    /// carry them together. A refused command is recorded and offered to its instance's
+    /// `#[rejected]` handler (whose own commands are executed in turn); a command whose
+    /// store failed stays in the outbox, with those after it to the same stream.
     async fn dispatch(&self, progress: &mut Progress<P>) -> Result<(), ProcessError> {
         loop {
             let commands = self.store.pending_commands(P::NAME, STEP_BATCH).await.map_err(store_error::<P>)?;
             if commands.is_empty() {
                 return Ok(());
             }
+            let mut lanes: Vec<Vec<OutgoingCommand>> = Vec::new();
+            let mut lane_of: HashMap<(String, String), usize> = HashMap::new();
+            for command in commands {
+                let key = (command.aggregate_type.clone(), command.stream_id.clone());
+                let lane = *lane_of.entry(key).or_insert_with(|| {
+                    lanes.push(Vec::new());
+                    lanes.len() - 1
+                });
+                lanes[lane].push(command);
+            }
+            let run_lane = |lane: Vec<OutgoingCommand>| async move {
+                let mut outcomes = Vec::with_capacity(lane.len());
+                for command in lane {
+                    let outcome = P::dispatch(&self.targets, &command).await;
+                    let failed = matches!(outcome, Dispatched::Failed(_));
+                    outcomes.push((command, outcome));
+                    if failed {
+                        break;
+                    }
+                }
+                outcomes
+            };
+            let mut outcomes: Vec<(OutgoingCommand, Dispatched)> =
+                stream::iter(lanes).map(run_lane).buffer_unordered(IN_FLIGHT).concat().await;
+            outcomes.sort_by_key(|(command, _)| command.id);
+
             let mut pending = Pending::new();
             let mut failed = None;
-            for command in commands {
-                match P::dispatch(&self.targets, &command).await {
+            for (command, outcome) in outcomes {
+                match outcome {
                     Dispatched::Executed => pending.commit.sent.push(command.id),
                     Dispatched::Rejected(error) => {
                         warn!(
@@ -459,14 +543,14 @@ impl<P: ProcessManager, S: EventStore> ProcessRunner<P, S> {
                         );
                         pending.commit.rejected.push((command.id, error.clone()));
                         let rejected = RejectedCommand { command, error, rejected_at: SystemTime::now() };
-                        if let Err(error) = self.on_rejected(progress, &mut pending, &rejected).await {
+                        if failed.is_none()
+                            && let Err(error) = self.on_rejected(progress, &mut pending, &rejected).await
+                        {
                             failed = Some(error);
-                            break;
                         }
                     }
                     Dispatched::Failed(source) => {
-                        failed = Some(store_error::<P>(source));
-                        break;
+                        failed = failed.or(Some(store_error::<P>(source)));
                     }
                 }
             }
@@ -501,6 +585,8 @@ impl<P: ProcessManager, S: EventStore> ProcessRunner<P, S> {
             }
             let mut pending = Pending::new();
             let mut failed = None;
+            let keys = due.iter().map(|deadline| deadline.deadline.instance.as_str());
+            self.prefetch(progress, &mut pending, keys).await?;
             for deadline in &due {
                 if let Err(error) = self.fire(progress, &mut pending, deadline).await {
                     failed = Some(error);

@@ -1,7 +1,7 @@
 //! `MemoryStore`: the whole log in one process's memory. For tests, examples and caches.
 
 use std::any::Any;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::RangeInclusive;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
@@ -80,6 +80,10 @@ struct ProcessTables {
     outbox: BTreeMap<u64, OutgoingCommand>,
     rejected: Vec<RejectedCommand>,
     deadlines: BTreeMap<u64, NewDeadline>,
+    /// The ids of each instance's deadlines, so that ending or cancelling touches only its own.
+    deadlines_of: HashMap<String, Vec<u64>>,
+    /// The deadlines by due time, then id: what `due_deadlines` reads from the front.
+    by_due: BTreeSet<(SystemTime, u64)>,
     /// The last id given to an outbox entry and to a deadline: ids are never reused.
     last_command: u64,
     last_deadline: u64,
@@ -164,6 +168,20 @@ fn range<'a>(
         return &[];
     }
     &stream.indexes[(first - 1) as usize..last as usize]
+}
+
+impl ProcessTables {
+    /// Removes deadline `id` from the table and both indexes.
+    fn remove_deadline(&mut self, id: u64) {
+        let Some(deadline) = self.deadlines.remove(&id) else { return };
+        self.by_due.remove(&(deadline.due_at, id));
+        if let Some(ids) = self.deadlines_of.get_mut(&deadline.instance) {
+            ids.retain(|&other| other != id);
+            if ids.is_empty() {
+                self.deadlines_of.remove(&deadline.instance);
+            }
+        }
+    }
 }
 
 impl MemoryStore {
@@ -442,7 +460,9 @@ impl EventStore for MemoryStore {
                 }
                 None => {
                     tables.instances.remove(&instance);
-                    tables.deadlines.retain(|_, deadline| deadline.instance != instance);
+                    for id in tables.deadlines_of.get(&instance).cloned().unwrap_or_default() {
+                        tables.remove_deadline(id);
+                    }
                 }
             }
         }
@@ -456,10 +476,15 @@ impl EventStore for MemoryStore {
             }
         }
         for id in commit.fired {
-            tables.deadlines.remove(&id);
+            tables.remove_deadline(id);
         }
         for (instance, kind) in &commit.cancel {
-            tables.deadlines.retain(|_, deadline| deadline.instance != *instance || deadline.kind != *kind);
+            let ids = tables.deadlines_of.get(instance).cloned().unwrap_or_default();
+            for id in ids {
+                if tables.deadlines.get(&id).is_some_and(|deadline| deadline.kind == *kind) {
+                    tables.remove_deadline(id);
+                }
+            }
         }
         for mut command in commit.send {
             tables.last_command += 1;
@@ -469,7 +494,10 @@ impl EventStore for MemoryStore {
         for mut deadline in commit.schedule {
             deadline.due_at = super::to_micros_floor(deadline.due_at);
             tables.last_deadline += 1;
-            tables.deadlines.insert(tables.last_deadline, deadline);
+            let id = tables.last_deadline;
+            tables.deadlines_of.entry(deadline.instance.clone()).or_default().push(id);
+            tables.by_due.insert((deadline.due_at, id));
+            tables.deadlines.insert(id, deadline);
         }
         Ok(())
     }
@@ -496,20 +524,13 @@ impl EventStore for MemoryStore {
         let Some(tables) = log.processes.get(process) else { return Ok(Vec::new()) };
         // Stored to the microsecond, as the other stores keep it.
         let until = super::to_micros_floor(until);
-        let mut due: Vec<DueDeadline> = tables
-            .deadlines
-            .iter()
-            .filter(|(_, deadline)| deadline.due_at <= until)
-            .map(|(&id, deadline)| DueDeadline { id, deadline: deadline.clone() })
-            .collect();
-        due.sort_by_key(|due| (due.deadline.due_at, due.id));
-        due.truncate(limit);
-        Ok(due)
+        let due = tables.by_due.iter().take_while(|(due_at, _)| *due_at <= until).take(limit);
+        Ok(due.map(|&(_, id)| DueDeadline { id, deadline: tables.deadlines[&id].clone() }).collect())
     }
 
     async fn next_deadline(&self, process: &str) -> Result<Option<SystemTime>, StoreError> {
         let log = self.log();
-        Ok(log.processes.get(process).and_then(|tables| tables.deadlines.values().map(|d| d.due_at).min()))
+        Ok(log.processes.get(process).and_then(|tables| tables.by_due.first().map(|&(due_at, _)| due_at)))
     }
 
     async fn acquire_lease(&self, name: &str) -> Result<Lease, StoreError> {

@@ -465,6 +465,27 @@ pub trait EventStore: Send + Sync + 'static {
         instance: &str,
     ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
 
+    /// The stored states of those of `instances` of the process manager `process` that
+    /// live, as `(instance, state)` pairs in any order: what a runner loads the instances a
+    /// batch of events or deadlines reaches with. The default asks
+    /// [`load_process_instance`](Self::load_process_instance) for each; a store may answer
+    /// in one query instead.
+    fn load_process_instances(
+        &self,
+        process: &str,
+        instances: &[String],
+    ) -> impl Future<Output = Result<Vec<(String, String)>, StoreError>> + Send {
+        async move {
+            let mut found = Vec::new();
+            for instance in instances {
+                if let Some(state) = self.load_process_instance(process, instance).await? {
+                    found.push((instance.clone(), state));
+                }
+            }
+            Ok(found)
+        }
+    }
+
     /// Writes everything one step of the process runner `process` changed, in one
     /// transaction: its checkpoint (stored as [`process::checkpoint_name`]), instance
     /// states, outbox and deadlines (see [`ProcessCommit`] for the order they apply in).

@@ -650,6 +650,25 @@ impl EventStore for PostgresStore {
         })
     }
 
+    /// One query, the names passed as an array.
+    fn load_process_instances(
+        &self,
+        process: &str,
+        instances: &[String],
+    ) -> impl Future<Output = Result<Vec<(String, String)>, StoreError>> + Send {
+        let (process, instances) = (process.to_owned(), instances.to_vec());
+        boxed(async move {
+            let conn = self.inner.pool.get().await?;
+            let conn = conn.conn();
+            let rows = conn
+                .client
+                .query(&conn.statements.load_process_instances, &[&process, &instances])
+                .await
+                .map_err(backend)?;
+            rows.iter().map(|row| Ok((row.try_get(0).map_err(backend)?, row.try_get(1).map_err(backend)?))).collect()
+        })
+    }
+
     /// One transaction: `BEGIN` and the statements pipelined, then `COMMIT` (see
     /// `process.rs`).
     fn commit_process(

@@ -175,6 +175,10 @@ statements! { s =>
     load_process_instance: format!(
         "SELECT state FROM {s}.process_instances WHERE process = $1::text AND instance = $2::text"
     );
+    /// The states of the instances `$2` of process `$1`, with their names.
+    load_process_instances: format!(
+        "SELECT instance, state FROM {s}.process_instances WHERE process = $1::text AND instance = ANY($2::text[])"
+    );
     /// Stores the states `$3` of the instances `$2` of process `$1` (each instance once).
     save_process_instances: format!(
         "INSERT INTO {s}.process_instances (process, instance, state) \

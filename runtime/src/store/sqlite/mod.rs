@@ -391,6 +391,29 @@ impl EventStore for SqliteStore {
         }))
     }
 
+    /// One query, the names passed as a JSON array.
+    fn load_process_instances(
+        &self,
+        process: &str,
+        instances: &[String],
+    ) -> impl Future<Output = Result<Vec<(String, String)>, StoreError>> + Send {
+        let process = process.to_owned();
+        let names = serde_json::to_string(instances);
+        boxed(async move {
+            let names = names.map_err(|error| StoreError::Backend(Box::new(error)))?;
+            self.read(move |connection| {
+                let mut query = connection.prepare_cached(statements::LOAD_PROCESS_INSTANCES).map_err(backend)?;
+                let mut found = query.query(params![process, names]).map_err(backend)?;
+                let mut states = Vec::new();
+                while let Some(row) = found.next().map_err(backend)? {
+                    states.push(rows::process_instance(row, &process)?);
+                }
+                Ok(states)
+            })
+            .await
+        })
+    }
+
     /// One immediate (write-locked) transaction on the writing connection, fsynced before it
     /// returns, as an append is.
     fn commit_process(

@@ -266,6 +266,14 @@ pub(super) fn process_state(row: &Row<'_>, process: &str, instance: &str) -> Res
     Cells { row, location: format!("instance {instance:?} of process {process:?}") }.get(0, "state")
 }
 
+/// An instance of `process` and its state, from `SELECT instance, state`.
+pub(super) fn process_instance(row: &Row<'_>, process: &str) -> Result<(String, String), StoreError> {
+    let cells = Cells { row, location: format!("an instance of process {process:?}") };
+    let instance: String = cells.get(0, "instance")?;
+    let cells = Cells { row, location: format!("instance {instance:?} of process {process:?}") };
+    Ok((instance, cells.get(1, "state")?))
+}
+
 /// When the earliest deadline of `process` is due, if it has any.
 pub(super) fn next_deadline(connection: &Connection, process: &str) -> Result<Option<SystemTime>, StoreError> {
     let at = || format!("the deadlines of process {process:?}");

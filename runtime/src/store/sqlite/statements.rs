@@ -106,6 +106,10 @@ macro_rules! deadline_columns {
 pub(super) const LOAD_PROCESS_INSTANCE: &str =
     "SELECT state FROM process_instances WHERE process = ?1 AND instance = ?2";
 
+/// The states of the instances of process `?1` named in the JSON array `?2`, with their names.
+pub(super) const LOAD_PROCESS_INSTANCES: &str = "SELECT instance, state FROM process_instances
+     WHERE process = ?1 AND instance IN (SELECT value FROM json_each(?2))";
+
 /// Stores the state `?3` of instance `?2` of process `?1`, replacing the previous one.
 pub(super) const SAVE_PROCESS_INSTANCE: &str =
     "INSERT INTO process_instances (process, instance, state) VALUES (?1, ?2, ?3)
