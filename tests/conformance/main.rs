@@ -76,6 +76,7 @@ macro_rules! conformance {
             case!(processes::a_process_sends_commands_with_their_causes);
             case!(processes::an_ended_instance_receives_nothing);
             case!(processes::a_rejected_command_is_recorded);
+            case!(processes::a_panicking_handler_stops_the_runner_at_its_event);
             case!(processes::a_crash_between_commit_and_commands_executes_each_once);
             case!(processes::deadlines_survive_a_restart_and_fire_once);
             case!(processes::two_exclusive_runners_never_fire_a_deadline_twice);

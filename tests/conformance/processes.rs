@@ -123,6 +123,7 @@ impl Payout {
 
     #[on]
     fn poked(&mut self, e: &JobPoked, steps: &mut Steps<Self>) {
+        assert!(e.amount != 13, "an unlucky poke");
         steps.send::<Ledger>(&self.ledger, LedgerCommand::Credit { amount: e.amount });
     }
 
@@ -199,6 +200,30 @@ pub async fn an_ended_instance_receives_nothing<S: EventStore + Clone>(store: S)
     let ledger = ledger(&store, "l-1").await;
     assert_eq!((ledger.balance, ledger.credits), (5, 1), "only the start's credit; no poke, no deadline");
     assert_eq!(store.next_deadline("payout").await.unwrap(), None, "ending cancelled the deadline");
+}
+
+/// A handler that panics stops the runner with an error naming the event; what came
+/// before it is committed and its commands executed, and the next run stops there again.
+pub async fn a_panicking_handler_stops_the_runner_at_its_event<S: EventStore + Clone>(store: S) {
+    let jobs = Repository::<Job, _>::new(store.clone());
+    start_job(&store, "j-1", "l-1", 5, None).await;
+    jobs.execute("j-1", JobCommand::Poke { amount: 13 }).await.unwrap();
+    jobs.execute("j-1", JobCommand::Poke { amount: 1 }).await.unwrap();
+    let runner = runner(&store).await;
+    for _ in 0..2 {
+        let error = runner.catch_up().await.unwrap_err().to_string();
+        assert!(
+            error.contains(
+                "process manager `payout` stopped at position 2 (stream job/j-1, version 2, event `JobPoked`)"
+            ) && error.contains("an unlucky poke"),
+            "{error}"
+        );
+        assert_eq!(runner.position().await, 1);
+        assert_eq!(ledger(&store, "l-1").await.balance, 5, "the start's credit, once; nothing after the poke");
+    }
+    let failure = store.load_failure("process:payout").await.unwrap().expect("the stop is recorded");
+    assert_eq!(failure.position, 1);
+    assert!(failure.error.contains("`JobPoked`"), "{}", failure.error);
 }
 
 /// A refused command is recorded, offered to `#[rejected]`, and its compensation executed.

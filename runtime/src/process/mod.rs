@@ -139,6 +139,36 @@ pub use steps::Steps;
 ///
 /// `#[derive(ProcessManager)]` implements it from `#[process(name = "...", sends = [..])]`;
 /// the name defaults to the kebab-case type name.
+///
+/// ```
+/// use factum::prelude::*;
+/// # use serde::{Deserialize, Serialize};
+/// # #[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+/// # pub struct OrderPlaced;
+/// # #[derive(Aggregate, Default, Debug, Clone)]
+/// # #[aggregate(name = "order")]
+/// # pub struct Order;
+/// # #[handlers]
+/// # impl Order {
+/// #     #[command]
+/// #     pub fn place(&self) -> Result<OrderPlaced, std::convert::Infallible> { Ok(OrderPlaced) }
+/// #     #[apply]
+/// #     fn placed(&mut self, _: &OrderPlaced) {}
+/// # }
+///
+/// #[derive(ProcessManager, Default, Serialize, Deserialize)]
+/// #[process(sends = [Order])]
+/// struct Restocking;
+///
+/// #[handlers]
+/// impl Restocking {
+///     #[on(start)]
+///     fn placed(&mut self, _: &OrderPlaced) {}
+/// }
+///
+/// assert_eq!((Restocking::NAME, Restocking::SENDS), ("restocking", &["order"][..]));
+/// assert_eq!(<Restocking as factum::ProcessManager>::EVENTS, ["OrderPlaced"]);
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has `#[handlers]` for a process manager but no `#[derive(ProcessManager)]`",
     label = "this type has no `#[derive(ProcessManager)]`",
@@ -217,7 +247,8 @@ pub struct Route {
 /// and sends commands and sets deadlines through [`Steps`].
 ///
 /// Implemented by `#[handlers]` on an impl block with `#[on]`, `#[deadline]` and
-/// `#[rejected]` methods; see the [module docs](self).
+/// `#[rejected]` methods; see the [module docs](self) for an example, and
+/// [`ProcessType`] for the generated subscription.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a process manager",
     label = "needs `#[derive(ProcessManager)]` on the struct and `#[handlers]` on an impl block with `#[on(start)]` methods"
