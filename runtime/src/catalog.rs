@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 
-use crate::registry::{self, AggregateShape, EventShape, ProcessShape, ProjectionShape};
+use crate::registry::{self, AggregateShape, EventShape, HandlerShape, ProcessShape, ProjectionShape};
 use crate::schema::BLESS;
 
 /// The catalog of this program's event model, as Markdown with a Mermaid flowchart.
@@ -290,15 +290,7 @@ impl Model {
         page.push_str("\n## Projections\n");
         for projection in &self.projections {
             let _ = write!(page, "\n### `{}`\n\n`{}`\n\n", projection.name, projection.rust_type);
-            let reads: Vec<String> = projection
-                .handlers
-                .iter()
-                .map(|h| match h.aggregate {
-                    Some(aggregate) => format!("`{}` of `{aggregate}`", h.event),
-                    None => format!("`{}`", h.event),
-                })
-                .collect();
-            let _ = writeln!(page, "Reads: {}\\", or_none(&reads));
+            let _ = writeln!(page, "Reads: {}\\", or_none(&handled(projection.handlers)));
             let queries: Vec<String> = projection.queries.iter().map(|q| q.to_string()).collect();
             let _ = writeln!(page, "Queries: {}", or_none(&queries));
         }
@@ -308,15 +300,7 @@ impl Model {
         }
         for process in &self.processes {
             let _ = write!(page, "\n### `{}`\n\n`{}`\n\n", process.name, process.rust_type);
-            let handles: Vec<String> = process
-                .handlers
-                .iter()
-                .map(|h| match h.aggregate {
-                    Some(aggregate) => format!("`{}` of `{aggregate}`", h.event),
-                    None => format!("`{}`", h.event),
-                })
-                .collect();
-            let _ = writeln!(page, "Handles: {}\\", or_none(&handles));
+            let _ = writeln!(page, "Handles: {}\\", or_none(&handled(process.handlers)));
             let _ = writeln!(page, "Sends commands to: {}\\", code_list(process.sends));
             let _ = writeln!(page, "Deadlines: {}", code_list(process.deadlines));
         }
@@ -468,6 +452,17 @@ fn code_list(items: &[&str]) -> String {
     } else {
         items.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")
     }
+}
+
+/// The events handlers take, as code, each with the aggregate it is narrowed to.
+fn handled(handlers: &[HandlerShape]) -> Vec<String> {
+    handlers
+        .iter()
+        .map(|h| match h.aggregate {
+            Some(aggregate) => format!("`{}` of `{aggregate}`", h.event),
+            None => format!("`{}`", h.event),
+        })
+        .collect()
 }
 
 fn or_none(items: &[String]) -> String {

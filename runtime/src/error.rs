@@ -272,6 +272,22 @@ pub enum ApplyError {
 }
 
 impl ApplyError {
+    /// Runs a handler (a projection's, a process manager's), turning a panic into
+    /// [`ApplyError::Panicked`] with its message.
+    pub(crate) fn catching(handler: impl FnOnce() -> Result<(), ApplyError>) -> Result<(), ApplyError> {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(handler)) {
+            Ok(outcome) => outcome,
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "(a panic without a message)".to_owned());
+                Err(ApplyError::Panicked(message))
+            }
+        }
+    }
+
     /// True when the event did not decode: stored data the projection cannot read.
     pub fn is_corrupt(&self) -> bool {
         matches!(self, ApplyError::Decode(_))

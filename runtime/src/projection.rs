@@ -52,7 +52,6 @@
 
 use std::fmt::Debug;
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -828,17 +827,7 @@ impl<P: Projection, S: EventStore> Debug for ProjectionRunner<P, S> {
 
 /// Applies one event, turning a panic of the handler into an error.
 fn apply_one<P: Projection>(projection: &mut P, event: &RecordedEvent) -> Result<(), ApplyError> {
-    match catch_unwind(AssertUnwindSafe(|| projection.project(event))) {
-        Ok(applied) => applied,
-        Err(panic) => {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "(a panic without a message)".to_owned());
-            Err(ApplyError::Panicked(message))
-        }
-    }
+    ApplyError::catching(|| projection.project(event))
 }
 
 fn event_error<P: Projection>(event: &RecordedEvent, source: ApplyError) -> ProjectionError {

@@ -93,6 +93,47 @@ pub struct RejectedCommand {
 /// and `fired` are removed from the outbox and the deadlines (`rejected` kept as
 /// records); `cancel` removes deadlines; then `send` and `schedule` are added. An instance
 /// set to `None` is removed with all of its deadlines.
+///
+/// A runner writes these; a tool that inspects or repairs a process manager's tables may too:
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use factum::process::{NewDeadline, OutgoingCommand, ProcessCommit};
+/// use factum::{EventStore, MemoryStore, Metadata};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), factum::StoreError> {
+/// let store = MemoryStore::new();
+/// let due_at = SystemTime::now() - Duration::from_secs(1);
+/// let commit = ProcessCommit {
+///     position: Some(7),
+///     instances: vec![("o-1".into(), Some(r#"{"order":"o-1"}"#.into()))],
+///     send: vec![OutgoingCommand {
+///         id: 0,
+///         instance: "o-1".into(),
+///         aggregate_type: "order".into(),
+///         stream_id: "o-1".into(),
+///         command: r#"{"Expire":null}"#.into(),
+///         metadata: Metadata::new().with_command_id("payment-window/o-1/7/0"),
+///     }],
+///     schedule: vec![NewDeadline {
+///         instance: "o-1".into(),
+///         kind: "PaymentDue".into(),
+///         due_at,
+///         payload: r#"{"PaymentDue":null}"#.into(),
+///         correlation_id: None,
+///     }],
+///     ..ProcessCommit::default()
+/// };
+/// store.commit_process("payment-window", commit).await?;
+///
+/// let pending = store.pending_commands("payment-window", 10).await?;
+/// assert_eq!(pending[0].command_id(), "payment-window/o-1/7/0");
+/// let due = store.due_deadlines("payment-window", SystemTime::now(), 10).await?;
+/// assert_eq!((due[0].deadline.instance.as_str(), due[0].deadline.kind.as_str()), ("o-1", "PaymentDue"));
+/// let checkpoint = store.load_checkpoint(&factum::process::checkpoint_name("payment-window")).await?;
+/// assert_eq!(checkpoint.map(|c| c.position), Some(7));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProcessCommit {
     /// The runner's new position in the log, if it moved.

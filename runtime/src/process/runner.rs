@@ -2,7 +2,6 @@
 //! checkpoint, outbox and deadlines in one transaction, then executes the commands.
 
 use std::collections::{HashMap, HashSet};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, SystemTime};
 
 use futures_util::{StreamExt, stream};
@@ -409,7 +408,7 @@ impl<P: ProcessManager, S: EventStore> ProcessRunner<P, S> {
         };
         let mut instance = instance;
         let mut steps = Steps::new(SystemTime::now());
-        guarded(|| instance.on_event(event, &mut steps)).map_err(failed)?;
+        ApplyError::catching(|| instance.on_event(event, &mut steps)).map_err(failed)?;
         self.record(progress, pending, &route.instance, instance, steps, &Trigger::Event(event))
     }
 
@@ -571,7 +570,8 @@ impl<P: ProcessManager, S: EventStore> ProcessRunner<P, S> {
         let Some(mut instance) = self.load(progress, pending, key).await? else { return Ok(()) };
         let mut steps = Steps::new(SystemTime::now());
         let trigger = Trigger::Rejection(rejected);
-        guarded(|| instance.on_rejected(rejected, &mut steps)).map_err(|e| trigger_error::<P>(&trigger, key, e))?;
+        ApplyError::catching(|| instance.on_rejected(rejected, &mut steps))
+            .map_err(|e| trigger_error::<P>(&trigger, key, e))?;
         self.record(progress, pending, key, instance, steps, &trigger)
     }
 
@@ -620,7 +620,8 @@ impl<P: ProcessManager, S: EventStore> ProcessRunner<P, S> {
         // state deleted by hand) has nothing to fire on.
         let Some(mut instance) = self.load(progress, pending, key).await? else { return Ok(()) };
         let mut steps = Steps::new(SystemTime::now());
-        guarded(|| instance.on_deadline(deadline, &mut steps)).map_err(|e| trigger_error::<P>(&trigger, key, e))?;
+        ApplyError::catching(|| instance.on_deadline(deadline, &mut steps))
+            .map_err(|e| trigger_error::<P>(&trigger, key, e))?;
         self.record(progress, pending, key, instance, steps, &trigger)
     }
 }
@@ -628,21 +629,6 @@ impl<P: ProcessManager, S: EventStore> ProcessRunner<P, S> {
 impl<P: ProcessManager, S: EventStore> std::fmt::Debug for ProcessRunner<P, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProcessRunner").field("process", &P::NAME).finish_non_exhaustive()
-    }
-}
-
-/// Runs a handler, turning a panic into [`ApplyError::Panicked`].
-fn guarded(handler: impl FnOnce() -> Result<(), ApplyError>) -> Result<(), ApplyError> {
-    match catch_unwind(AssertUnwindSafe(handler)) {
-        Ok(outcome) => outcome,
-        Err(panic) => {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "(no message)".to_owned());
-            Err(ApplyError::Panicked(message))
-        }
     }
 }
 

@@ -235,20 +235,34 @@ fn block_on<F: Future>(future: F) -> F::Output {
 ///     .then_state(|b| b.by_account.len() == 1);
 /// ```
 pub fn projection<P: crate::Projection>() -> ProjectionScenario<P> {
-    ProjectionScenario { projection: P::default(), streams: Vec::new(), position: 0 }
+    ProjectionScenario { projection: P::default(), log: TestLog::default() }
 }
 
 /// A projection fed with events, to check. Each check panics with expected and actual.
 pub struct ProjectionScenario<P: crate::Projection> {
     projection: P,
+    log: TestLog,
+}
+
+/// The log a scenario's events are "stored" in: each stream's version and the global
+/// position, so that handlers see the metadata a store would give them.
+#[derive(Default)]
+struct TestLog {
     streams: Vec<((String, String), u64)>,
     position: u64,
 }
 
-impl<P: crate::Projection> ProjectionScenario<P> {
-    /// Feeds `event`, as if stored as the next event of `aggregate_type/stream_id`.
+impl TestLog {
+    /// `event` as the next event of `aggregate_type/stream_id`, recorded at `at`.
     #[track_caller]
-    pub fn given<E: crate::Event>(mut self, aggregate_type: &str, stream_id: &str, event: E) -> Self {
+    fn next<E: crate::Event>(
+        &mut self,
+        aggregate_type: &str,
+        stream_id: &str,
+        event: &E,
+        at: std::time::SystemTime,
+        metadata: crate::Metadata,
+    ) -> crate::RecordedEvent {
         let key = (aggregate_type.to_owned(), stream_id.to_owned());
         let version = match self.streams.iter_mut().find(|(k, _)| *k == key) {
             Some((_, v)) => {
@@ -261,7 +275,7 @@ impl<P: crate::Projection> ProjectionScenario<P> {
             }
         };
         self.position += 1;
-        let recorded = crate::RecordedEvent {
+        crate::RecordedEvent {
             meta: crate::EventMeta {
                 aggregate_type: aggregate_type.to_owned(),
                 stream_id: stream_id.to_owned(),
@@ -269,13 +283,27 @@ impl<P: crate::Projection> ProjectionScenario<P> {
                 position: self.position,
                 event_name: E::NAME.to_owned(),
                 event_version: E::VERSION,
-                recorded_at: std::time::SystemTime::now(),
-                metadata: crate::Metadata::default(),
+                recorded_at: at,
+                metadata,
             },
             payload: event.encode().unwrap_or_else(|e| panic!("{e}")),
-        };
+        }
+    }
+}
+
+impl<P: crate::Projection> ProjectionScenario<P> {
+    /// Feeds `event`, as if stored as the next event of `aggregate_type/stream_id`.
+    #[track_caller]
+    pub fn given<E: crate::Event>(mut self, aggregate_type: &str, stream_id: &str, event: E) -> Self {
+        let recorded =
+            self.log.next(aggregate_type, stream_id, &event, std::time::SystemTime::now(), Default::default());
         if let Err(error) = self.projection.project(&recorded) {
-            panic!("projection `{}` failed on event `{}` at position {}: {error}", P::NAME, E::NAME, self.position);
+            panic!(
+                "projection `{}` failed on event `{}` at position {}: {error}",
+                P::NAME,
+                E::NAME,
+                recorded.meta.position
+            );
         }
         self
     }

@@ -6,8 +6,9 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::TestLog;
 use crate::aggregate::Aggregate;
-use crate::envelope::{EventMeta, Metadata, RecordedEvent};
+use crate::envelope::Metadata;
 use crate::event::Event;
 use crate::process::{DeadlineOf, Deadlines, OutgoingCommand, ProcessManager, RejectedCommand, Sends, Steps};
 
@@ -85,8 +86,7 @@ pub fn process<P: ProcessManager>() -> ProcessScenario<P> {
         instances: Vec::new(),
         deadlines: Vec::new(),
         last_deadline: 0,
-        streams: Vec::new(),
-        position: 0,
+        log: TestLog::default(),
         last: Last::default(),
     }
 }
@@ -99,8 +99,7 @@ pub struct ProcessScenario<P: ProcessManager> {
     /// Deadlines set and not fired: id, instance, due time, value.
     deadlines: Vec<(u64, String, SystemTime, P::Deadline)>,
     last_deadline: u64,
-    streams: Vec<((String, String), u64)>,
-    position: u64,
+    log: TestLog,
     last: Last<P>,
 }
 
@@ -129,40 +128,14 @@ impl<P: ProcessManager> ProcessScenario<P> {
     /// Like [`given`](Self::given), with the metadata of the command that recorded it.
     #[track_caller]
     pub fn given_with<E: Event>(mut self, aggregate_type: &str, stream_id: &str, event: E, metadata: Metadata) -> Self {
-        let key = (aggregate_type.to_owned(), stream_id.to_owned());
-        let version = match self.streams.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, v)) => {
-                *v += 1;
-                *v
-            }
-            None => {
-                self.streams.push((key, 1));
-                1
-            }
-        };
-        self.position += 1;
-        let recorded = RecordedEvent {
-            meta: EventMeta {
-                aggregate_type: aggregate_type.to_owned(),
-                stream_id: stream_id.to_owned(),
-                stream_version: version,
-                position: self.position,
-                event_name: E::NAME.to_owned(),
-                event_version: E::VERSION,
-                recorded_at: self.now,
-                metadata,
-            },
-            payload: event.encode().unwrap_or_else(|e| panic!("{e}")),
-        };
+        let recorded = self.log.next(aggregate_type, stream_id, &event, self.now, metadata);
+        let version = recorded.meta.stream_version;
         self.last = Last { what: format!("event `{}` on {aggregate_type}/{stream_id}", E::NAME), ..Last::default() };
-        let recorded_stream = (aggregate_type.to_owned(), stream_id.to_owned());
         let failed = |error: &dyn std::fmt::Display| -> ! {
             panic!(
-                "process manager `{}` failed on event `{}` (version {version} of {}/{}): {error}",
+                "process manager `{}` failed on event `{}` (version {version} of {aggregate_type}/{stream_id}): {error}",
                 P::NAME,
                 E::NAME,
-                recorded_stream.0,
-                recorded_stream.1
             )
         };
         let route = match P::route(&recorded) {
@@ -179,7 +152,7 @@ impl<P: ProcessManager> ProcessScenario<P> {
         if let Err(error) = instance.on_event(&recorded, &mut steps) {
             failed(&error)
         }
-        let trigger = format!("{}/{}", P::NAME, self.position);
+        let trigger = format!("{}/{}", P::NAME, recorded.meta.position);
         self.keep(&route.instance, instance, steps, &trigger);
         self
     }
