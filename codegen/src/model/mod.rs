@@ -343,6 +343,26 @@ pub(crate) fn generic_args<'a>(ty: &'a Type, name: &str) -> Option<Vec<&'a Type>
     )
 }
 
+/// True when `ty` is a shared reference to a type whose path ends in `name` (`&EventMeta`,
+/// `&factum::process::RejectedCommand`).
+pub(crate) fn is_ref_to(ty: &Type, name: &str) -> bool {
+    matches!(ty, Type::Reference(r) if r.mutability.is_none() && event_key(&r.elem).is_some_and(|k| k == name))
+}
+
+/// Checks that a handler returns nothing or `Result<(), E>` (`wrong` is the message for
+/// anything else); whether it returns a `Result`.
+pub(crate) fn unit_or_result(cx: &Ctxt, output: &syn::ReturnType, wrong: &str) -> bool {
+    match output {
+        syn::ReturnType::Default => false,
+        syn::ReturnType::Type(_, ty) => {
+            if !result_args(ty).is_some_and(|(ok, _)| matches!(ok, Type::Tuple(t) if t.elems.is_empty())) {
+                cx.error_spanned_by(ty, wrong);
+            }
+            true
+        }
+    }
+}
+
 /// The name that identifies an event type in this block: the last segment of its path.
 pub(crate) fn event_key(ty: &Type) -> Option<Ident> {
     match ty {

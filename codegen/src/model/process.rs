@@ -3,11 +3,11 @@
 //! built while checking every rule.
 
 use quote::format_ident;
-use syn::{Attribute, Ident, LitStr, PatType, ReturnType, Type, Visibility};
+use syn::{Attribute, Ident, LitStr, PatType, Type, Visibility};
 
 use super::{
-    Role, block_type, cfgs, check_receiver, common_signature_checks, event_key, event_param, is_steps, result_args,
-    role, typed_params,
+    Role, block_type, cfgs, check_receiver, common_signature_checks, event_key, event_param, is_ref_to, is_steps, role,
+    typed_params, unit_or_result,
 };
 use crate::ast::{HandlersImpl, Member, Method};
 use crate::attr::{self, HandlersArgs};
@@ -167,18 +167,11 @@ fn handler_checks(cx: &Ctxt, method: &Method, marker: &str) -> bool {
         true,
         &format!("{what} method takes `&mut self`: it changes its instance's state"),
     );
-    match &sig.output {
-        ReturnType::Default => false,
-        ReturnType::Type(_, ty) => {
-            if !result_args(ty).is_some_and(|(ok, _)| matches!(ok, Type::Tuple(t) if t.elems.is_empty())) {
-                cx.error_spanned_by(
-                    ty,
-                    format!("{what} method returns nothing, or `Result<(), E>` to stop the process runner"),
-                );
-            }
-            true
-        }
-    }
+    unit_or_result(
+        cx,
+        &sig.output,
+        &format!("{what} method returns nothing, or `Result<(), E>` to stop the process runner"),
+    )
 }
 
 /// Reads the parameters after the first: an optional `&EventMeta` (when `meta` is allowed),
@@ -187,8 +180,7 @@ fn handler_checks(cx: &Ctxt, method: &Method, marker: &str) -> bool {
 fn trailing_params(cx: &Ctxt, rest: &[&PatType], meta: bool, usage: &str) -> (bool, bool) {
     let (mut with_meta, mut with_steps) = (false, false);
     for param in rest {
-        let is_meta = matches!(&*param.ty, Type::Reference(r) if r.mutability.is_none() && event_key(&r.elem).is_some_and(|k| k == "EventMeta"));
-        if meta && is_meta && !with_meta && !with_steps {
+        if meta && is_ref_to(&param.ty, "EventMeta") && !with_meta && !with_steps {
             with_meta = true;
         } else if is_steps(&param.ty) && !with_steps {
             with_steps = true;
@@ -268,8 +260,7 @@ fn rejected_method(cx: &Ctxt, method: &Method) -> Option<Rejected> {
         cx.error_spanned_by(name, format!("a `#[rejected]` method takes the refused command: {usage}"));
         return None;
     };
-    let is_rejected = matches!(&*rejected.ty, Type::Reference(r) if r.mutability.is_none() && event_key(&r.elem).is_some_and(|k| k == "RejectedCommand"));
-    if !is_rejected {
+    if !is_ref_to(&rejected.ty, "RejectedCommand") {
         cx.error_spanned_by(&rejected.ty, format!("a `#[rejected]` method takes `&RejectedCommand` first: {usage}"));
     }
     let (_, with_steps) = trailing_params(cx, rest, false, &usage);

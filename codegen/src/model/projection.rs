@@ -5,8 +5,8 @@ use quote::format_ident;
 use syn::{FnArg, Ident, LitStr, ReturnType, Type, Visibility};
 
 use super::{
-    Role, block_type, cfgs, check_receiver, common_signature_checks, event_key, event_param, field, result_args, role,
-    typed_params,
+    Role, block_type, cfgs, check_receiver, common_signature_checks, event_param, field, is_ref_to, role, typed_params,
+    unit_or_result,
 };
 use crate::ast::{HandlersImpl, Member, Method};
 use crate::attr::{self, HandlersArgs};
@@ -114,15 +114,8 @@ fn on(cx: &Ctxt, method: &Method) -> Option<On> {
         true,
         "an `#[on]` method takes `&mut self`: it changes the read model",
     );
-    let fallible = match &sig.output {
-        ReturnType::Default => false,
-        ReturnType::Type(_, ty) => {
-            if !result_args(ty).is_some_and(|(ok, _)| matches!(ok, Type::Tuple(t) if t.elems.is_empty())) {
-                cx.error_spanned_by(ty, "an `#[on]` method returns nothing, or `Result<(), E>` to stop the projection");
-            }
-            true
-        }
-    };
+    let fallible =
+        unit_or_result(cx, &sig.output, "an `#[on]` method returns nothing, or `Result<(), E>` to stop the projection");
     let typed = typed_params(sig);
     let usage = format!(
         "`fn {name}(&mut self, event: &SomeEvent)` or `fn {name}(&mut self, event: &SomeEvent, meta: &EventMeta)`"
@@ -130,8 +123,7 @@ fn on(cx: &Ctxt, method: &Method) -> Option<On> {
     let (event, with_meta) = match typed.as_slice() {
         [event] => (event, false),
         [event, meta] => {
-            let is_meta = matches!(&*meta.ty, Type::Reference(r) if r.mutability.is_none() && event_key(&r.elem).is_some_and(|k| k == "EventMeta"));
-            if !is_meta {
+            if !is_ref_to(&meta.ty, "EventMeta") {
                 cx.error_spanned_by(
                     &meta.ty,
                     format!("the second parameter of an `#[on]` method is `&EventMeta`: {usage}"),

@@ -98,6 +98,9 @@ struct Progress<P> {
     /// aborted task) may have left instances changed in the cache that were never
     /// committed, so the next one starts again from the store.
     clean: bool,
+    /// The outbox is known to be empty: every command this runner stored was executed, so
+    /// a catch-up need not ask the store for leftovers first.
+    drained: bool,
 }
 
 /// One transaction being assembled, with what it says about instances for the lookups of
@@ -176,7 +179,12 @@ impl<P: ProcessManager, S: EventStore> ProcessRunner<P, S> {
         Ok(ProcessRunner {
             store,
             targets,
-            state: tokio::sync::Mutex::new(Progress { position, instances: HashMap::new(), clean: true }),
+            state: tokio::sync::Mutex::new(Progress {
+                position,
+                instances: HashMap::new(),
+                clean: true,
+                drained: false,
+            }),
             batch: 500,
         })
     }
@@ -224,6 +232,7 @@ impl<P: ProcessManager, S: EventStore> ProcessRunner<P, S> {
         let mut progress = self.state.lock().await;
         if !progress.clean {
             progress.instances.clear();
+            progress.drained = false;
             progress.position = Self::stored_position(&self.store).await?;
         }
         progress.clean = false;
@@ -233,6 +242,7 @@ impl<P: ProcessManager, S: EventStore> ProcessRunner<P, S> {
             Err(error) => {
                 // What was not committed may be half-changed: read it back from the store.
                 progress.instances.clear();
+                progress.drained = false;
                 if let Ok(position) = Self::stored_position(&self.store).await {
                     progress.position = position;
                     progress.clean = true;
@@ -244,7 +254,9 @@ impl<P: ProcessManager, S: EventStore> ProcessRunner<P, S> {
     }
 
     async fn catch_up_locked(&self, progress: &mut Progress<P>) -> Result<u64, ProcessError> {
-        self.dispatch(progress).await?;
+        if !progress.drained {
+            self.dispatch(progress).await?;
+        }
         loop {
             // Everything up to `head` is committed: once a read comes back short, the process
             // has seen every event it subscribes to up to there. That move is kept in memory
@@ -281,7 +293,9 @@ impl<P: ProcessManager, S: EventStore> ProcessRunner<P, S> {
             }
             self.commit(progress, pending).await?;
             progress.position = reached;
-            self.dispatch(progress).await?;
+            if !progress.drained {
+                self.dispatch(progress).await?;
+            }
             if let Some(error) = failed {
                 return Err(error);
             }
@@ -324,6 +338,7 @@ impl<P: ProcessManager, S: EventStore> ProcessRunner<P, S> {
             let mut progress = self.state.lock().await;
             progress.position = Self::stored_position(&self.store).await?;
             progress.instances.clear();
+            progress.drained = false;
         }
         self.run().await
     }
@@ -477,10 +492,14 @@ impl<P: ProcessManager, S: EventStore> ProcessRunner<P, S> {
     }
 
     /// Stores a transaction. The instances it wrote are in the cache already (a failure
-    /// empties the cache: see [`catch_up`](Self::catch_up)).
+    /// empties the cache: see [`catch_up`](Self::catch_up)); commands it stored leave the
+    /// outbox to [`dispatch`](Self::dispatch).
     async fn commit(&self, progress: &mut Progress<P>, pending: Pending) -> Result<(), ProcessError> {
         if pending.commit.is_empty() {
             return Ok(());
+        }
+        if !pending.commit.send.is_empty() {
+            progress.drained = false;
         }
         self.store.commit_process(P::NAME, pending.commit).await.map_err(store_error::<P>)?;
         if progress.instances.len() > CACHED_INSTANCES {
@@ -498,8 +517,10 @@ impl<P: ProcessManager, S: EventStore> ProcessRunner<P, S> {
         loop {
             let commands = self.store.pending_commands(P::NAME, STEP_BATCH).await.map_err(store_error::<P>)?;
             if commands.is_empty() {
+                progress.drained = true;
                 return Ok(());
             }
+            let last_batch = commands.len() < STEP_BATCH;
             let mut lanes: Vec<Vec<OutgoingCommand>> = Vec::new();
             let mut lane_of: HashMap<(String, String), usize> = HashMap::new();
             for command in commands {
@@ -553,9 +574,14 @@ impl<P: ProcessManager, S: EventStore> ProcessRunner<P, S> {
                     }
                 }
             }
+            let added = !pending.commit.send.is_empty();
             self.commit(progress, pending).await?;
             if let Some(error) = failed {
                 return Err(error);
+            }
+            if last_batch && !added {
+                progress.drained = true;
+                return Ok(());
             }
         }
     }
@@ -595,7 +621,9 @@ impl<P: ProcessManager, S: EventStore> ProcessRunner<P, S> {
                 pending.commit.fired.push(deadline.id);
             }
             self.commit(progress, pending).await?;
-            self.dispatch(progress).await?;
+            if !progress.drained {
+                self.dispatch(progress).await?;
+            }
             if let Some(error) = failed {
                 return Err(error);
             }
