@@ -37,6 +37,16 @@ pub struct Added {
     pub count: u32,
 }
 
+/// An event with personal data.
+#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[pii(subject = owner)]
+pub struct Labelled {
+    /// Whose label it is.
+    pub owner: String,
+    /// The label, personal.
+    pub label: ::factum::Pii<String>,
+}
+
 /// The first schema of `Removed`.
 #[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 #[event(name = "Removed")]

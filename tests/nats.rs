@@ -197,7 +197,7 @@ async fn stream_messages(jetstream: &Context, name: &str) -> Vec<Published> {
 
 /// What the stream must hold: the store's log, in order, each event once.
 async fn expected(store: &impl EventStore, source: &str, aggregate_type: Option<&str>) -> Vec<Published> {
-    let filter = factum::EventFilter { names: None, aggregate_type };
+    let filter = factum::EventFilter { names: None, aggregate_type, archived: false };
     let events = store.read_all(0, filter, usize::MAX).await.unwrap();
     events
         .into_iter()

@@ -360,7 +360,9 @@ async fn a_file_from_before_command_ids_is_migrated() {
     rusqlite::Connection::open(&db)
         .unwrap()
         .execute_batch(
-            "DROP TABLE process_instances; DROP TABLE process_outbox; DROP TABLE process_deadlines; \
+            "DROP TABLE pii_keys; DROP TABLE pii_key_streams; DROP TABLE pii_forgotten; \
+             DROP TABLE stream_deletions; ALTER TABLE events DROP COLUMN archived; \
+             DROP TABLE process_instances; DROP TABLE process_outbox; DROP TABLE process_deadlines; \
              DROP TABLE failures; DROP INDEX events_by_command; ALTER TABLE events DROP COLUMN command_id; \
              PRAGMA user_version = 2;",
         )
@@ -369,7 +371,7 @@ async fn a_file_from_before_command_ids_is_migrated() {
     let store = SqliteStore::open(&db).await.unwrap();
     let version: i64 =
         rusqlite::Connection::open(&db).unwrap().query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
-    assert_eq!(version, 5);
+    assert_eq!(version, 6);
     let kept = store.read_stream(stream, 1, u64::MAX).await.unwrap();
     assert_eq!((kept.len(), kept[0].meta.metadata.correlation_id.as_deref()), (1, Some("c-1")));
     assert_eq!(store.find_command(stream, "c-1").await.unwrap(), None);

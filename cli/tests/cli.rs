@@ -295,7 +295,7 @@ async fn bad_input_is_named() {
     drop(SqliteStore::open(&newer).await.unwrap());
     rusqlite::Connection::open(&newer).unwrap().pragma_update(None, "user_version", 99).unwrap();
     let error = fails(&at(&newer), &["streams"]);
-    assert!(error.contains("was written by a newer factum (schema version 99; this tool reads up to 5)"), "{error}");
+    assert!(error.contains("was written by a newer factum (schema version 99; this tool reads up to 6)"), "{error}");
     let error = fails(&at(&newer), &["--schema", "x", "streams"]);
     assert!(error.contains("--schema names a PostgreSQL schema"), "{error}");
 }

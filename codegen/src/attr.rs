@@ -90,6 +90,24 @@ pub fn event_attrs(cx: &Ctxt, attrs: &[Attribute]) -> EventAttrs {
     out
 }
 
+/// `#[pii(subject = field)]`: the field naming the person an event's `Pii` values are about.
+pub fn pii_subject(cx: &Ctxt, attrs: &[Attribute]) -> Option<Ident> {
+    let mut subject = None;
+    for attr in attrs.iter().filter(|a| a.path().is_ident(PII)) {
+        if let Meta::Path(path) = &attr.meta {
+            cx.error_spanned_by(
+                path,
+                "`#[pii]` names the field that identifies the person: `#[pii(subject = customer_id)]`",
+            );
+        }
+    }
+    for_each_key(cx, attrs, PII, PII_KEYS, |_, meta| {
+        subject = Some(meta.value()?.parse()?);
+        Ok(())
+    });
+    subject
+}
+
 pub fn aggregate_attrs(cx: &Ctxt, attrs: &[Attribute]) -> AggregateAttrs {
     let mut out = AggregateAttrs::default();
     for_each_key(cx, attrs, AGGREGATE, AGGREGATE_KEYS, |key, meta| {

@@ -44,8 +44,15 @@ pub const SNAPSHOT_EVERY: &str = "snapshot_every";
 /// `vis = "..."` of `#[handlers]`.
 pub const VIS: &str = "vis";
 
+/// `#[pii(subject = field)]` on an event.
+pub const PII: &str = "pii";
+/// `subject = field` of `#[pii(..)]`.
+pub const SUBJECT: &str = "subject";
+
 /// The keys `#[event(...)]` accepts.
 pub const EVENT_KEYS: &[&str] = &[NAME, VERSION, UPCAST_FROM];
+/// The keys `#[pii(...)]` accepts.
+pub const PII_KEYS: &[&str] = &[SUBJECT];
 /// The keys `#[aggregate(...)]` accepts.
 pub const AGGREGATE_KEYS: &[&str] = &[NAME, SNAPSHOT_EVERY];
 /// The keys `#[command(...)]` accepts.

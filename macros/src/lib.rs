@@ -4,7 +4,7 @@
 use proc_macro::TokenStream;
 
 /// See `factum::Event`.
-#[proc_macro_derive(Event, attributes(event))]
+#[proc_macro_derive(Event, attributes(event, pii))]
 pub fn derive_event(input: TokenStream) -> TokenStream {
     factum_codegen::derive_event(input.into()).into()
 }

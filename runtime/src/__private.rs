@@ -4,7 +4,7 @@ pub use inventory;
 pub use serde;
 pub use serde_json;
 
-use crate::error::DecodeError;
+use crate::error::{DecodeError, EncodeError};
 use crate::event::Event;
 
 /// Decodes the payload of `E` at its own schema version.
@@ -13,6 +13,22 @@ pub fn decode_payload<E: Event>(version: u32, payload: &str) -> Result<E, Decode
 }
 
 /// The error for a schema version newer than `E` or older than its upcast chain.
+/// `Event::encode` of an event with `#[pii(subject = field)]`: its `Pii` values are written
+/// with the subject, for the store to seal.
+pub fn encode_with_subject<E: Event, S: PiiSubject + ?Sized>(event: &E, subject: &S) -> Result<String, EncodeError> {
+    crate::pii::with_subject(subject.to_string(), || serde_json::to_string(event))
+        .map_err(|source| EncodeError { event: E::NAME, source })
+}
+
+/// What the subject of personal data must be: displayable, as the id its key is kept under.
+#[diagnostic::on_unimplemented(
+    message = "the subject of personal data must display as an id: `{Self}` does not implement `Display`",
+    label = "named in `#[pii(subject = ..)]`",
+    note = "use a field that identifies the person, such as a `String` or a number"
+)]
+pub trait PiiSubject: core::fmt::Display {}
+impl<T: core::fmt::Display + ?Sized> PiiSubject for T {}
+
 pub fn unknown_version<E: Event>(version: u32) -> DecodeError {
     DecodeError::UnknownVersion { name: E::NAME, version, newest: E::VERSION }
 }

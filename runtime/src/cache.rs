@@ -10,6 +10,10 @@ pub(crate) struct Cached<A> {
     pub(crate) state: A,
     pub(crate) version: u64,
     pub(crate) loaded: bool,
+    /// The store's [`forget_epoch`](crate::EventStore::forget_epoch) when the state was
+    /// rebuilt: once the store's has moved, the state may hold a forgotten subject's values
+    /// and is rebuilt again.
+    pub(crate) epoch: u64,
 }
 
 pub(crate) struct Slot<A> {
@@ -38,7 +42,7 @@ impl<A: Default> Cache<A> {
             return Arc::clone(slot);
         }
         let slot = Arc::new(Slot {
-            cached: tokio::sync::Mutex::new(Cached { state: A::default(), version: 0, loaded: false }),
+            cached: tokio::sync::Mutex::new(Cached { state: A::default(), version: 0, loaded: false, epoch: 0 }),
             last_used: AtomicU64::new(now),
         });
         if self.capacity > 0 {

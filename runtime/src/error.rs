@@ -71,6 +71,23 @@ impl fmt::Display for StreamName {
     }
 }
 
+/// A stored value of personal data that does not open ([`StoreError::Sealed`]): where it
+/// is, down to the field, and why; never the value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("stream {stream}, version {version}: event `{event}`, field `{field}`: {reason}")]
+pub struct SealError {
+    /// The stream that holds the event.
+    pub stream: StreamName,
+    /// The event's version within the stream.
+    pub version: u64,
+    /// The event's stored name.
+    pub event: String,
+    /// The path of the value in the payload (`address.street`, `lines.0.name`).
+    pub field: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
 /// What can go wrong in an event store or while reading from one.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -105,6 +122,22 @@ pub enum StoreError {
         #[source]
         source: EncodeError,
     },
+    /// The stream is archived ([`EventStore::archive`](crate::EventStore::archive)): it is
+    /// kept and reads by name, but takes no new events.
+    #[error("stream {stream} is archived: it takes no new events")]
+    Archived {
+        /// The stream appended to.
+        stream: StreamName,
+    },
+    /// The stream was deleted ([`EventStore::delete`](crate::EventStore::delete)): its events
+    /// are gone, and its id takes no new events.
+    #[error("stream {stream} was deleted (it had {version} events): it takes no new events")]
+    Deleted {
+        /// The stream appended to.
+        stream: StreamName,
+        /// The version of its last event before it was deleted.
+        version: u64,
+    },
     /// An argument was rejected before touching storage (a stream id too long, say).
     #[error("invalid {what}: {reason}")]
     InvalidInput {
@@ -126,6 +159,14 @@ pub enum StoreError {
         #[source]
         source: Option<BoxError>,
     },
+    /// A stored value of personal data ([`Pii`](crate::Pii)) does not open with its
+    /// subject's key: it was altered, or copied from another event or field. Nothing is
+    /// wrong with the rest of the store, and a forgotten subject is never this error (its
+    /// values read as [`Pii::Forgotten`](crate::Pii::Forgotten)).
+    ///
+    /// Boxed, so that every `Result` of the store stays small.
+    #[error(transparent)]
+    Sealed(Box<SealError>),
     /// The store was written by a newer factum: its schema is past what this build knows.
     #[error(
         "incompatible store: {store} is at schema version {found}, newer than this build of factum knows ({supported}); upgrade factum"
@@ -157,7 +198,13 @@ impl StoreError {
     /// this build, or a stored event with no matching type (a missing upcast, a renamed
     /// event). Nothing the caller did; an operator must look (a 5xx, logged).
     pub fn is_corrupt(&self) -> bool {
-        matches!(self, StoreError::Corrupt { .. } | StoreError::Incompatible { .. } | StoreError::Decode { .. })
+        matches!(
+            self,
+            StoreError::Corrupt { .. }
+                | StoreError::Incompatible { .. }
+                | StoreError::Decode { .. }
+                | StoreError::Sealed(_)
+        )
     }
 
     /// A [`StoreError::Corrupt`] without an underlying error.

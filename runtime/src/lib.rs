@@ -65,6 +65,7 @@ mod envelope;
 mod error;
 mod event;
 mod health;
+pub mod pii;
 pub mod process;
 pub mod projection;
 pub mod registry;
@@ -78,10 +79,12 @@ mod trace;
 pub use aggregate::{Aggregate, AggregateType, SnapshotCodec};
 pub use envelope::{EventEnvelope, EventMeta, Metadata, NewEvent, RecordedEvent, StoredEvent};
 pub use error::{
-    ApplyError, BoxError, DecodeError, EncodeError, ExecuteError, ProcessError, ProjectionError, StoreError, StreamName,
+    ApplyError, BoxError, DecodeError, EncodeError, ExecuteError, ProcessError, ProjectionError, SealError, StoreError,
+    StreamName,
 };
 pub use event::{Event, EventSet};
 pub use health::{RunnerHealth, RunnerStatus};
+pub use pii::{Forgotten, KeyWrap, MasterKey, Pii};
 pub use process::{ProcessManager, ProcessRunner, ProcessType, Steps};
 pub use projection::{InlineProjection, Projection, ProjectionRunner, ProjectionType};
 pub use repository::{Committed, DEFAULT_CACHE_CAPACITY, Loaded, Repository, RetryPolicy};
@@ -89,7 +92,8 @@ pub use repository::{Committed, DEFAULT_CACHE_CAPACITY, Loaded, Repository, Retr
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use store::SqliteStore;
 pub use store::{
-    Appended, Checkpoint, EventFilter, EventStore, Lease, MemoryStore, RunnerFailure, Snapshot, StreamRef,
+    Appended, Checkpoint, EventFilter, EventStore, Lease, MemoryStore, RunnerFailure, Snapshot, StreamDeleted,
+    StreamRef,
 };
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]

@@ -125,11 +125,15 @@ struct Progress<P> {
     /// The state in memory may be half-changed by a failing handler and could not be put
     /// back: the next catch-up reloads the stored checkpoint first.
     stale: bool,
+    /// The store's [`forget_epoch`](EventStore::forget_epoch) when the state was loaded: once
+    /// the store's has moved, the state may hold a forgotten subject's values, and is loaded
+    /// again from the store (where `forget` removed the checkpoints that held them).
+    epoch: u64,
 }
 
 impl<P> Progress<P> {
-    fn new(projection: P, position: u64) -> Self {
-        Progress { projection, position, saved: (position, Instant::now()), stale: false }
+    fn new(projection: P, position: u64, epoch: u64) -> Self {
+        Progress { projection, position, saved: (position, Instant::now()), stale: false, epoch }
     }
 }
 
@@ -380,16 +384,17 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
     }
 
     async fn stored(store: &S) -> Result<Progress<P>, ProjectionError> {
+        let epoch = store.forget_epoch();
         let checkpoint = store.load_checkpoint(P::NAME).await.map_err(|source| store_error::<P>(source))?;
         match checkpoint {
-            None => Ok(Progress::new(P::default(), 0)),
+            None => Ok(Progress::new(P::default(), 0, epoch)),
             Some(Checkpoint { position, state }) => {
                 let projection = serde_json::from_str(&state).map_err(|source| ProjectionError::State {
                     projection: P::NAME,
                     position,
                     source,
                 })?;
-                Ok(Progress::new(projection, position))
+                Ok(Progress::new(projection, position, epoch))
             }
         }
     }
@@ -409,7 +414,7 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
     }
 
     async fn catch_up_locked(&self, progress: &mut Progress<P>) -> Result<u64, ProjectionError> {
-        if progress.stale {
+        if progress.stale || self.forgotten_since(progress) {
             *progress = Self::stored(&self.store).await?;
         }
         loop {
@@ -517,7 +522,7 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
             return self.catch_up_locked(progress).await;
         };
         let (first, last) = (first.meta.position, last.meta.position);
-        if progress.stale {
+        if progress.stale || self.forgotten_since(progress) {
             return self.catch_up_locked(progress).await;
         }
         if last <= progress.position {
@@ -567,7 +572,7 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
         progress: &mut Progress<P>,
         events: &[RecordedEvent],
     ) -> Result<u64, ProjectionError> {
-        if progress.stale {
+        if progress.stale || self.forgotten_since(progress) {
             *progress = Self::stored(&self.store).await?;
         }
         let before = progress.position;
@@ -694,6 +699,12 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
     }
 
     async fn checkpoint(&self, progress: &mut Progress<P>) -> Result<(), ProjectionError> {
+        if self.forgotten_since(progress) {
+            // Not written: the state may hold what was just forgotten. The next catch-up
+            // loads the stored one instead.
+            progress.stale = true;
+            return Ok(());
+        }
         let state = serde_json::to_string(&progress.projection)
             .map_err(|source| ProjectionError::Encode { projection: P::NAME, source })?;
         self.store
@@ -701,7 +712,32 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
             .await
             .map_err(store_error::<P>)?;
         progress.saved = (progress.position, Instant::now());
+        if self.forgotten_since(progress) {
+            // A subject was forgotten while the state was written: it may hold their values,
+            // and `forget` may have cleaned before it landed. Removed, to rebuild from the log.
+            progress.stale = true;
+            self.store.delete_checkpoint(P::NAME).await.map_err(store_error::<P>)?;
+        }
         Ok(())
+    }
+
+    /// True when a subject has been forgotten since the state in memory was loaded.
+    fn forgotten_since(&self, progress: &Progress<P>) -> bool {
+        progress.epoch != self.store.forget_epoch()
+    }
+
+    /// Before the state is read: a state that may hold a forgotten subject's values is
+    /// loaded again from the store and caught up. Should that fail, the state is emptied
+    /// rather than shown, and the next catch-up tries again.
+    async fn without_forgotten(&self) {
+        if !self.forgotten_since(&*self.progress.read().await) {
+            return;
+        }
+        let mut progress = self.progress.write().await;
+        if self.forgotten_since(&progress) && self.catch_up_locked(&mut progress).await.is_err() {
+            *progress = Progress::new(P::default(), 0, progress.epoch);
+            progress.stale = true;
+        }
     }
 
     /// Forgets the stored checkpoint and replays every event from position zero.
@@ -712,7 +748,7 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
         let mut progress = self.progress.write().await;
         let rebuilt = match self.store.delete_checkpoint(P::NAME).await {
             Ok(()) => {
-                *progress = Progress::new(P::default(), 0);
+                *progress = Progress::new(P::default(), 0, self.store.forget_epoch());
                 *self.tracked() = Tracked { status: RunnerStatus::Starting, position: 0, head: 0 };
                 match self.catch_up_locked(&mut progress).await {
                     // A rebuild is done once: store its end rather than wait for the policy.
@@ -802,11 +838,13 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
 
     /// Answers a query against the current state.
     pub async fn ask(&self, query: P::Query) -> P::Answer {
+        self.without_forgotten().await;
         self.progress.read().await.projection.ask(query)
     }
 
     /// Reads the current state.
     pub async fn read<T>(&self, f: impl FnOnce(&P) -> T) -> T {
+        self.without_forgotten().await;
         f(&self.progress.read().await.projection)
     }
 
@@ -815,6 +853,7 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
     where
         P: Clone,
     {
+        self.without_forgotten().await;
         self.progress.read().await.projection.clone()
     }
 }

@@ -12,7 +12,7 @@ use crate::event::EventSet;
 use crate::health::RunnerHealth;
 use crate::projection::InlineProjection;
 use crate::snapshot::{Policy, Unusable};
-use crate::store::{Appended, EventStore, StreamRef};
+use crate::store::{Appended, EventStore, StreamDeleted, StreamRef};
 use crate::trace::{Instrument, Span, debug, field, info_span, warn};
 
 /// How often a command is tried when its stream moves on between reading and appending.
@@ -319,7 +319,7 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
         stream.validate()?;
         let slot = self.cache.slot(id);
         let mut cached = slot.cached.lock().await;
-        if !cached.loaded {
+        if !cached.loaded || cached.epoch != self.store.forget_epoch() {
             self.restore(stream, &mut cached).await?;
         }
         // After the state is loaded: a command stored later makes the append below conflict.
@@ -404,12 +404,33 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
         stream.validate()?;
         let slot = self.cache.slot(id);
         let mut cached = slot.cached.lock().await;
-        if cached.loaded {
+        if cached.loaded && cached.epoch == self.store.forget_epoch() {
             self.catch_up(stream, &mut cached).await?;
         } else {
             self.restore(stream, &mut cached).await?;
         }
         Ok((cached.version > 0).then(|| Loaded { state: cached.state.clone(), version: cached.version }))
+    }
+
+    /// Archives aggregate `id` (see [`EventStore::archive`]): it still loads, but takes no
+    /// more commands (they fail with [`StoreError::Archived`]), and its events leave the
+    /// global log, so projections rebuilt from then on do not see them.
+    pub async fn archive(&self, id: &str) -> Result<(), StoreError> {
+        self.store.archive(StreamRef::new(A::NAME, id)).await
+    }
+
+    /// Deletes aggregate `id` (see [`EventStore::delete`]): its events and snapshot are
+    /// removed and a [`StreamDeleted`] notice takes their place; from then on it loads as
+    /// `None`, and commands to it fail with [`StoreError::Deleted`]. This repository drops
+    /// its cached state of it; another repository (or process) holding one still loads it
+    /// until its next command to it, which is refused.
+    pub async fn delete(&self, id: &str) -> Result<StreamDeleted, StoreError> {
+        let slot = self.cache.slot(id);
+        // Held while the store deletes, so that no command of this repository runs between.
+        let mut cached = slot.cached.lock().await;
+        let deleted = self.store.delete(StreamRef::new(A::NAME, id)).await?;
+        cached.loaded = false;
+        Ok(deleted)
     }
 
     /// The state of aggregate `id` as it was right after event `version` (a temporal query).
@@ -451,8 +472,11 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
 
     /// Rebuilds `cached` from nothing: the latest usable snapshot, then the events after it.
     async fn restore(&self, stream: StreamRef<'_>, cached: &mut Cached<A>) -> Result<(), StoreError> {
+        // Read first: a subject forgotten while this runs leaves the epoch behind, and the
+        // next use rebuilds again.
+        let epoch = self.store.forget_epoch();
         let (state, version) = self.snapshot(stream).await?.unwrap_or_default();
-        *cached = Cached { state, version, loaded: false };
+        *cached = Cached { state, version, loaded: false, epoch };
         self.catch_up(stream, cached).await
     }
 
@@ -480,7 +504,9 @@ impl<A: Aggregate, S: EventStore> Repository<A, S> {
     /// happens here: a snapshot that cannot be taken or written is skipped, with a warning.
     async fn maybe_snapshot(&self, stream: StreamRef<'_>, before: u64, cached: &Cached<A>) {
         let Some(policy) = Policy::<A>::of() else { return };
-        if !policy.due(before, cached.version) {
+        // A state rebuilt before a subject was forgotten may hold their values in the clear:
+        // the next snapshot is taken from a state rebuilt after.
+        if !policy.due(before, cached.version) || cached.epoch != self.store.forget_epoch() {
             return;
         }
         let saved = match policy.take(&cached.state, cached.version) {

@@ -5,6 +5,8 @@
 //! Its core cases also run over TLS (`tls.rs`), with `FACTUM_POSTGRES_TLS_URL` and
 //! `FACTUM_POSTGRES_TLS_CA`.
 
+mod lifecycle;
+mod pii;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod processes;
@@ -27,6 +29,20 @@ macro_rules! conformance {
                     async fn $test() {
                         let Some(store) = $make else { return };
                         crate::suite::$test(store).await;
+                    }
+                };
+                (pii::$test:ident) => {
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                    async fn $test() {
+                        let Some(store) = $make else { return };
+                        crate::pii::$test(store).await;
+                    }
+                };
+                (lifecycle::$test:ident) => {
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                    async fn $test() {
+                        let Some(store) = $make else { return };
+                        crate::lifecycle::$test(store).await;
                     }
                 };
                 (processes::$test:ident) => {
@@ -80,6 +96,16 @@ macro_rules! conformance {
             case!(processes::a_crash_between_commit_and_commands_executes_each_once);
             case!(processes::deadlines_survive_a_restart_and_fire_once);
             case!(processes::two_exclusive_runners_never_fire_a_deadline_twice);
+            case!(pii::pii_values_are_sealed_and_open_on_every_path);
+            case!(pii::at_rest_the_values_are_sealed);
+            case!(pii::a_forgotten_subject_reads_as_forgotten_everywhere);
+            case!(pii::upcasting_carries_pii_values);
+            case!(pii::a_sealed_value_moved_to_another_event_does_not_open);
+            case!(pii::a_pii_value_without_a_subject_is_refused);
+            case!(lifecycle::an_archived_stream_is_kept_out_of_the_log_and_closed);
+            case!(lifecycle::a_deleted_stream_is_gone_and_closed_for_good);
+            case!(lifecycle::projections_receive_the_deletion_notice);
+            case!(lifecycle::appends_to_a_closed_stream_fail_alone);
         }
     };
 }

@@ -145,6 +145,22 @@ impl EventStore for Counting {
     async fn acquire_lease(&self, name: &str) -> Result<factum::Lease, StoreError> {
         self.inner.acquire_lease(name).await
     }
+
+    async fn forget(&self, subject: &str, by: &str) -> Result<factum::Forgotten, StoreError> {
+        self.inner.forget(subject, by).await
+    }
+
+    fn forget_epoch(&self) -> u64 {
+        self.inner.forget_epoch()
+    }
+
+    async fn archive(&self, stream: StreamRef<'_>) -> Result<(), StoreError> {
+        self.inner.archive(stream).await
+    }
+
+    async fn delete(&self, stream: StreamRef<'_>) -> Result<factum::StreamDeleted, StoreError> {
+        self.inner.delete(stream).await
+    }
 }
 
 fn ledgers<S: EventStore>(store: S) -> Repository<Ledger, S> {

@@ -16,8 +16,8 @@ pub use self::sqlite::Sqlite;
 
 /// The newest schema this tool reads: SQLite's `PRAGMA user_version`, and PostgreSQL's
 /// newest row in `factum_migrations`. A store migrated by a newer factum is refused.
-const SQLITE_SCHEMA: i64 = 5;
-const POSTGRES_SCHEMA: i32 = 4;
+const SQLITE_SCHEMA: i64 = 6;
+const POSTGRES_SCHEMA: i32 = 5;
 
 /// What went wrong, said for a person: the store, the stream, the projection.
 #[derive(Debug)]

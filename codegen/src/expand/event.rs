@@ -8,6 +8,7 @@ use syn::{Data, DeriveInput, LitStr};
 use super::{fallback, shape};
 use crate::attr;
 use crate::ctxt::Ctxt;
+use crate::model;
 
 pub fn derive(input: TokenStream) -> TokenStream {
     let input: DeriveInput = match syn::parse2(input) {
@@ -16,6 +17,7 @@ pub fn derive(input: TokenStream) -> TokenStream {
     };
     let cx = Ctxt::new();
     let attrs = attr::event_attrs(&cx, &input.attrs);
+    let subject = model::pii::subject(&cx, &input);
     if !input.generics.params.is_empty() {
         cx.error_spanned_by(
             &input.generics,
@@ -91,6 +93,19 @@ pub fn derive(input: TokenStream) -> TokenStream {
         Some(old) => quote_spanned!(old.span()=> for<'__factum> #old: ::factum::__private::EventBounds<'__factum>,),
         None => TokenStream::new(),
     };
+    // The subject is read where the event is encoded, so that its `Pii` values are written
+    // for the store to seal with the subject's key; spanned at the field named, where a
+    // subject that does not display is reported.
+    let encode = subject.map(|subject| {
+        let call = quote_spanned! {subject.span()=>
+            ::factum::__private::encode_with_subject(self, &self.#subject)
+        };
+        quote! {
+            fn encode(&self) -> ::core::result::Result<::std::string::String, ::factum::EncodeError> {
+                #call
+            }
+        }
+    });
     quote! {
         #[automatically_derived]
         impl ::factum::Event for #ident
@@ -110,6 +125,7 @@ pub fn derive(input: TokenStream) -> TokenStream {
                     ::core::result::Result::Err(::factum::__private::unknown_version::<Self>(version))
                 }
             }
+            #encode
         }
         #bounds_check
         #checks

@@ -1,7 +1,9 @@
 //! The models of `#[handlers]` impl blocks, built while checking every rule: one module per
-//! kind of block (aggregate, projection, process manager), and the rules they share.
+//! kind of block (aggregate, projection, process manager), and the rules they share; and
+//! the personal data of an event (`pii`).
 
 pub mod aggregate;
+pub mod pii;
 pub mod process;
 pub mod projection;
 

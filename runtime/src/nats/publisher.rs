@@ -260,7 +260,11 @@ impl<S: EventStore> NatsPublisher<S> {
         let names: Option<Vec<&str>> = self.names.as_ref().map(|names| names.iter().map(String::as_str).collect());
         loop {
             let head = self.store.head_position().await?;
-            let filter = EventFilter { names: names.as_deref(), aggregate_type: self.aggregate_type.as_deref() };
+            let filter = EventFilter {
+                names: names.as_deref(),
+                aggregate_type: self.aggregate_type.as_deref(),
+                archived: false,
+            };
             let events = self.store.read_all(progress.position, filter, BATCH).await?;
             let full = events.len() == BATCH;
             self.publish_batch(progress, &events).await?;

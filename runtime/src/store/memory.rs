@@ -3,15 +3,20 @@
 use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::RangeInclusive;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use tokio::sync::watch;
 
-use super::{Appended, Checkpoint, EventFilter, EventStore, Lease, RunnerFailure, Snapshot, StreamRef};
+use super::{
+    Appended, Checkpoint, EventFilter, EventStore, Lease, RunnerFailure, Snapshot, StreamDeleted, StreamRef, no_events,
+};
 use crate::envelope::{EventMeta, Metadata, NewEvent, RecordedEvent, StoredEvent};
 use crate::error::StoreError;
-use crate::event::EventSet;
+use crate::event::{Event, EventSet};
+use crate::pii::seal::{Opener, Sealing, needs_sealing, seal};
+use crate::pii::{Forgotten, KeyWrap, Keyring, SubjectKey, holds_state};
 use crate::process::{DueDeadline, NewDeadline, OutgoingCommand, ProcessCommit, RejectedCommand, checkpoint_name};
 use crate::repository::decode_stored;
 
@@ -50,11 +55,18 @@ struct Inner {
     head: watch::Sender<u64>,
     /// One lock per lease name.
     leases: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Grows at each `forget` that destroyed a key.
+    forget_epoch: AtomicU64,
 }
 
 impl Default for Inner {
     fn default() -> Self {
-        Inner { log: Mutex::default(), head: watch::Sender::new(0), leases: Mutex::default() }
+        Inner {
+            log: Mutex::default(),
+            head: watch::Sender::new(0),
+            leases: Mutex::default(),
+            forget_epoch: AtomicU64::new(0),
+        }
     }
 }
 
@@ -71,6 +83,43 @@ struct Log {
     failures: HashMap<String, RunnerFailure>,
     /// The tables of each process manager, by name.
     processes: HashMap<String, ProcessTables>,
+    /// Subjects' keys.
+    keys: Keys,
+}
+
+/// Subjects' keys, and what forgetting one must clean.
+#[derive(Default)]
+struct Keys {
+    keyring: Keyring,
+    /// By id: the subject and the key as stored (wrapped, with a master key).
+    by_id: BTreeMap<u64, (String, Vec<u8>)>,
+    /// The key new values of each subject are sealed with.
+    current: HashMap<String, u64>,
+    /// For each key: the streams holding values it sealed, and the first position of one.
+    used: HashMap<u64, (BTreeSet<(String, String)>, u64)>,
+    /// The last key id given: ids are never reused.
+    last: u64,
+    /// The audit of `forget`, oldest first.
+    forgotten: Vec<Forgotten>,
+}
+
+impl Keys {
+    /// The current key of `subject`, made if it has none.
+    fn current(&mut self, subject: &str) -> Result<(u64, SubjectKey), StoreError> {
+        if let Some(&id) = self.current.get(subject) {
+            return Ok((id, self.keyring.key(id, &self.by_id[&id].1)?));
+        }
+        let (key, stored) = self.keyring.new_key()?;
+        self.last += 1;
+        self.by_id.insert(self.last, (subject.to_owned(), stored));
+        self.current.insert(subject.to_owned(), self.last);
+        Ok((self.last, key))
+    }
+
+    /// What opens the values sealed with these keys.
+    fn opener(&self) -> Opener<impl FnMut(u64) -> Result<Option<SubjectKey>, StoreError> + '_> {
+        Opener::new(|id| self.by_id.get(&id).map(|(_, stored)| self.keyring.key(id, stored)).transpose())
+    }
 }
 
 /// What a process runner keeps: instance states, the outbox, refused commands, deadlines.
@@ -100,11 +149,15 @@ struct Stream {
     decoded: Option<Box<dyn Any + Send + Sync>>,
     /// The versions each command id stored ([`Metadata::command_id`]), first to last.
     commands: HashMap<String, RangeInclusive<u64>>,
+    /// Set by `delete`: the version of the last event the stream had.
+    deleted: Option<u64>,
 }
 
 struct StreamNames {
     aggregate_type: String,
     stream_id: String,
+    /// Set by `archive`: the global log leaves the stream's events out.
+    archived: AtomicBool,
 }
 
 /// A stored event. What events share is stored once and shared: the stream's names (per
@@ -119,6 +172,8 @@ struct Row {
     recorded_at: SystemTime,
     metadata: Option<Arc<Metadata>>,
     payload: String,
+    /// Its stream was deleted: the row keeps its place (a position is an index), emptied.
+    removed: bool,
 }
 
 impl Row {
@@ -190,6 +245,25 @@ impl MemoryStore {
         Self::default()
     }
 
+    /// Stores subjects' keys wrapped by `wrap` (see [`KeyWrap`]). Call it before the first
+    /// append: keys stored before are read as they are.
+    pub fn with_key_wrap(self, wrap: impl KeyWrap) -> Self {
+        self.log().keys.keyring = Keyring::wrapped_by(wrap);
+        self
+    }
+
+    /// The audit of [`forget`](EventStore::forget): every request, oldest first.
+    pub fn forgotten(&self) -> Vec<Forgotten> {
+        self.log().keys.forgotten.clone()
+    }
+
+    /// The payload of the event at `position` as the store holds it, its personal data
+    /// sealed: what a copy of the storage would show, for tests that check what is at rest.
+    pub fn stored_payload(&self, position: u64) -> Option<String> {
+        let index = usize::try_from(position.checked_sub(1)?).ok()?;
+        self.log().events.get(index).map(|row| row.payload.clone())
+    }
+
     fn log(&self) -> MutexGuard<'_, Log> {
         // A panic while holding the lock cannot leave a half-written batch: appends are
         // validated before the first push. So a poisoned lock is still consistent.
@@ -231,16 +305,49 @@ impl EventStore for MemoryStore {
                 names: Arc::new(StreamNames {
                     aggregate_type: stream.aggregate_type.to_owned(),
                     stream_id: stream.stream_id.to_owned(),
+                    archived: AtomicBool::new(false),
                 }),
                 indexes: Vec::new(),
                 decoded: None,
                 commands: HashMap::new(),
+                deleted: None,
             }),
             None => return Err(StoreError::Conflict { stream: stream.name(), expected, actual: 0 }),
         };
+        if let Some(version) = entry.deleted {
+            return Err(StoreError::Deleted { stream: stream.name(), version });
+        }
+        if entry.names.archived.load(Ordering::Relaxed) {
+            return Err(StoreError::Archived { stream: stream.name() });
+        }
         let actual = entry.indexes.len() as u64;
         if actual != expected {
             return Err(StoreError::Conflict { stream: stream.name(), expected, actual });
+        }
+        // Sealed before anything is pushed: a value that cannot be sealed refuses the batch.
+        let mut events = events;
+        let mut used = Vec::new();
+        for (offset, event) in events.iter_mut().enumerate() {
+            if needs_sealing(&event.payload) {
+                let at = Sealing {
+                    aggregate_type: stream.aggregate_type,
+                    stream_id: stream.stream_id,
+                    stream_version: expected + offset as u64 + 1,
+                    event_name: event.name,
+                    event_version: event.version,
+                };
+                let position = log.events.len() as u64 + offset as u64 + 1;
+                event.payload = seal(&event.payload, &at, |subject| {
+                    let (id, key) = log.keys.current(subject)?;
+                    used.push((id, position));
+                    Ok((id, key))
+                })?;
+            }
+        }
+        for (id, position) in used {
+            let (streams, first) = log.keys.used.entry(id).or_insert_with(|| (BTreeSet::new(), position));
+            streams.insert((stream.aggregate_type.to_owned(), stream.stream_id.to_owned()));
+            *first = (*first).min(position);
         }
         let metadata = (!metadata.is_empty()).then(|| Arc::new(metadata.clone()));
         let mut positions = Vec::with_capacity(events.len());
@@ -256,6 +363,7 @@ impl EventStore for MemoryStore {
                 recorded_at,
                 metadata: metadata.clone(),
                 payload: event.payload,
+                removed: false,
             });
         }
         let head = log.events.len() as u64;
@@ -276,7 +384,9 @@ impl EventStore for MemoryStore {
 
     async fn read_stream(&self, stream: StreamRef<'_>, from: u64, to: u64) -> Result<Vec<RecordedEvent>, StoreError> {
         let log = self.log();
-        Ok(log.range(stream, from, to).iter().map(|&i| log.events[i].recorded(i)).collect())
+        let mut events: Vec<_> = log.range(stream, from, to).iter().map(|&i| log.events[i].recorded(i)).collect();
+        log.keys.opener().open_all(&mut events)?;
+        Ok(events)
     }
 
     /// Lends each event from the log, under its lock: appends wait until the replay is over.
@@ -286,15 +396,19 @@ impl EventStore for MemoryStore {
     {
         let log = self.log();
         let indexes = log.range(stream, from, to);
+        let mut opener = log.keys.opener();
         for &i in indexes {
             let row = &log.events[i];
-            visit(StoredEvent {
+            let mut stored = StoredEvent {
                 stream_version: row.stream_version,
                 position: i as u64 + 1,
                 event_name: row.name,
                 event_version: row.event_version,
                 payload: &row.payload,
-            })?;
+            };
+            let opened = opener.open(&row.payload, &Sealing::stored(stream, &stored))?;
+            stored.payload = &opened;
+            visit(stored)?;
         }
         Ok(indexes.len() as u64)
     }
@@ -315,7 +429,8 @@ impl EventStore for MemoryStore {
         F: FnMut(u64, E) -> Result<(), StoreError> + Send,
     {
         let mut log = self.log();
-        let Log { events, streams, .. } = &mut *log;
+        let Log { events, streams, keys, .. } = &mut *log;
+        let mut opener = keys.opener();
         let Some(found) = streams.get_mut(stream.aggregate_type).and_then(|of_type| of_type.get_mut(stream.stream_id))
         else {
             return Ok(0);
@@ -334,13 +449,15 @@ impl EventStore for MemoryStore {
             }
             let i = found.indexes[index];
             let row = &events[i];
-            let stored = StoredEvent {
+            let mut stored = StoredEvent {
                 stream_version: row.stream_version,
                 position: i as u64 + 1,
                 event_name: row.name,
                 event_version: row.event_version,
                 payload: &row.payload,
             };
+            let opened = opener.open(&row.payload, &Sealing::stored(stream, &stored))?;
+            stored.payload = &opened;
             let event = decode_stored::<E>(stream, &stored)?;
             // Kept only where it extends the decoded prefix without a gap.
             match kept.as_deref_mut() {
@@ -354,7 +471,8 @@ impl EventStore for MemoryStore {
 
     async fn stream_version(&self, stream: StreamRef<'_>) -> Result<u64, StoreError> {
         let log = self.log();
-        Ok(log.stream(stream).map_or(0, |s| s.indexes.len() as u64))
+        // A deleted stream is at the version of its notice, so that its id is never reused.
+        Ok(log.stream(stream).map_or(0, |s| s.deleted.map_or(s.indexes.len() as u64, |version| version + 1)))
     }
 
     async fn find_command(
@@ -374,13 +492,19 @@ impl EventStore for MemoryStore {
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let log = self.log();
         let start = usize::try_from(after).unwrap_or(usize::MAX).min(log.events.len());
-        Ok(log.events[start..]
+        let mut events: Vec<_> = log.events[start..]
             .iter()
             .enumerate()
-            .filter(|(_, row)| filter.matches(&row.stream.aggregate_type, row.name))
+            .filter(|(_, row)| {
+                !row.removed
+                    && (filter.archived || !row.stream.archived.load(Ordering::Relaxed))
+                    && filter.matches(&row.stream.aggregate_type, row.name)
+            })
             .take(limit)
             .map(|(offset, row)| row.recorded(start + offset))
-            .collect())
+            .collect();
+        log.keys.opener().open_all(&mut events)?;
+        Ok(events)
     }
 
     async fn head_position(&self) -> Result<u64, StoreError> {
@@ -540,5 +664,112 @@ impl EventStore for MemoryStore {
             Arc::clone(leases.entry(name.to_owned()).or_default())
         };
         Ok(Lease::new(lock.lock_owned().await))
+    }
+
+    async fn forget(&self, subject: &str, by: &str) -> Result<Forgotten, StoreError> {
+        super::validate_id("subject", subject)?;
+        let at = super::to_micros_floor(SystemTime::now());
+        let mut log = self.log();
+        let log = &mut *log;
+        let ids: Vec<u64> = log.keys.by_id.iter().filter(|(_, (of, _))| of == subject).map(|(&id, _)| id).collect();
+        let (mut streams, mut first) = (BTreeSet::new(), u64::MAX);
+        for id in &ids {
+            log.keys.by_id.remove(id);
+            if let Some((used, at)) = log.keys.used.remove(id) {
+                streams.extend(used);
+                first = first.min(at);
+            }
+        }
+        log.keys.current.remove(subject);
+        let mut snapshots = 0;
+        for (aggregate_type, stream_id) in &streams {
+            snapshots += u64::from(log.snapshots.remove(&(aggregate_type.clone(), stream_id.clone())).is_some());
+            // The decoded events kept for replays hold the values in the clear.
+            if let Some(kept) = log.streams.get_mut(aggregate_type).and_then(|of_type| of_type.get_mut(stream_id)) {
+                kept.decoded = None;
+            }
+        }
+        let mut checkpoints: Vec<String> = log
+            .checkpoints
+            .iter()
+            .filter(|(name, checkpoint)| holds_state(name) && checkpoint.position >= first)
+            .map(|(name, _)| name.clone())
+            .collect();
+        checkpoints.sort();
+        for name in &checkpoints {
+            log.checkpoints.remove(name);
+        }
+        let forgotten = Forgotten {
+            subject: subject.to_owned(),
+            by: by.to_owned(),
+            at,
+            keys: ids.len() as u64,
+            snapshots,
+            checkpoints,
+        };
+        log.keys.forgotten.push(forgotten.clone());
+        if !ids.is_empty() {
+            self.inner.forget_epoch.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(forgotten)
+    }
+
+    fn forget_epoch(&self) -> u64 {
+        self.inner.forget_epoch.load(Ordering::SeqCst)
+    }
+
+    async fn archive(&self, stream: StreamRef<'_>) -> Result<(), StoreError> {
+        stream.validate()?;
+        let log = self.log();
+        let Some(entry) = log.stream(stream) else { return Err(no_events(stream, "archive")) };
+        if let Some(version) = entry.deleted {
+            return Err(StoreError::Deleted { stream: stream.name(), version });
+        }
+        if entry.indexes.is_empty() {
+            return Err(no_events(stream, "archive"));
+        }
+        entry.names.archived.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    async fn delete(&self, stream: StreamRef<'_>) -> Result<StreamDeleted, StoreError> {
+        stream.validate()?;
+        let mut log = self.log();
+        let Log { events, streams, snapshots, .. } = &mut *log;
+        let Some(entry) = streams.get_mut(stream.aggregate_type).and_then(|of_type| of_type.get_mut(stream.stream_id))
+        else {
+            return Err(no_events(stream, "delete"));
+        };
+        if let Some(version) = entry.deleted {
+            return Ok(StreamDeleted { version });
+        }
+        if entry.indexes.is_empty() {
+            return Err(no_events(stream, "delete"));
+        }
+        let notice = StreamDeleted { version: entry.indexes.len() as u64 };
+        for &i in &entry.indexes {
+            let row = &mut events[i];
+            row.removed = true;
+            row.payload = String::new();
+            row.metadata = None;
+        }
+        entry.indexes.clear();
+        entry.decoded = None;
+        entry.commands.clear();
+        entry.deleted = Some(notice.version);
+        entry.names.archived.store(false, Ordering::Relaxed);
+        events.push(Row {
+            stream: Arc::clone(&entry.names),
+            stream_version: notice.version + 1,
+            name: StreamDeleted::NAME,
+            event_version: StreamDeleted::VERSION,
+            recorded_at: SystemTime::now(),
+            metadata: None,
+            payload: notice.payload(),
+            removed: false,
+        });
+        snapshots.remove(&(stream.aggregate_type.to_owned(), stream.stream_id.to_owned()));
+        self.inner.head.send_replace(events.len() as u64);
+        Ok(notice)
     }
 }

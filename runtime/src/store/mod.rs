@@ -1,5 +1,6 @@
 //! Event stores: where events live. One trait, several backends.
 
+mod lifecycle;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -9,6 +10,8 @@ mod sqlite;
 use std::future::Future;
 use std::time::SystemTime;
 
+pub use lifecycle::StreamDeleted;
+pub(crate) use lifecycle::no_events;
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresOptions, PostgresStore, TlsMode};
@@ -20,6 +23,7 @@ pub use sqlite::SqliteStore;
 use crate::envelope::{Metadata, NewEvent, RecordedEvent, StoredEvent};
 use crate::error::{StoreError, StreamName};
 use crate::event::EventSet;
+use crate::pii::Forgotten;
 use crate::process::{DueDeadline, OutgoingCommand, ProcessCommit, RejectedCommand};
 
 /// Boxes a store operation's future where it is built, inside factum.
@@ -163,6 +167,14 @@ pub(crate) fn validate_process_commit(process: &str, commit: &ProcessCommit) -> 
     Ok(())
 }
 
+/// Whether an append refused with `error` was refused on its own account, having written
+/// nothing (a conflict, a stream archived or deleted): in a group commit, the others of the
+/// batch go on.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn refused_alone(error: &StoreError) -> bool {
+    matches!(error, StoreError::Conflict { .. } | StoreError::Archived { .. } | StoreError::Deleted { .. })
+}
+
 /// `time` cut to the microsecond below, as SQLite and PostgreSQL store times.
 pub(crate) fn to_micros_floor(time: SystemTime) -> SystemTime {
     match time.duration_since(SystemTime::UNIX_EPOCH) {
@@ -189,15 +201,17 @@ pub struct EventFilter<'a> {
     pub names: Option<&'a [&'a str]>,
     /// Only events of this aggregate type; `None` for all.
     pub aggregate_type: Option<&'a str>,
+    /// Also the events of archived streams, which the global log leaves out otherwise.
+    pub archived: bool,
 }
 
 impl<'a> EventFilter<'a> {
     /// Every event.
-    pub const ALL: EventFilter<'static> = EventFilter { names: None, aggregate_type: None };
+    pub const ALL: EventFilter<'static> = EventFilter { names: None, aggregate_type: None, archived: false };
 
     /// Only events with one of these stored names.
     pub fn names(names: &'a [&'a str]) -> Self {
-        EventFilter { names: Some(names), aggregate_type: None }
+        EventFilter { names: Some(names), aggregate_type: None, archived: false }
     }
 
     /// Narrows to one aggregate type.
@@ -206,7 +220,13 @@ impl<'a> EventFilter<'a> {
         self
     }
 
-    /// True when `event` passes the filter.
+    /// Includes the events of archived streams.
+    pub fn with_archived(mut self) -> Self {
+        self.archived = true;
+        self
+    }
+
+    /// True when `event` passes the filter (archived or not).
     pub fn matches(&self, aggregate_type: &str, name: &str) -> bool {
         self.names.is_none_or(|names| names.contains(&name)) && self.aggregate_type.is_none_or(|t| t == aggregate_type)
     }
@@ -529,6 +549,46 @@ pub trait EventStore: Send + Sync + 'static {
     /// every process sharing the store. Dropping the [`Lease`] releases it; if the holder's
     /// process dies, the lease passes to a waiting process.
     fn acquire_lease(&self, name: &str) -> impl Future<Output = Result<Lease, StoreError>> + Send;
+
+    /// Forgets the person `subject` (see [`pii`](crate::pii)): destroys the keys their
+    /// [`Pii`](crate::Pii) values were sealed with, removes the snapshots of the streams that
+    /// hold those values and the stored state of the projections that read them, and records
+    /// who asked (`by`) and when. All in one transaction; from then on the values read as
+    /// [`Pii::Forgotten`](crate::Pii::Forgotten) on every path.
+    ///
+    /// Forgetting a subject that has no key (never seen, or forgotten already) records the
+    /// request and changes nothing else. A subject seen again afterwards gets a new key.
+    fn forget(&self, subject: &str, by: &str) -> impl Future<Output = Result<Forgotten, StoreError>> + Send;
+
+    /// A number that grows whenever a subject is forgotten, through this store or (for a
+    /// store shared between processes) through another process once it has heard of it.
+    /// What keeps decoded data in memory (a repository's cache, a projection's state) looks
+    /// at it, and drops what it holds when it has moved. Reading it costs an atomic load.
+    fn forget_epoch(&self) -> u64;
+
+    /// Archives `stream`: its events are kept and still read by name (`read_stream`, a
+    /// repository's `load`), but the global log ([`read_all`](Self::read_all), so projections'
+    /// catch-up and rebuilds) leaves them out unless the filter asks
+    /// ([`EventFilter::with_archived`]), and appends to it are refused with
+    /// [`StoreError::Archived`]. A projection that had applied them keeps what it built
+    /// until it is rebuilt. Archiving an archived stream changes nothing; a stream with no
+    /// events is [`StoreError::InvalidInput`], a deleted one [`StoreError::Deleted`].
+    fn archive(&self, stream: StreamRef<'_>) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Deletes `stream`, in one transaction: its events and its snapshot are removed, and a
+    /// [`StreamDeleted`] notice is appended in their place (at the version after the last
+    /// one, a new position of the global log), which projections may handle. From then on
+    /// the stream reads as empty and appends to it are refused with
+    /// [`StoreError::Deleted`]: its id is never reused. The positions of the removed events
+    /// are not given again, so the global log has a gap where they were. Deleting a deleted
+    /// stream changes nothing and answers the same notice; a stream with no events is
+    /// [`StoreError::InvalidInput`].
+    ///
+    /// Projections keep what they built from the stream unless they handle the notice:
+    /// deleting does not make them rebuild. Delete through
+    /// [`Repository::delete`](crate::Repository::delete) so that the repository's cache drops
+    /// the aggregate too.
+    fn delete(&self, stream: StreamRef<'_>) -> impl Future<Output = Result<StreamDeleted, StoreError>> + Send;
 }
 
 #[cfg(test)]

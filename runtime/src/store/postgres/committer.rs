@@ -8,6 +8,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Row, Statement};
 
+use super::pii;
 use super::pool::PooledConn;
 use super::rows::{decode_batch, decode_one};
 use futures_util::future::join;
@@ -15,7 +16,7 @@ use futures_util::future::join;
 use super::{Inner, PostgresStore, backend, unexpected};
 use crate::envelope::NewEvent;
 use crate::error::StoreError;
-use crate::store::{Appended, StreamRef};
+use crate::store::{Appended, StreamRef, refused_alone};
 use crate::trace::{Instrument, debug, debug_span, field, warn};
 
 /// A failure shared by several appends, kept whole as their error's source.
@@ -144,15 +145,16 @@ impl PostgresStore {
             Err(BatchFailure::Other(error)) => Err(error),
             Err(BatchFailure::Insert(error)) => {
                 // The version check runs under the lock, so only a writer that bypasses the
-                // lock can race it; the unique constraint still keeps the stream linear.
+                // lock can race it; the unique constraint still keeps the stream linear. The
+                // append is then refused as the statement would have refused it: a conflict,
+                // or the stream archived or deleted meanwhile.
                 let unique_violation = error.code() == Some(&SqlState::UNIQUE_VIOLATION)
                     && error.as_db_error().and_then(|e| e.constraint()) == Some(STREAM_VERSION_CONSTRAINT);
                 if unique_violation {
                     let stream = append.stream();
-                    let actual = conn.conn().stream_version(stream).await?;
-                    let expected = append.expected as u64;
-                    if actual != expected {
-                        return Err(StoreError::Conflict { stream: stream.name(), expected, actual });
+                    let head = conn.conn().stream_head(stream).await?;
+                    if let Some(refused) = head.refusal(stream, append.expected as u64).filter(refused_alone) {
+                        return Err(refused);
                     }
                 }
                 Err(backend(error))
@@ -162,18 +164,33 @@ impl PostgresStore {
 
     /// One transaction for `batch`, in one pipelined burst: `BEGIN`, the position lock, the
     /// insert (which checks every append's version first and notifies) and `COMMIT`.
-    /// Returns one result per append, in order: the appended positions or a conflict.
+    /// Returns one result per append, in order: the appended positions, or the refusal of
+    /// that append alone (a conflict, the stream archived or deleted).
+    ///
+    /// A batch with personal data to seal begins its transaction first, takes or makes the
+    /// subjects' keys in it and seals (see `pii.rs`), then sends the rest in one burst, with
+    /// the statement that also records which streams the keys sealed values in.
     pub(super) async fn try_commit(
         &self,
         conn: &mut PooledConn<'_>,
         batch: &[PendingAppend],
     ) -> Result<Vec<Result<Appended, StoreError>>, BatchFailure> {
+        let sealed = if batch.iter().any(|append| !append.subjects.is_empty()) {
+            let keyring = self.inner.keyring();
+            Some(pii::begin_sealed(conn, &keyring, batch).await.map_err(BatchFailure::Other)?)
+        } else {
+            None
+        };
+        let payload = |i: usize, k: usize| match &sealed {
+            Some(sealed) => sealed.payload(batch, i, k),
+            None => batch[i].events[k].payload.as_str(),
+        };
         let results = if let [append] = batch {
             // Alone: the statement made for one append, with one row to decode.
             let names: Vec<&str> = append.events.iter().map(|e| e.name).collect();
             let schema_versions: Vec<i64> = append.events.iter().map(|e| i64::from(e.version)).collect();
-            let payloads: Vec<&str> = append.events.iter().map(|e| e.payload.as_str()).collect();
-            let params: [&(dyn ToSql + Sync); 8] = [
+            let payloads: Vec<&str> = (0..append.events.len()).map(|k| payload(0, k)).collect();
+            let mut params: Vec<&(dyn ToSql + Sync)> = vec![
                 &append.aggregate_type,
                 &append.stream_id,
                 &append.expected,
@@ -183,8 +200,14 @@ impl PostgresStore {
                 &payloads,
                 &self.inner.channel,
             ];
-            let insert = conn.conn().statements.insert.clone();
-            let rows = self.run_in_transaction(conn, &insert, &params).await?;
+            let insert = match &sealed {
+                Some(sealed) => {
+                    params.extend([&sealed.key_ids as &(dyn ToSql + Sync), &sealed.key_ords]);
+                    conn.conn().statements.insert_sealed.clone()
+                }
+                None => conn.conn().statements.insert.clone(),
+            };
+            let rows = self.run_in_transaction(conn, &insert, &params, sealed.is_some()).await?;
             vec![decode_one(append, &rows).map_err(BatchFailure::Other)?]
         } else {
             let event_count: usize = batch.iter().map(|a| a.events.len()).sum();
@@ -198,21 +221,21 @@ impl PostgresStore {
             let mut names = Vec::with_capacity(event_count);
             let mut schema_versions = Vec::with_capacity(event_count);
             let mut payloads = Vec::with_capacity(event_count);
-            for (append, i) in batch.iter().zip(1_i64..) {
+            for ((append, i), index) in batch.iter().zip(1_i64..).zip(0..) {
                 aggregate_types.push(append.aggregate_type.as_str());
                 stream_ids.push(append.stream_id.as_str());
                 expected.push(append.expected);
                 metadata.push(append.metadata.as_str());
                 counts.push(append.events.len() as i64);
-                for (event, k) in append.events.iter().zip(1_i64..) {
+                for ((event, k), ord) in append.events.iter().zip(1_i64..).zip(0..) {
                     event_appends.push(i);
                     event_ords.push(k);
                     names.push(event.name);
                     schema_versions.push(i64::from(event.version));
-                    payloads.push(event.payload.as_str());
+                    payloads.push(payload(index, ord));
                 }
             }
-            let params: [&(dyn ToSql + Sync); 11] = [
+            let mut params: Vec<&(dyn ToSql + Sync)> = vec![
                 &aggregate_types,
                 &stream_ids,
                 &expected,
@@ -225,8 +248,14 @@ impl PostgresStore {
                 &payloads,
                 &self.inner.channel,
             ];
-            let append = conn.conn().statements.append.clone();
-            let rows = self.run_in_transaction(conn, &append, &params).await?;
+            let append = match &sealed {
+                Some(sealed) => {
+                    params.extend([&sealed.key_appends as &(dyn ToSql + Sync), &sealed.key_ords, &sealed.key_ids]);
+                    conn.conn().statements.append_sealed.clone()
+                }
+                None => conn.conn().statements.append.clone(),
+            };
+            let rows = self.run_in_transaction(conn, &append, &params, sealed.is_some()).await?;
             decode_batch(batch, &rows).map_err(BatchFailure::Other)?
         };
         if let Some(last) = results.iter().filter_map(|r| r.as_ref().ok()?.positions.last()).max() {
@@ -235,13 +264,14 @@ impl PostgresStore {
         Ok(results)
     }
 
-    /// Runs `statement` in a transaction under the position lock: `BEGIN`, the lock, the
-    /// statement and `COMMIT` in one pipelined burst.
+    /// Runs `statement` in a transaction under the position lock: `BEGIN` (unless `begun`),
+    /// the lock, the statement and `COMMIT` in one pipelined burst.
     pub(super) async fn run_in_transaction(
         &self,
         conn: &mut PooledConn<'_>,
         statement: &Statement,
         params: &[&(dyn ToSql + Sync)],
+        begun: bool,
     ) -> Result<Vec<Row>, BatchFailure> {
         // The server runs these in order, and the statement's snapshot is taken after the
         // lock is granted, so it sees every earlier append committed. Sent together, they
@@ -250,8 +280,14 @@ impl PostgresStore {
         conn.in_transaction = true;
         let client = &conn.conn().client;
         let lock = &conn.conn().statements.lock;
+        let begin = async {
+            match begun {
+                true => Ok(()),
+                false => client.batch_execute("BEGIN").await,
+            }
+        };
         let ((begin, lock), (rows, commit)) = join(
-            join(client.batch_execute("BEGIN"), client.execute(lock, &[&self.inner.append_lock])),
+            join(begin, client.execute(lock, &[&self.inner.append_lock])),
             join(client.query(statement, params), client.batch_execute("COMMIT")),
         )
         .await;
@@ -353,6 +389,9 @@ pub(super) struct PendingAppend {
     pub(super) metadata: String,
     /// Not empty.
     pub(super) events: Vec<NewEvent>,
+    /// The subjects whose `Pii` values the events hold in the clear, once each: empty when
+    /// there is nothing to seal.
+    pub(super) subjects: Vec<String>,
     pub(super) reply: oneshot::Sender<Result<Appended, StoreError>>,
 }
 

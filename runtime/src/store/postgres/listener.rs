@@ -1,7 +1,9 @@
-//! The connection that listens for new events and raises the known head.
+//! The connection that listens for new events and forgotten subjects, and raises the known
+//! head and the forget epoch.
 
 use std::future::poll_fn;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -16,22 +18,36 @@ use crate::trace::warn;
 /// How long the listener waits before reconnecting after its connection dropped.
 const LISTEN_RECONNECT: Duration = Duration::from_secs(1);
 
+/// What the listener raises, and the channel that says a subject was forgotten.
+#[derive(Clone)]
+pub(super) struct Heard {
+    /// The highest position known to be committed.
+    pub(super) head: Arc<watch::Sender<u64>>,
+    /// The forget epoch, raised at each notification of a `forget` that destroyed keys.
+    pub(super) forget_epoch: Arc<AtomicU64>,
+    /// The channel `forget` notifies (the audit row's id as payload).
+    pub(super) forgets: String,
+}
+
 /// Connects, starts a task that drives the connection and forwards notifications to
-/// `head`, and subscribes with `listen`. The connection lives while the client does; the
+/// `heard`, and subscribes with `listen`. The connection lives while the client does; the
 /// task ends with it, returning the error that ended it (if any).
 pub(super) async fn open_listener(
     connector: &Connector,
     listen: &str,
-    head: &Arc<watch::Sender<u64>>,
+    heard: &Heard,
 ) -> Result<(Client, JoinHandle<Option<tokio_postgres::Error>>), StoreError> {
     let (client, mut connection) = connector.connect().await?;
-    let head = head.clone();
+    let heard = heard.clone();
     let driver = tokio::spawn(async move {
         // `None` or an error ends the connection for good.
         loop {
             match poll_fn(|cx| connection.poll_message(cx)).await {
+                Some(Ok(AsyncMessage::Notification(notification))) if notification.channel() == heard.forgets => {
+                    heard.forget_epoch.fetch_add(1, Ordering::SeqCst);
+                }
                 Some(Ok(AsyncMessage::Notification(notification))) => match notification.payload().parse() {
-                    Ok(position) => bump(&head, position),
+                    Ok(position) => bump(&heard.head, position),
                     Err(_) => warn!(
                         store = "postgres",
                         payload = notification.payload(),
@@ -52,7 +68,7 @@ pub(super) async fn open_listener(
 pub(super) async fn keep_listening(
     connector: Connector,
     listen: String,
-    head: Arc<watch::Sender<u64>>,
+    heard: Heard,
     mut listener: (Client, JoinHandle<Option<tokio_postgres::Error>>),
 ) {
     loop {
@@ -69,7 +85,7 @@ pub(super) async fn keep_listening(
         // Notifications sent meanwhile are lost; waiters re-read the head periodically.
         listener = loop {
             tokio::time::sleep(LISTEN_RECONNECT).await;
-            match open_listener(&connector, &listen, &head).await {
+            match open_listener(&connector, &listen, &heard).await {
                 Ok(listener) => break listener,
                 Err(error) => warn!(
                     store = "postgres",
@@ -79,6 +95,9 @@ pub(super) async fn keep_listening(
                 ),
             }
         };
+        // A subject may have been forgotten while no one listened: what holds decoded
+        // data drops it, to be safe.
+        heard.forget_epoch.fetch_add(1, Ordering::SeqCst);
     }
 }
 

@@ -104,6 +104,49 @@ CREATE INDEX process_deadlines_by_due ON {schema}.process_deadlines (process, du
 CREATE INDEX process_deadlines_by_instance ON {schema}.process_deadlines (process, instance);
 "#,
     ),
+    (
+        5,
+        "personal data: subjects' keys, the streams they sealed values in, the audit of forget; \
+         streams that end: archived events flagged, deletions recorded",
+        r#"
+CREATE TABLE {schema}.pii_keys (
+    id         BIGINT      GENERATED ALWAYS AS IDENTITY,
+    subject    TEXT        NOT NULL,
+    key        BYTEA       NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    CONSTRAINT pii_keys_pkey PRIMARY KEY (id)
+);
+CREATE INDEX pii_keys_by_subject ON {schema}.pii_keys (subject, id);
+CREATE TABLE {schema}.pii_key_streams (
+    key_id         BIGINT NOT NULL,
+    aggregate_type TEXT   NOT NULL,
+    stream_id      TEXT   NOT NULL,
+    first_position BIGINT NOT NULL,
+    CONSTRAINT pii_key_streams_pkey PRIMARY KEY (key_id, aggregate_type, stream_id)
+);
+CREATE INDEX pii_key_streams_by_stream ON {schema}.pii_key_streams (aggregate_type, stream_id);
+CREATE TABLE {schema}.pii_forgotten (
+    id           BIGINT      GENERATED ALWAYS AS IDENTITY,
+    subject      TEXT        NOT NULL,
+    forgotten_by TEXT        NOT NULL,
+    forgotten_at TIMESTAMPTZ NOT NULL,
+    keys         BIGINT      NOT NULL,
+    snapshots    BIGINT      NOT NULL,
+    checkpoints  TEXT[]      NOT NULL,
+    CONSTRAINT pii_forgotten_pkey PRIMARY KEY (id)
+);
+ALTER TABLE {schema}.events ADD COLUMN archived BOOLEAN NOT NULL DEFAULT false;
+CREATE TABLE {schema}.stream_deletions (
+    id             BIGINT      GENERATED ALWAYS AS IDENTITY,
+    aggregate_type TEXT        NOT NULL,
+    stream_id      TEXT        NOT NULL,
+    version        BIGINT      NOT NULL,
+    deleted_at     TIMESTAMPTZ NOT NULL,
+    CONSTRAINT stream_deletions_pkey PRIMARY KEY (id),
+    CONSTRAINT stream_deletions_stream UNIQUE (aggregate_type, stream_id)
+);
+"#,
+    ),
 ];
 
 /// Brings `schema` up to the newest migration, in one transaction under an advisory lock.

@@ -3,15 +3,18 @@
 //! The design notes (commit-ordered positions, group commit, `LISTEN`/`NOTIFY`, leases,
 //! TLS) are on [`PostgresStore`], where users read them. One file per concern: `options`
 //! and `connection` (connecting, TLS), `pool`, `statements`, `migrate`, `committer` (group
-//! commit), `listener`, `lease`, `process` (what process managers keep), `rows` (decoding)
-//! and `tests`.
+//! commit), `listener`, `lease`, `process` (what process managers keep), `pii` (personal
+//! data: sealing on append, keys on read, `forget`), `lifecycle` (streams that end:
+//! archived and deleted), `rows` (decoding) and `tests`.
 
 mod committer;
 mod connection;
 mod lease;
+mod lifecycle;
 mod listener;
 mod migrate;
 mod options;
+mod pii;
 mod pool;
 mod process;
 mod rows;
@@ -22,7 +25,8 @@ mod tests;
 use std::future::Future;
 use std::ops::RangeInclusive;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::{Semaphore, oneshot, watch};
@@ -33,17 +37,19 @@ pub use self::options::{PostgresOptions, TlsMode};
 
 use self::committer::{AppendQueue, HandOver, PendingAppend};
 use self::connection::{Connector, Role};
-use self::listener::{bump, keep_listening, open_listener};
+use self::listener::{Heard, bump, keep_listening, open_listener};
 use self::migrate::migrate;
 use self::pool::Pool;
 use self::rows::{decode_event, stored_event};
 use self::statements::Sql;
 use super::{
-    Appended, Checkpoint, EventFilter, EventStore, Lease, OwnedStream, RunnerFailure, Snapshot, StreamRef, boxed,
-    command_range,
+    Appended, Checkpoint, EventFilter, EventStore, Lease, OwnedStream, RunnerFailure, Snapshot, StreamDeleted,
+    StreamRef, boxed, command_range,
 };
 use crate::envelope::{Metadata, NewEvent, RecordedEvent, StoredEvent};
 use crate::error::StoreError;
+use crate::pii::seal::{Sealing, key_ids, needs_sealing};
+use crate::pii::{Forgotten, KeyWrap, Keyring};
 use crate::process::{DueDeadline, OutgoingCommand, ProcessCommit, RejectedCommand};
 
 /// How often a waiter re-reads the head position in case a notification was lost.
@@ -72,8 +78,9 @@ const WAIT_RECHECK: Duration = Duration::from_millis(500);
 ///
 /// Everything lives in one schema (`factum` unless chosen): `events`, `snapshots`,
 /// `checkpoints`, `failures`, what process managers keep (`process_instances`,
-/// `process_outbox`, `process_deadlines`), and `factum_migrations`, which records the
-/// versioned migrations applied.
+/// `process_outbox`, `process_deadlines`), personal data's keys and audit (`pii_keys`,
+/// `pii_key_streams`, `pii_forgotten`), the record of deleted streams (`stream_deletions`),
+/// and `factum_migrations`, which records the versioned migrations applied.
 /// Migrations run on connect, in one transaction under an advisory lock, so processes that
 /// start together do not race.
 ///
@@ -141,6 +148,47 @@ const WAIT_RECHECK: Duration = Duration::from_millis(500);
 /// forwards the positions to its waiters, reconnecting if the connection drops. As a safety
 /// net, waiters also re-read the head position every 500 ms.
 ///
+/// ## Personal data
+///
+/// [`Pii`](crate::Pii) values are sealed inside the append's transaction (see
+/// [`pii`](crate::pii)): a subject's newest key in `pii_keys` (its id an identity, never
+/// reused) is taken, or a new one made, in that transaction, so a key made by an append
+/// that rolls back is never used; `pii_key_streams` records which streams each key sealed
+/// values in, and from which position. An append with nothing to seal runs as before; one
+/// with personal data costs a round trip more (two if a subject is new), before the lock.
+/// The keys an append seals with are locked (`FOR KEY SHARE`) until it commits, so a
+/// [`forget`](EventStore::forget) waits for it and then sees its streams.
+///
+/// Every read opens the values: [`read_stream`](EventStore::read_stream) and
+/// [`read_all`](EventStore::read_all) fetch the keys their events name in one more query
+/// (none if nothing is sealed); [`replay`](EventStore::replay) fetches the stream's keys in
+/// the same round trip as its rows. A key gone reads as `Forgotten`.
+///
+/// `forget` is one transaction: it deletes the subject's keys, the snapshots of the
+/// streams they sealed values in, and the checkpoints of projections at or past the first
+/// of those values, and records an audit row in `pii_forgotten` (see
+/// [`forgotten`](PostgresStore::forgotten)). At commit it notifies a channel of the schema,
+/// so that the [`forget_epoch`](EventStore::forget_epoch) of every store on the schema
+/// moves (and with it what their repositories and runners hold decoded), as soon as the
+/// notification arrives; the epoch also moves when the listening connection is reopened,
+/// since a notification may have been lost meanwhile. The deleted rows stay in the table
+/// files until `VACUUM` reclaims them.
+///
+/// ## Streams that end
+///
+/// [`archive`](EventStore::archive) flags the stream's rows (`events.archived`), which the
+/// global log leaves out unless asked; [`delete`](EventStore::delete) removes the stream's
+/// events, its snapshot and the records of the keys that sealed values in it, appends its
+/// [`StreamDeleted`] notice and records the deletion in `stream_deletions`. Each is one
+/// statement under the position lock, so an append either commits before it or sees the
+/// stream closed (the check is part of the append's statement, beside the version check),
+/// and the notice takes the position after the committed maximum as an append does, waking
+/// readers as an append does. A deletion does not move the
+/// [`forget_epoch`](EventStore::forget_epoch): projections keep what they built unless they
+/// handle the notice, and [`Repository::delete`](crate::Repository::delete) drops its own
+/// cached aggregate. As after `forget`, the removed rows stay in the table files until
+/// `VACUUM` reclaims them.
+///
 /// ## TLS
 ///
 /// With the `postgres-tls` feature, connections use TLS through rustls (ring, with
@@ -187,8 +235,15 @@ struct Inner {
     append_lock: i64,
     /// The notification channel of this schema.
     channel: String,
+    /// The channel `forget` notifies, for this schema.
+    forgets: String,
     /// The highest position this process knows to be committed.
     head: Arc<watch::Sender<u64>>,
+    /// Grows at each `forget` that destroyed keys, through this store or (once its
+    /// notification arrives) another sharing the schema.
+    forget_epoch: Arc<AtomicU64>,
+    /// Makes, wraps and unwraps subjects' keys (see [`PostgresStore::with_key_wrap`]).
+    keyring: RwLock<Keyring>,
     /// The appends waiting to be committed together (see the type docs).
     appends: Mutex<AppendQueue>,
     /// The task that keeps the listening connection up.
@@ -199,6 +254,12 @@ impl Inner {
     fn queue(&self) -> MutexGuard<'_, AppendQueue> {
         // Pushes and takes cannot leave the queue half-changed: a poisoned lock is fine.
         self.appends.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The keyring, copied out of its lock (it is a pointer at most).
+    fn keyring(&self) -> Keyring {
+        // Only replaced whole: a poisoned lock still holds a keyring.
+        self.keyring.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 }
 
@@ -259,17 +320,26 @@ impl PostgresStore {
             let head_now = conn.head_position().await?;
             pool.idle().push(conn);
 
-            let head = Arc::new(watch::Sender::new(head_now));
-            let listen = format!("LISTEN {}", quote_identifier(&channel));
-            let listener = open_listener(&pool.connector, &listen, &head).await?;
-            let listener = tokio::spawn(keep_listening(pool.connector.clone(), listen, head.clone(), listener));
+            let forgets = format!("factum_{:016x}", fnv1a(&["forget", &schema]));
+            let heard = Heard {
+                head: Arc::new(watch::Sender::new(head_now)),
+                forget_epoch: Arc::new(AtomicU64::new(0)),
+                forgets: forgets.clone(),
+            };
+            let listen = format!("LISTEN {}; LISTEN {}", quote_identifier(&channel), quote_identifier(&forgets));
+            let listener = open_listener(&pool.connector, &listen, &heard).await?;
+            let (head, forget_epoch) = (heard.head.clone(), heard.forget_epoch.clone());
+            let listener = tokio::spawn(keep_listening(pool.connector.clone(), listen, heard, listener));
             Ok(PostgresStore {
                 inner: Arc::new(Inner {
                     append_lock: fnv1a(&["append", &schema]) as i64,
                     schema,
                     pool,
                     channel,
+                    forgets,
                     head,
+                    forget_epoch,
+                    keyring: RwLock::default(),
                     appends: Mutex::default(),
                     listener: listener.abort_handle(),
                 }),
@@ -280,6 +350,24 @@ impl PostgresStore {
     /// The schema that holds this store's tables.
     pub fn schema(&self) -> &str {
         &self.inner.schema
+    }
+
+    /// Stores subjects' keys wrapped by `wrap` (see [`KeyWrap`]), for this store and its
+    /// clones. Call it before the first append, and give every process that shares the
+    /// schema the same wrap: keys are read back with the wrap of the store that reads them,
+    /// and keys stored before are read as they are.
+    pub fn with_key_wrap(self, wrap: impl KeyWrap) -> Self {
+        *self.inner.keyring.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Keyring::wrapped_by(wrap);
+        self
+    }
+
+    /// The audit of [`forget`](EventStore::forget): every request made to this schema, by
+    /// any process, oldest first.
+    pub fn forgotten(&self) -> impl Future<Output = Result<Vec<Forgotten>, StoreError>> + Send {
+        boxed(async move {
+            let conn = self.inner.pool.get().await?;
+            pii::forgotten(conn.conn()).await
+        })
     }
 
     fn bump_head(&self, position: u64) {
@@ -319,10 +407,10 @@ impl EventStore for PostgresStore {
             let count = events.len();
             let expected_i64 = i64::try_from(expected).ok().filter(|_| count > 0);
             let Some(expected_i64) = expected_i64 else {
-                // Nothing to write, or no stored version is that high: only a version check.
-                let actual = self.inner.pool.get().await?.conn().stream_version(stream).await?;
-                if actual != expected {
-                    return Err(StoreError::Conflict { stream: stream.name(), expected, actual });
+                // Nothing to write, or no stored version is that high: only the checks.
+                let head = self.inner.pool.get().await?.conn().stream_head(stream).await?;
+                if let Some(refused) = head.refusal(stream, expected) {
+                    return Err(refused);
                 }
                 return Ok(Appended { version: expected, positions: Vec::new(), recorded_at: SystemTime::now() });
             };
@@ -332,6 +420,21 @@ impl EventStore for PostgresStore {
                     reason: format!("version {expected} plus {count} events is out of range"),
                 });
             }
+            // The subjects to take keys for in the transaction; a payload that cannot be
+            // sealed is refused here, and nothing is queued.
+            let mut subjects = Vec::new();
+            for (event, version) in events.iter().zip(expected + 1..) {
+                if needs_sealing(&event.payload) {
+                    let at = Sealing {
+                        aggregate_type: stream.aggregate_type,
+                        stream_id: stream.stream_id,
+                        stream_version: version,
+                        event_name: event.name,
+                        event_version: event.version,
+                    };
+                    pii::subjects(&event.payload, &at, &mut subjects)?;
+                }
+            }
             let (reply, answer) = oneshot::channel();
             let append = PendingAppend {
                 aggregate_type: stream.aggregate_type.to_owned(),
@@ -339,6 +442,7 @@ impl EventStore for PostgresStore {
                 expected: expected_i64,
                 metadata,
                 events,
+                subjects,
                 reply,
             };
             // Group commit. With a committer running, the append joins the queue, and the
@@ -384,7 +488,9 @@ impl EventStore for PostgresStore {
                 )
                 .await
                 .map_err(backend)?;
-            rows.iter().map(decode_event).collect()
+            let mut events = rows.iter().map(decode_event).collect::<Result<Vec<_>, _>>()?;
+            pii::open_events(conn, &self.inner.keyring(), &mut events).await?;
+            Ok(events)
         })
     }
 
@@ -450,10 +556,15 @@ impl EventStore for PostgresStore {
             let conn = conn.conn();
             let rows = conn
                 .client
-                .query(&conn.statements.read_all, &[&clamp(after), &filter.names, &filter.aggregate_type, &limit])
+                .query(
+                    &conn.statements.read_all,
+                    &[&clamp(after), &filter.names, &filter.aggregate_type, &limit, &filter.archived],
+                )
                 .await
                 .map_err(backend)?;
-            rows.iter().map(decode_event).collect()
+            let mut events = rows.iter().map(decode_event).collect::<Result<Vec<_>, _>>()?;
+            pii::open_events(conn, &self.inner.keyring(), &mut events).await?;
+            Ok(events)
         })
     }
 
@@ -762,11 +873,62 @@ impl EventStore for PostgresStore {
             lease::acquire(self, name).await
         })
     }
+
+    /// One transaction (see `pii.rs`); it waits for the appends sealing with the subject's
+    /// keys to end. At commit it notifies every store on this schema, whose epochs move
+    /// when the notification arrives; this store's moves at once.
+    fn forget(&self, subject: &str, by: &str) -> impl Future<Output = Result<Forgotten, StoreError>> + Send {
+        let (subject, by) = (subject.to_owned(), by.to_owned());
+        boxed(async move {
+            super::validate_id("subject", &subject)?;
+            let at = super::to_micros_floor(SystemTime::now());
+            let mut conn = self.inner.pool.get().await?;
+            let forgotten = pii::forget(&mut conn, &self.inner.forgets, &subject, &by, at).await?;
+            if forgotten.keys > 0 {
+                self.inner.forget_epoch.fetch_add(1, Ordering::SeqCst);
+            }
+            Ok(forgotten)
+        })
+    }
+
+    fn forget_epoch(&self) -> u64 {
+        self.inner.forget_epoch.load(Ordering::SeqCst)
+    }
+
+    /// One statement under the position lock (see `lifecycle.rs`): the stream's rows are
+    /// flagged.
+    fn archive(&self, stream: StreamRef<'_>) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let stream = OwnedStream::of(stream);
+        boxed(async move {
+            let stream = stream.as_ref();
+            stream.validate()?;
+            let mut conn = self.inner.pool.get().await?;
+            lifecycle::archive(self, &mut conn, stream).await
+        })
+    }
+
+    /// One statement under the position lock (see `lifecycle.rs`); the notice's position is
+    /// notified at commit, as an append's is.
+    fn delete(&self, stream: StreamRef<'_>) -> impl Future<Output = Result<StreamDeleted, StoreError>> + Send {
+        let stream = OwnedStream::of(stream);
+        boxed(async move {
+            let stream = stream.as_ref();
+            stream.validate()?;
+            let mut conn = self.inner.pool.get().await?;
+            lifecycle::delete(self, &mut conn, stream).await
+        })
+    }
 }
 
 impl PostgresStore {
     /// The rows of a replay, streamed and lent to `visit` as they arrive; compiled once,
     /// here, whatever the visitor (see [`boxed`]).
+    ///
+    /// The keys that sealed values in the stream are fetched with the rows, in the same
+    /// round trip. A row that refers to another key (one gone with its subject, a value
+    /// copied from elsewhere, a key first used after the lookup) cannot wait for a query
+    /// while the rows stream in on the connection: it and the rows after it are kept, and
+    /// visited once their keys have been looked up, in one more query.
     fn replay_rows<'a>(
         &'a self,
         stream: OwnedStream,
@@ -782,15 +944,85 @@ impl PostgresStore {
             let (from, to) = (clamp(from), clamp(to));
             let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
                 [&stream.aggregate_type, &stream.stream_id, &from, &to];
-            let rows = conn.client.query_raw(&conn.statements.replay_stream, params).await.map_err(backend)?;
+            let (keys, rows) = futures_util::future::join(
+                conn.client.query(&conn.statements.stream_keys, &[&stream.aggregate_type, &stream.stream_id]),
+                conn.client.query_raw(&conn.statements.replay_stream, params),
+            )
+            .await;
+            let (keys, rows) = (keys.map_err(backend)?, rows.map_err(backend)?);
+            let mut stored_keys = pii::StoredKeys::with_capacity(keys.len());
+            pii::add_keys(&mut stored_keys, &keys)?;
+            let keyring = self.inner.keyring();
             let mut rows = std::pin::pin!(rows);
             let mut count = 0;
-            while let Some(row) = rows.try_next().await.map_err(backend)? {
-                visit(stored_event(stream, &row)?)?;
+            let mut late: Vec<LateEvent> = Vec::new();
+            let mut ids = Vec::new();
+            {
+                let mut opener = pii::opener(&keyring, &stored_keys);
+                while let Some(row) = rows.try_next().await.map_err(backend)? {
+                    let stored = stored_event(stream, &row)?;
+                    if late.is_empty() {
+                        ids.clear();
+                        key_ids(stored.payload, &mut ids);
+                        if ids.iter().all(|id| stored_keys.contains_key(id)) {
+                            let opened = opener.open(stored.payload, &Sealing::stored(stream, &stored))?;
+                            visit(StoredEvent { payload: &opened, ..stored })?;
+                            count += 1;
+                            continue;
+                        }
+                    }
+                    late.push(LateEvent::of(&stored));
+                }
+            }
+            if late.is_empty() {
+                return Ok(count);
+            }
+            ids.clear();
+            for event in &late {
+                key_ids(&event.payload, &mut ids);
+            }
+            ids.retain(|id| !stored_keys.contains_key(id));
+            pii::fetch_keys(conn, &ids, &mut stored_keys).await?;
+            let mut opener = pii::opener(&keyring, &stored_keys);
+            for event in &late {
+                let stored = event.lent();
+                let opened = opener.open(stored.payload, &Sealing::stored(stream, &stored))?;
+                visit(StoredEvent { payload: &opened, ..stored })?;
                 count += 1;
             }
             Ok(count)
         })
+    }
+}
+
+/// A replayed event kept, owned, until the keys it needs have been looked up.
+struct LateEvent {
+    stream_version: u64,
+    position: u64,
+    event_name: String,
+    event_version: u32,
+    payload: String,
+}
+
+impl LateEvent {
+    fn of(stored: &StoredEvent<'_>) -> Self {
+        LateEvent {
+            stream_version: stored.stream_version,
+            position: stored.position,
+            event_name: stored.event_name.to_owned(),
+            event_version: stored.event_version,
+            payload: stored.payload.to_owned(),
+        }
+    }
+
+    fn lent(&self) -> StoredEvent<'_> {
+        StoredEvent {
+            stream_version: self.stream_version,
+            position: self.position,
+            event_name: &self.event_name,
+            event_version: self.event_version,
+            payload: &self.payload,
+        }
     }
 }
 
@@ -799,6 +1031,7 @@ impl PostgresStore {
 struct OwnedFilter {
     names: Option<Vec<String>>,
     aggregate_type: Option<String>,
+    archived: bool,
 }
 
 impl OwnedFilter {
@@ -806,6 +1039,7 @@ impl OwnedFilter {
         OwnedFilter {
             names: filter.names.map(|names| names.iter().map(|&name| name.to_owned()).collect()),
             aggregate_type: filter.aggregate_type.map(str::to_owned),
+            archived: filter.archived,
         }
     }
 }

@@ -5,6 +5,7 @@ use std::time::SystemTime;
 use tokio_postgres::Row;
 
 use super::committer::PendingAppend;
+use super::lifecycle::Head;
 use super::{backend, unexpected};
 use crate::envelope::{EventMeta, Metadata, RecordedEvent, StoredEvent};
 use crate::error::StoreError;
@@ -12,17 +13,17 @@ use crate::process::{DueDeadline, NewDeadline, OutgoingCommand, RejectedCommand}
 use crate::store::{Appended, StreamRef};
 
 /// Reads the answer of the statement for one append: the version found, the number of
-/// events inserted (none after a conflict), the first position and the time.
+/// events inserted (none after a refusal), the first position, the time, and (columns 5 and
+/// 6) whether the stream is archived or deleted.
 pub(super) fn decode_one(append: &PendingAppend, rows: &[Row]) -> Result<Result<Appended, StoreError>, StoreError> {
     let row = rows.first().ok_or_else(|| unexpected("the insert returned no row"))?;
-    let actual: i64 = row.try_get(0).map_err(backend)?;
     let inserted: i64 = row.try_get(1).map_err(backend)?;
     let (expected, count) = (append.expected as u64, append.events.len() as u64);
-    if inserted == 0 && actual != append.expected {
-        let actual = u64::try_from(actual).map_err(|_| {
-            StoreError::corrupt(append.stream().name().to_string(), format!("its stored version {actual} is negative"))
-        })?;
-        return Ok(Err(StoreError::Conflict { stream: append.stream().name(), expected, actual }));
+    if inserted == 0 {
+        let head = Head::from_row(append.stream(), row, [0, 5, 6])?;
+        if let Some(refused) = head.refusal(append.stream(), expected) {
+            return Ok(Err(refused));
+        }
     }
     if inserted != count as i64 {
         return Err(unexpected("the insert stored another number of events than given"));
@@ -33,7 +34,8 @@ pub(super) fn decode_one(append: &PendingAppend, rows: &[Row]) -> Result<Result<
     Ok(Ok(Appended { version: expected + count, positions: (first..first + count).collect(), recorded_at }))
 }
 
-/// Reads the answer of the append statement: one row per append, in order.
+/// Reads the answer of the append statement: one row per append, in order (its columns 4
+/// and 5 say whether the stream is archived or deleted).
 pub(super) fn decode_batch(
     batch: &[PendingAppend],
     rows: &[Row],
@@ -44,7 +46,6 @@ pub(super) fn decode_batch(
     let mut results = Vec::with_capacity(batch.len());
     let mut stored = 0;
     for (append, row) in batch.iter().zip(rows) {
-        let actual: i64 = row.try_get(0).map_err(backend)?;
         let first: Option<i64> = row.try_get(1).map_err(backend)?;
         let recorded_at: SystemTime = row.try_get(3).map_err(backend)?;
         let count = append.events.len() as u64;
@@ -55,16 +56,9 @@ pub(super) fn decode_batch(
                 let first = u64::try_from(first).map_err(|_| unexpected("the insert returned a negative position"))?;
                 Ok(Appended { version: expected + count, positions: (first..first + count).collect(), recorded_at })
             }
-            None => Err(StoreError::Conflict {
-                stream: append.stream().name(),
-                expected,
-                actual: u64::try_from(actual).map_err(|_| {
-                    StoreError::corrupt(
-                        append.stream().name().to_string(),
-                        format!("its stored version {actual} is negative"),
-                    )
-                })?,
-            }),
+            None => Err(Head::from_row(append.stream(), row, [0, 4, 5])?
+                .refusal(append.stream(), expected)
+                .ok_or_else(|| unexpected("the insert refused an append it had no reason to refuse"))?),
         });
     }
     if rows.first().map(|row| row.try_get::<_, i64>(2)).transpose().map_err(backend)? != Some(stored as i64) {

@@ -100,6 +100,7 @@ fn pending(
         expected,
         metadata: "{}".to_owned(),
         events,
+        subjects: Vec::new(),
         reply,
     };
     (append, answer)
@@ -222,4 +223,221 @@ async fn migrations_are_recorded_and_a_newer_schema_is_refused() {
         "{error:?}"
     );
     assert!(error.to_string().contains("upgrade factum"), "{error}");
+}
+
+fn admitted(patient: &str, name: &str) -> NewEvent {
+    NewEvent {
+        name: "PatientAdmitted",
+        version: 1,
+        payload: format!(r#"{{"patient":"{patient}","name":{{"$pii":"{name}","$subject":"{patient}"}}}}"#),
+    }
+}
+
+/// A pending append to `stream` at 0 of one event with `patient`'s name, its subject found.
+fn pending_admission(stream: &str, patient: &str) -> (PendingAppend, oneshot::Receiver<Result<Appended, StoreError>>) {
+    let (mut append, answer) = pending(stream, 0, &[]);
+    append.events = vec![admitted(patient, "Ada Lovelace")];
+    append.subjects = vec![patient.to_owned()];
+    (append, answer)
+}
+
+/// The rows of `sql` on a pooled connection: the first column of each, as text.
+async fn texts(store: &PostgresStore, sql: &str) -> Vec<String> {
+    let conn = store.inner.pool.get().await.unwrap();
+    let sql = sql.replace("{schema}", &quote_identifier(store.schema()));
+    conn.conn().client.query(&sql, &[]).await.unwrap().iter().map(|row| row.get(0)).collect()
+}
+
+#[tokio::test]
+async fn a_batch_seals_in_its_transaction_and_a_rolled_back_key_is_never_used() {
+    let Some(store) = fresh_store().await else { return };
+    // One batch: two admissions of one patient, and a bad payload that rolls it back whole,
+    // so each append is retried in a transaction of its own.
+    let (a, a_answer) = pending_admission("a", "p-1");
+    let (b, b_answer) = pending("b", 0, &["not json"]);
+    let (c, c_answer) = pending_admission("c", "p-1");
+    let mut conn = store.inner.pool.get().await.unwrap();
+    store.commit(&mut conn, vec![a, b, c]).await;
+    assert_eq!(a_answer.await.unwrap().unwrap().positions, [1]);
+    assert!(b_answer.await.unwrap().is_err());
+    assert_eq!(c_answer.await.unwrap().unwrap().positions, [2]);
+    drop(conn);
+    // The key made in the rolled-back batch is gone; the retries share the one made first.
+    let keys = texts(&store, "SELECT id::text || ' ' || subject FROM {schema}.pii_keys ORDER BY id").await;
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let id = keys[0].split(' ').next().unwrap().to_owned();
+    let used = texts(
+        &store,
+        "SELECT key_id::text || ' ' || stream_id || ' ' || first_position FROM {schema}.pii_key_streams ORDER BY 1",
+    )
+    .await;
+    assert_eq!(used, [format!("{id} a 1"), format!("{id} c 2")]);
+    let stored = texts(&store, "SELECT payload::text FROM {schema}.events ORDER BY position").await;
+    assert!(stored.iter().all(|payload| !payload.contains("Ada") && payload.contains(&format!("\"$key\": {id}"))));
+    for event in store.read_all(0, EventFilter::ALL, 10).await.unwrap() {
+        assert!(event.payload.contains(r#""name":{"$pii":"Ada Lovelace"}"#), "{}", event.payload);
+    }
+}
+
+#[tokio::test]
+async fn forget_is_audited_and_moves_the_epoch_of_every_store_on_the_schema() {
+    let Some(store) = fresh_store().await else { return };
+    let Ok(url) = std::env::var("FACTUM_POSTGRES_URL") else {
+        return;
+    };
+    let other = PostgresStore::connect_with(&url, store.schema(), 1).await.unwrap();
+    let stream = StreamRef::new("stay", "s-1");
+    store.append(stream, 0, &Metadata::new(), vec![admitted("p-1", "Ada Lovelace")]).await.unwrap();
+    let snapshot = Snapshot { version: 1, fingerprint: 7, state: "{}".into() };
+    store.save_snapshot(stream, snapshot).await.unwrap();
+    for name in ["ward-list", "process:billing", "early"] {
+        let position = if name == "early" { 0 } else { 1 };
+        store.save_checkpoint(name, Checkpoint { position, state: "{}".into() }).await.unwrap();
+    }
+    let epoch = other.forget_epoch();
+    let forgotten = store.forget("p-1", "ticket 7").await.unwrap();
+    assert_eq!(
+        (forgotten.keys, forgotten.snapshots, forgotten.checkpoints.as_slice()),
+        (1, 1, &["ward-list".to_owned()][..])
+    );
+    assert!(store.load_checkpoint("process:billing").await.unwrap().is_some(), "holds no state");
+    assert!(store.load_checkpoint("early").await.unwrap().is_some(), "before the subject's first event");
+    // Only the notification can move the other store's epoch.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while other.forget_epoch() == epoch {
+        assert!(tokio::time::Instant::now() < deadline, "the notification arrives");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let again = other.forget("p-1", "ticket 8").await.unwrap();
+    assert_eq!((again.keys, again.snapshots), (0, 0));
+    assert_eq!(store.forgotten().await.unwrap(), [forgotten, again]);
+    let read = other.read_stream(stream, 1, 1).await.unwrap();
+    assert_eq!(read[0].payload, r#"{"name":{"$forgotten":true},"patient":"p-1"}"#);
+    assert!(texts(&store, "SELECT subject FROM {schema}.pii_keys").await.is_empty());
+    assert!(texts(&store, "SELECT stream_id FROM {schema}.pii_key_streams").await.is_empty());
+}
+
+/// A replay fetches the keys the stream recorded with its rows; a row that needs another
+/// (a value copied from another stream, a key gone) is opened once that key was looked up.
+#[tokio::test]
+async fn a_replay_opens_values_whose_keys_the_stream_did_not_record() {
+    let Some(store) = fresh_store().await else { return };
+    let (s1, s2) = (StreamRef::new("stay", "s-1"), StreamRef::new("stay", "s-2"));
+    store.append(s1, 0, &Metadata::new(), vec![admitted("p-1", "Ada Lovelace")]).await.unwrap();
+    let at_rest = texts(&store, "SELECT payload::text FROM {schema}.events WHERE position = 1").await.remove(0);
+    let copied = NewEvent { name: "PatientAdmitted", version: 1, payload: at_rest };
+    store.append(s2, 0, &Metadata::new(), vec![copied]).await.unwrap();
+    let error = store.replay(s2, 1, 1, |_| Ok(())).await.unwrap_err();
+    assert!(matches!(&error, StoreError::Sealed(sealed) if sealed.version == 1), "{error:?}");
+    assert!(error.to_string().contains("field `name`") && !error.to_string().contains("Ada"), "{error}");
+    let replayed = |stream| {
+        let store = store.clone();
+        async move {
+            let mut payloads = Vec::new();
+            store
+                .replay(stream, 1, u64::MAX, |event| {
+                    payloads.push(event.payload.to_owned());
+                    Ok(())
+                })
+                .await
+                .unwrap();
+            payloads
+        }
+    };
+    assert_eq!(replayed(s1).await, [r#"{"name":{"$pii":"Ada Lovelace"},"patient":"p-1"}"#]);
+    store.forget("p-1", "test").await.unwrap();
+    assert_eq!(replayed(s1).await, [r#"{"name":{"$forgotten":true},"patient":"p-1"}"#]);
+}
+
+/// In one batch, appends to an archived or a deleted stream are refused alone, whatever
+/// version they expect, beside a conflict; the others land.
+#[tokio::test]
+async fn one_batch_refuses_appends_to_closed_streams_alone() {
+    let Some(store) = fresh_store().await else { return };
+    for id in ["archived", "deleted", "behind"] {
+        store.append(StreamRef::new("account", id), 0, &Metadata::new(), vec![numbered(1)]).await.unwrap();
+    }
+    store.archive(StreamRef::new("account", "archived")).await.unwrap();
+    assert_eq!(store.delete(StreamRef::new("account", "deleted")).await.unwrap(), StreamDeleted { version: 1 });
+    let (a, a_answer) = pending("archived", 1, &["2"]);
+    let (d, d_answer) = pending("deleted", 2, &["3"]); // at its notice's version: still refused
+    let (b, b_answer) = pending("behind", 0, &["4"]);
+    let (n, n_answer) = pending("new", 0, &["5", "6"]);
+    let mut conn = store.inner.pool.get().await.unwrap();
+    store.commit(&mut conn, vec![a, d, b, n]).await;
+    let error = a_answer.await.unwrap().unwrap_err();
+    assert!(matches!(&error, StoreError::Archived { stream } if stream.stream_id == "archived"), "{error:?}");
+    let error = d_answer.await.unwrap().unwrap_err();
+    assert!(matches!(&error, StoreError::Deleted { stream, version: 1 } if stream.stream_id == "deleted"), "{error:?}");
+    let error = b_answer.await.unwrap().unwrap_err();
+    assert!(matches!(error, StoreError::Conflict { expected: 0, actual: 1, .. }), "{error:?}");
+    let n = n_answer.await.unwrap().unwrap();
+    // Positions 1 to 3 were the first events, 4 the notice (2, removed, is not given again).
+    assert_eq!((n.version, n.positions.as_slice()), (2, &[5, 6][..]));
+    // Alone, and with nothing to write, the same refusals.
+    let (a, _) = pending("archived", 1, &["7"]);
+    assert!(matches!(store.commit_one(&mut conn, &a).await, Err(StoreError::Archived { .. })));
+    drop(conn);
+    let deleted = StreamRef::new("account", "deleted");
+    let error = store.append(deleted, 2, &Metadata::new(), Vec::new()).await.unwrap_err();
+    assert!(matches!(error, StoreError::Deleted { version: 1, .. }), "{error:?}");
+    let error = store.append(deleted, u64::MAX, &Metadata::new(), vec![numbered(8)]).await.unwrap_err();
+    assert!(matches!(error, StoreError::Deleted { version: 1, .. }), "{error:?}");
+    let archived = StreamRef::new("account", "archived");
+    let error = store.append(archived, 1, &Metadata::new(), Vec::new()).await.unwrap_err();
+    assert!(matches!(error, StoreError::Archived { .. }), "{error:?}");
+    assert_eq!(store.stream_version(archived).await.unwrap(), 1);
+    assert_eq!(store.stream_version(deleted).await.unwrap(), 2);
+}
+
+/// A deletion takes the position after the committed maximum, even when the stream held it;
+/// removes the stream's rows, snapshot and keys' records; records itself once; wakes the
+/// readers of every store on the schema; and leaves the forget epoch alone.
+#[tokio::test]
+async fn a_deletion_is_recorded_and_notified_to_every_store_on_the_schema() {
+    let Some(store) = fresh_store().await else { return };
+    let Ok(url) = std::env::var("FACTUM_POSTGRES_URL") else {
+        return;
+    };
+    let other = PostgresStore::connect_with(&url, store.schema(), 1).await.unwrap();
+    let (kept, doomed) = (StreamRef::new("stay", "kept"), StreamRef::new("stay", "doomed"));
+    store.append(kept, 0, &Metadata::new(), vec![admitted("p-1", "Ada Lovelace")]).await.unwrap();
+    store.append(doomed, 0, &Metadata::new(), vec![admitted("p-1", "Ada Lovelace"), numbered(2)]).await.unwrap();
+    store.save_snapshot(doomed, Snapshot { version: 2, fingerprint: 7, state: "{}".into() }).await.unwrap();
+    let mut known = other.inner.head.subscribe();
+    tokio::time::timeout(Duration::from_secs(10), known.wait_for(|&head| head == 3)).await.unwrap().unwrap();
+    let (epoch, other_epoch) = (store.forget_epoch(), other.forget_epoch());
+    let notice = store.delete(doomed).await.unwrap();
+    assert_eq!(notice, StreamDeleted { version: 2 });
+    assert_eq!(*store.inner.head.borrow(), 4, "this store's head moves at once");
+    // Nothing on `other` queries the head: only the notification can raise it.
+    tokio::time::timeout(Duration::from_secs(10), known.wait_for(|&head| head == 4))
+        .await
+        .expect("the notification arrives")
+        .unwrap();
+    assert_eq!((store.forget_epoch(), other.forget_epoch()), (epoch, other_epoch), "no epoch moves");
+    let rows = texts(
+        &store,
+        "SELECT position || ' ' || stream_id || ' ' || version || ' ' || name || ' ' || payload::text \
+         FROM {schema}.events ORDER BY position",
+    )
+    .await;
+    assert_eq!(rows[1..], ["4 doomed 3 $StreamDeleted {\"version\": 2}".to_owned()]);
+    assert!(rows[0].starts_with("1 kept 1 PatientAdmitted"), "{rows:?}");
+    assert!(store.load_snapshot(doomed).await.unwrap().is_none());
+    assert_eq!(texts(&store, "SELECT stream_id FROM {schema}.pii_key_streams").await, ["kept"]);
+    let recorded = "SELECT stream_id || ' ' || version FROM {schema}.stream_deletions";
+    assert_eq!(texts(&store, recorded).await, ["doomed 2"]);
+    assert_eq!(other.delete(doomed).await.unwrap(), notice, "deleting again answers the same notice");
+    assert_eq!(texts(&store, recorded).await.len(), 1, "and records nothing");
+    assert!(other.read_stream(doomed, 1, u64::MAX).await.unwrap().is_empty());
+    let replayed = other.replay(doomed, 1, u64::MAX, |_| Ok(())).await.unwrap();
+    assert_eq!(replayed, 0, "the notice is not replayed");
+    let next = other.append(kept, 1, &Metadata::new(), vec![numbered(3)]).await.unwrap();
+    assert_eq!(next.positions, [5]);
+    let log = other.read_all(0, EventFilter::ALL, 10).await.unwrap();
+    assert_eq!(log.iter().map(|e| e.meta.position).collect::<Vec<_>>(), [1, 4, 5]);
+    assert_eq!(log[1].meta.event_name, StreamDeleted::NAME);
+    use crate::event::Event;
+    assert_eq!(StreamDeleted::decode(log[1].meta.event_version, &log[1].payload).unwrap(), notice);
 }

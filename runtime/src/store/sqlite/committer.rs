@@ -1,17 +1,22 @@
 //! Group commit: appends queue up while the writer is busy, and one committer takes them into
 //! one transaction (one fsync), batch after batch.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use rusqlite::{Connection, TransactionBehavior, params};
 
 use super::connection::lock;
-use super::rows::{stream_version, to_i64, to_micros};
+use super::keys::{record_use, seal_event};
+use super::lifecycle;
+use super::rows::{to_i64, to_micros};
 use super::{Inner, SqliteStore, backend, statements};
 use crate::envelope::{Metadata, NewEvent};
 use crate::error::{StoreError, StreamName};
-use crate::store::Appended;
+use crate::pii::Keyring;
+use crate::pii::seal::Sealing;
+use crate::store::{Appended, StreamRef, refused_alone};
 use crate::trace::{debug_span, field, warn};
 
 impl SqliteStore {
@@ -131,7 +136,8 @@ fn commit_queued(inner: &Inner) {
         );
         let started = Instant::now();
         writers = writers.max(batch.len());
-        span.in_scope(|| commit_batch(&mut connection, batch));
+        let keyring = inner.keyring();
+        span.in_scope(|| commit_batch(&mut connection, &keyring, batch));
         took = started.elapsed();
         span.record("duration_us", u64::try_from(took.as_micros()).unwrap_or(u64::MAX));
     }
@@ -161,7 +167,7 @@ const MAX_GATHER: Duration = Duration::from_millis(2);
 /// before anything of an append is written, under the write lock. An append that fails on
 /// anything else takes the transaction down with it; the others are then committed again,
 /// each on its own, so that only the faulty append fails.
-fn commit_batch(connection: &mut Connection, batch: Vec<PendingAppend>) {
+fn commit_batch(connection: &mut Connection, keyring: &Keyring, batch: Vec<PendingAppend>) {
     // Stored to the microsecond: the time answered is the one stored, so an inline projection
     // handed the committed events sees what a rebuild from the log reads back.
     let now = SystemTime::now();
@@ -174,9 +180,10 @@ fn commit_batch(connection: &mut Connection, batch: Vec<PendingAppend>) {
     let committed = (|| {
         let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         for (index, pending) in batch.iter().enumerate() {
-            match append_one(&tx, pending, recorded_at) {
-                outcome @ (Ok(_) | Err(StoreError::Conflict { .. })) => outcomes.push(outcome),
-                Err(error) => return Ok(Some((index, error))), // dropping `tx` rolls everything back
+            match append_one(&tx, keyring, pending, recorded_at) {
+                // Dropping `tx` rolls everything back.
+                Err(error) if !refused_alone(&error) => return Ok(Some((index, error))),
+                outcome => outcomes.push(outcome),
             }
         }
         tx.commit().map(|()| None)
@@ -195,7 +202,7 @@ fn commit_batch(connection: &mut Connection, batch: Vec<PendingAppend>) {
                     "an append failed inside a group commit, which was rolled back; committing each append of the batch on its own"
                 );
                 for pending in batch {
-                    commit_batch(connection, vec![pending]);
+                    commit_batch(connection, keyring, vec![pending]);
                 }
             } else if let Some(alone) = batch.into_iter().next() {
                 // A receiver that is gone belongs to an append whose caller stopped waiting
@@ -210,8 +217,10 @@ fn commit_batch(connection: &mut Connection, batch: Vec<PendingAppend>) {
         batch.into_iter().zip(outcomes.into_iter().map(Some).chain(std::iter::repeat_with(|| None)))
     {
         let result = match (&failure, outcome) {
-            // Committed, or refused on its own account (a conflict holds either way).
-            (None, Some(outcome)) | (_, Some(outcome @ Err(StoreError::Conflict { .. }))) => outcome,
+            // Committed, or refused on its own account (a conflict, an archived or deleted
+            // stream: the refusal holds either way).
+            (None, Some(outcome)) => outcome,
+            (_, Some(Err(refused))) if refused_alone(&refused) => Err(refused),
             (Some(error), _) => Err(StoreError::Backend(Box::new(TransactionFailed(Arc::clone(error))))),
             (None, None) => unreachable!("a committed batch has an outcome for every append"),
         };
@@ -221,36 +230,57 @@ fn commit_batch(connection: &mut Connection, batch: Vec<PendingAppend>) {
     }
 }
 
-/// One append inside the batch's transaction: check the version, insert the events.
+/// One append inside the batch's transaction: check the version, seal the personal data,
+/// insert the events.
 fn append_one(
     connection: &Connection,
+    keyring: &Keyring,
     pending: &PendingAppend,
     recorded_at: SystemTime,
 ) -> Result<Appended, StoreError> {
     let PendingAppend { stream, expected, metadata, events, .. } = pending;
     let expected = *expected;
-    let actual = stream_version(connection, &stream.aggregate_type, &stream.stream_id)?;
+    let at = StreamRef::new(&stream.aggregate_type, &stream.stream_id);
+    let actual = lifecycle::head(connection, at)?.open(at)?;
     if actual != expected {
         return Err(StoreError::Conflict { stream: stream.clone(), expected, actual });
     }
     let micros = to_micros(recorded_at);
     let mut insert = connection.prepare_cached(statements::INSERT_EVENT).map_err(backend)?;
     let mut positions = Vec::with_capacity(events.len());
+    let (mut keys, mut recorded) = (HashMap::new(), Vec::new());
     for (offset, event) in events.iter().enumerate() {
+        let version = expected + offset as u64 + 1;
+        let at = Sealing {
+            aggregate_type: &stream.aggregate_type,
+            stream_id: &stream.stream_id,
+            stream_version: version,
+            event_name: event.name,
+            event_version: event.version,
+        };
+        let sealed = seal_event(connection, keyring, &at, &event.payload, &mut keys)?;
+        let payload = sealed.as_ref().map_or(event.payload.as_str(), |(sealed, _)| sealed);
         insert
             .execute(params![
                 stream.aggregate_type,
                 stream.stream_id,
-                to_i64(expected + offset as u64 + 1),
+                to_i64(version),
                 event.name,
                 event.version,
                 micros,
                 metadata.json,
-                event.payload,
+                payload,
                 metadata.command_id,
             ])
-            .map_err(|e| conflict_or_backend(e, stream, expected, expected + offset as u64 + 1))?;
-        positions.push(connection.last_insert_rowid() as u64);
+            .map_err(|e| conflict_or_backend(e, stream, expected, version))?;
+        let position = connection.last_insert_rowid() as u64;
+        if let Some((_, used)) = &sealed {
+            // Once per key and append: the stream's first position with it is what counts.
+            let new: Vec<u64> = used.iter().copied().filter(|id| !recorded.contains(id)).collect();
+            record_use(connection, stream, position, &new)?;
+            recorded.extend(new);
+        }
+        positions.push(position);
     }
     Ok(Appended { version: expected + events.len() as u64, positions, recorded_at })
 }

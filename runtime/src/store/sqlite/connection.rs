@@ -14,12 +14,14 @@ use crate::error::StoreError;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Opens a connection to `path` with the store's pragmas: the WAL journal, `synchronous =
-/// FULL` (every commit fsynced before it returns), foreign keys on, and [`BUSY_TIMEOUT`].
+/// FULL` (every commit fsynced before it returns), foreign keys on, `secure_delete` (deleted
+/// and overwritten rows are zeroed, so that a forgotten subject's key or a removed snapshot
+/// leaves no copy in the file), and [`BUSY_TIMEOUT`].
 pub(super) fn connect(path: &Path) -> Result<Connection, StoreError> {
     let connection = Connection::open(path).map_err(backend)?;
     connection.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
     connection
-        .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+        .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;")
         .map_err(backend)?;
     Ok(connection)
 }

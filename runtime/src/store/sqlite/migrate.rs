@@ -89,6 +89,42 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX process_deadlines_by_due ON process_deadlines (process, due_at, id);
     CREATE INDEX process_deadlines_by_instance ON process_deadlines (process, instance);",
+    // 6: personal data (`Pii`): subjects' keys (AUTOINCREMENT, so that a forgotten key's id
+    // is never given again), the streams holding values each key sealed (what `forget` must
+    // clean), and the audit of `forget`, which holds nothing personal. Streams that end:
+    // archived events are flagged in their rows (the global log filters on the flag), and
+    // each deletion is recorded.
+    "ALTER TABLE events ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE stream_deletions (
+        id             INTEGER PRIMARY KEY AUTOINCREMENT,
+        aggregate_type TEXT    NOT NULL,
+        stream_id      TEXT    NOT NULL,
+        version        INTEGER NOT NULL,
+        deleted_at     INTEGER NOT NULL
+    );
+    CREATE TABLE pii_keys (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        subject    TEXT    NOT NULL,
+        key        BLOB    NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX pii_keys_by_subject ON pii_keys (subject, id);
+    CREATE TABLE pii_key_streams (
+        key_id         INTEGER NOT NULL,
+        aggregate_type TEXT    NOT NULL,
+        stream_id      TEXT    NOT NULL,
+        first_position INTEGER NOT NULL,
+        PRIMARY KEY (key_id, aggregate_type, stream_id)
+    );
+    CREATE TABLE pii_forgotten (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        subject      TEXT    NOT NULL,
+        forgotten_by TEXT    NOT NULL,
+        forgotten_at INTEGER NOT NULL,
+        keys         INTEGER NOT NULL,
+        snapshots    INTEGER NOT NULL,
+        checkpoints  TEXT    NOT NULL
+    );",
 ];
 
 /// Brings the schema up to date, in one write transaction, so two processes opening a new

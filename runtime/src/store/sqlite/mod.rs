@@ -3,13 +3,17 @@
 //! - `connection.rs`: opening a connection (pragmas), and the bridge to the blocking pool.
 //! - `migrate.rs`: the versioned schema.
 //! - `committer.rs`: group commit, the queue of appends and the one committer.
+//! - `keys.rs`: personal data: subjects' keys, sealing, opening, `forget`.
 //! - `lease.rs`: leases between processes.
+//! - `lifecycle.rs`: streams that end: archived and deleted.
 //! - `statements.rs`: every SQL statement, once.
 //! - `rows.rs`: decoding rows, and the conversion of values.
 
 mod committer;
 mod connection;
+mod keys;
 mod lease;
+mod lifecycle;
 mod migrate;
 mod rows;
 mod statements;
@@ -17,7 +21,8 @@ mod statements;
 use std::future::Future;
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
 use rusqlite::{Connection, ToSql, TransactionBehavior, params};
@@ -28,11 +33,12 @@ use self::connection::{blocking, connect};
 use self::migrate::migrate;
 use self::rows::{to_i64, to_micros};
 use super::{
-    Appended, Checkpoint, EventFilter, EventStore, Lease, OwnedStream, RunnerFailure, Snapshot, StreamRef, boxed,
-    validate_id,
+    Appended, Checkpoint, EventFilter, EventStore, Lease, OwnedStream, RunnerFailure, Snapshot, StreamDeleted,
+    StreamRef, boxed, validate_id,
 };
 use crate::envelope::{Metadata, NewEvent, RecordedEvent, StoredEvent};
 use crate::error::StoreError;
+use crate::pii::{Forgotten, KeyWrap, Keyring};
 use crate::process::{DueDeadline, NewDeadline, OutgoingCommand, ProcessCommit, RejectedCommand, checkpoint_name};
 
 /// An event store in one SQLite file: embedded, durable, and safe to share between
@@ -56,9 +62,19 @@ use crate::process::{DueDeadline, NewDeadline, OutgoingCommand, ProcessCommit, R
 ///   appending to one file never hand out one version twice.
 /// - Positions come from an `AUTOINCREMENT` key, assigned inside the write transaction: they
 ///   only grow, are never reused, and have no gaps (a transaction that fails is rolled back
-///   with the positions it took). SQLite has one writer at a time, so events become visible
+///   with the positions it took) but where a [deleted](EventStore::delete) stream's events
+///   were. SQLite has one writer at a time, so events become visible
 ///   in position order: a reader that has seen position `p` never later finds a new event at
 ///   or below `p`, and a projection's checkpoint at `p` misses nothing.
+///
+/// # Personal data and streams that end
+///
+/// Subjects' keys are in the `pii_keys` table; values are sealed inside the append's
+/// transaction and opened on every read (see [`pii`](crate::pii)). Every connection sets
+/// `secure_delete`, so deleted rows (a forgotten key, a removed snapshot or checkpoint, a
+/// deleted stream's events) are overwritten with zeros, and [`forget`](EventStore::forget)
+/// and [`delete`](EventStore::delete) empty the WAL after they commit: the file keeps no
+/// copy of what they removed.
 ///
 /// # Processes, schema and threads
 ///
@@ -115,6 +131,33 @@ struct Inner {
     readers: Mutex<Vec<Connection>>,
     /// The newest position this process has appended or seen.
     head: watch::Sender<u64>,
+    /// How subjects' keys are stored (wrapped or not).
+    keyring: RwLock<Keyring>,
+    /// The id of the newest `forget` that destroyed keys, of this process or seen in the file.
+    forget_epoch: AtomicU64,
+}
+
+impl Inner {
+    /// How subjects' keys are stored, for one operation.
+    fn keyring(&self) -> Keyring {
+        self.keyring.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    /// Moves the forget epoch up to `epoch` (never down).
+    fn saw_epoch(&self, epoch: u64) {
+        self.forget_epoch.fetch_max(epoch, Ordering::SeqCst);
+    }
+
+    /// Tells this process's waiters of a new head position.
+    fn saw_head(&self, position: u64) {
+        self.head.send_if_modified(|head| {
+            let newer = position > *head;
+            if newer {
+                *head = position;
+            }
+            newer
+        });
+    }
 }
 
 impl SqliteStore {
@@ -129,6 +172,7 @@ impl SqliteStore {
             let mut writer = connect(&path)?;
             migrate(&mut writer, &path)?;
             let head = rows::head_position(&writer)?;
+            let epoch = keys::epoch(&writer)?;
             Ok(SqliteStore {
                 inner: Arc::new(Inner {
                     path,
@@ -137,6 +181,8 @@ impl SqliteStore {
                     arrived: Condvar::new(),
                     readers: Mutex::default(),
                     head: watch::Sender::new(head),
+                    keyring: RwLock::default(),
+                    forget_epoch: AtomicU64::new(epoch),
                 }),
             })
         }))
@@ -145,6 +191,20 @@ impl SqliteStore {
     /// The file the store lives in.
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// Stores subjects' keys wrapped by `wrap` (see [`KeyWrap`]), and unwraps them with it
+    /// when reading. Give the same wrap every time the file is opened, before the first
+    /// append: a key stored unwrapped does not read with a wrap, nor the other way round (the
+    /// read fails with [`StoreError::Corrupt`] naming the key, and nothing is written).
+    pub fn with_key_wrap(self, wrap: impl KeyWrap) -> Self {
+        *self.inner.keyring.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Keyring::wrapped_by(wrap);
+        self
+    }
+
+    /// The audit of [`forget`](EventStore::forget): every request, oldest first.
+    pub fn forgotten(&self) -> impl Future<Output = Result<Vec<Forgotten>, StoreError>> + Send {
+        boxed(self.read(keys::forgotten))
     }
 }
 
@@ -171,13 +231,7 @@ impl EventStore for SqliteStore {
             let (name, metadata) = prepared?;
             let appended = self.commit(name, expected, metadata, events).await?;
             if let Some(&last) = appended.positions.last() {
-                self.inner.head.send_if_modified(|head| {
-                    let newer = last > *head;
-                    if newer {
-                        *head = last;
-                    }
-                    newer
-                });
+                self.inner.saw_head(last);
             }
             Ok(appended)
         })
@@ -190,10 +244,13 @@ impl EventStore for SqliteStore {
         to: u64,
     ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send {
         let OwnedStream { aggregate_type, stream_id } = OwnedStream::of(stream);
+        let keyring = self.inner.keyring();
         boxed(self.read(move |connection| {
             let mut query = connection.prepare_cached(statements::READ_STREAM).map_err(backend)?;
             let found = query.query(params![aggregate_type, stream_id, to_i64(from), to_i64(to)]).map_err(backend)?;
-            rows::events(found)
+            let mut events = rows::events(found)?;
+            keys::open_all(connection, &keyring, &mut events)?;
+            Ok(events)
         }))
     }
 
@@ -237,15 +294,20 @@ impl EventStore for SqliteStore {
         let nothing = filter.names.is_some_and(<[_]>::is_empty) || limit == 0;
         let names = filter.names.map(|names| serde_json::to_string(names).expect("a list of strings is JSON"));
         let aggregate_type = filter.aggregate_type.map(str::to_owned);
+        let archived = filter.archived;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let keyring = self.inner.keyring();
         boxed(async move {
             if nothing {
                 return Ok(Vec::new());
             }
             self.read(move |connection| {
                 let mut query = connection.prepare_cached(statements::READ_ALL).map_err(backend)?;
-                let found = query.query(params![to_i64(after), names, aggregate_type, limit]).map_err(backend)?;
-                rows::events(found)
+                let found =
+                    query.query(params![to_i64(after), names, aggregate_type, limit, archived]).map_err(backend)?;
+                let mut events = rows::events(found)?;
+                keys::open_all(connection, &keyring, &mut events)?;
+                Ok(events)
             })
             .await
         })
@@ -496,6 +558,60 @@ impl EventStore for SqliteStore {
         let name = name.to_owned();
         boxed(async move { lease::acquire(self, &name).await })
     }
+
+    /// One immediate transaction on the writing connection; the WAL is then checkpointed and
+    /// truncated, so that the deleted rows (overwritten: `secure_delete`) leave no copy in
+    /// it. Another process sharing the file sees the new epoch at its next look at the file
+    /// (within 50 ms while it waits for events).
+    fn forget(&self, subject: &str, by: &str) -> impl Future<Output = Result<Forgotten, StoreError>> + Send {
+        let valid = validate_id("subject", subject);
+        let (subject, by) = (subject.to_owned(), by.to_owned());
+        boxed(async move {
+            valid?;
+            let (forgotten, id) = self.write(move |connection| keys::forget(connection, &subject, &by)).await?;
+            if forgotten.keys > 0 {
+                self.inner.saw_epoch(id);
+            }
+            Ok(forgotten)
+        })
+    }
+
+    /// The id of the last `forget` that destroyed keys, as this process saw it.
+    fn forget_epoch(&self) -> u64 {
+        self.inner.forget_epoch.load(Ordering::SeqCst)
+    }
+
+    /// One immediate transaction: every event row of the stream is flagged.
+    fn archive(&self, stream: StreamRef<'_>) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let valid = stream.validate();
+        let OwnedStream { aggregate_type, stream_id } = OwnedStream::of(stream);
+        boxed(async move {
+            valid?;
+            self.write(move |connection| lifecycle::archive(connection, StreamRef::new(&aggregate_type, &stream_id)))
+                .await
+        })
+    }
+
+    /// One immediate transaction on the writing connection, the deletion recorded in the
+    /// `stream_deletions` table; the WAL is then emptied, as after
+    /// [`forget`](EventStore::forget).
+    fn delete(&self, stream: StreamRef<'_>) -> impl Future<Output = Result<StreamDeleted, StoreError>> + Send {
+        let valid = stream.validate();
+        let OwnedStream { aggregate_type, stream_id } = OwnedStream::of(stream);
+        boxed(async move {
+            valid?;
+            let deleted = self
+                .write(move |connection| lifecycle::delete(connection, StreamRef::new(&aggregate_type, &stream_id)))
+                .await?;
+            match deleted {
+                Ok(deletion) => {
+                    self.inner.saw_head(deletion.position);
+                    Ok(deletion.notice)
+                }
+                Err(already) => Ok(already),
+            }
+        })
+    }
 }
 
 impl SqliteStore {
@@ -507,24 +623,22 @@ impl SqliteStore {
         to: u64,
     ) -> impl Future<Output = Result<rows::Replayed, StoreError>> + Send + '_ {
         let OwnedStream { aggregate_type, stream_id } = OwnedStream::of(stream);
+        let keyring = self.inner.keyring();
         boxed(self.read(move |connection| {
             let mut query = connection.prepare_cached(statements::REPLAY_STREAM).map_err(backend)?;
             let found = query.query(params![aggregate_type, stream_id, to_i64(from), to_i64(to)]).map_err(backend)?;
-            rows::replayed(found, &aggregate_type, &stream_id)
+            rows::replayed(found, &aggregate_type, &stream_id, &mut keys::opener(connection, &keyring))
         }))
     }
 
     /// Reads the head position from the file, and wakes the waiters of this process if
     /// another process has appended.
     async fn refresh_head(&self) -> Result<u64, StoreError> {
-        let head = self.read(rows::head_position).await?;
-        self.inner.head.send_if_modified(|known| {
-            let newer = head > *known;
-            if newer {
-                *known = head;
-            }
-            newer
-        });
+        let (head, epoch) =
+            self.read(|connection| Ok((rows::head_position(connection)?, keys::epoch(connection)?))).await?;
+        // A `forget` of another process sharing the file is seen here, as its appends are.
+        self.inner.saw_epoch(epoch);
+        self.inner.saw_head(head);
         Ok(head)
     }
 }

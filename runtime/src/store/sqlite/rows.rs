@@ -14,6 +14,8 @@ use rusqlite::{Connection, Row, params};
 use super::{backend, statements};
 use crate::envelope::{EventMeta, Metadata, RecordedEvent, StoredEvent};
 use crate::error::StoreError;
+use crate::pii::SubjectKey;
+use crate::pii::seal::{Opener, Sealing, is_sealed};
 use crate::process::{DueDeadline, NewDeadline, OutgoingCommand, RejectedCommand};
 use crate::store::{Checkpoint, RunnerFailure, Snapshot};
 
@@ -120,6 +122,7 @@ pub(super) fn replayed(
     mut rows: rusqlite::Rows<'_>,
     aggregate_type: &str,
     stream_id: &str,
+    opener: &mut Opener<impl FnMut(u64) -> Result<Option<SubjectKey>, StoreError>>,
 ) -> Result<Replayed, StoreError> {
     let mut replayed = Replayed { text: String::new(), events: Vec::new() };
     while let Some(row) = rows.next().map_err(backend)? {
@@ -133,9 +136,16 @@ pub(super) fn replayed(
         };
         let (stream_version, position) = (counted(version, "version")?, counted(position, "position")?);
         let event_version: u32 = read(row, 3, "schema version", at)?;
-        replayed.text.push_str(text(row, 2, "name", at)?);
+        let name = text(row, 2, "name", at)?;
+        replayed.text.push_str(name);
         let name_end = replayed.text.len();
-        replayed.text.push_str(text(row, 4, "payload", at)?);
+        let payload = text(row, 4, "payload", at)?;
+        if is_sealed(payload) {
+            let event = Sealing { aggregate_type, stream_id, stream_version, event_name: name, event_version };
+            replayed.text.push_str(&opener.open(payload, &event)?);
+        } else {
+            replayed.text.push_str(payload);
+        }
         let payload_end = replayed.text.len();
         replayed.events.push(Lent { stream_version, position, event_version, name_end, payload_end });
     }
@@ -368,7 +378,7 @@ pub(super) fn to_i64(n: u64) -> i64 {
 }
 
 /// A time column read back: `None` before 1970, which factum never writes.
-fn from_micros(micros: i64) -> Option<SystemTime> {
+pub(super) fn from_micros(micros: i64) -> Option<SystemTime> {
     u64::try_from(micros).ok().and_then(|micros| UNIX_EPOCH.checked_add(Duration::from_micros(micros)))
 }
 

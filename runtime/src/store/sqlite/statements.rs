@@ -9,21 +9,43 @@ macro_rules! event_columns {
     };
 }
 
-/// The events of one stream (`?1`, `?2`) with versions in `?3..=?4`, in version order.
+/// The stored name of the notice a deleted stream leaves ([`StreamDeleted`]), which reads of
+/// the stream itself leave out.
+///
+/// [`StreamDeleted`]: crate::StreamDeleted
+macro_rules! tombstone {
+    () => {
+        "$StreamDeleted"
+    };
+}
+
+/// The name [`tombstone!`] writes, for the tests.
+#[cfg(test)]
+pub(super) const TOMBSTONE: &str = tombstone!();
+
+/// The events of one stream (`?1`, `?2`) with versions in `?3..=?4`, in version order (its
+/// deletion notice left out).
 pub(super) const READ_STREAM: &str = concat!(
     "SELECT ",
     event_columns!(),
-    " FROM events WHERE aggregate_type = ?1 AND stream_id = ?2 AND version BETWEEN ?3 AND ?4 ORDER BY version"
+    " FROM events WHERE aggregate_type = ?1 AND stream_id = ?2 AND version BETWEEN ?3 AND ?4 AND name <> '",
+    tombstone!(),
+    "' ORDER BY version"
 );
 
 /// What a replay of one stream (`?1`, `?2`) reads of its events with versions in
 /// `?3..=?4`, in version order: `version, position, name, schema_version, payload`.
-pub(super) const REPLAY_STREAM: &str = "SELECT version, position, name, schema_version, payload FROM events \
-     WHERE aggregate_type = ?1 AND stream_id = ?2 AND version BETWEEN ?3 AND ?4 ORDER BY version";
+pub(super) const REPLAY_STREAM: &str = concat!(
+    "SELECT version, position, name, schema_version, payload FROM events \
+     WHERE aggregate_type = ?1 AND stream_id = ?2 AND version BETWEEN ?3 AND ?4 AND name <> '",
+    tombstone!(),
+    "' ORDER BY version"
+);
 
 /// Up to `?4` events after position `?1`, in position order, with a name in the JSON array
-/// `?2` (all if null) and of aggregate type `?3` (all if null). The names travel as one JSON
-/// array parameter, so the statement stays one cached, parameterized query whatever the list.
+/// `?2` (all if null), of aggregate type `?3` (all if null), and not archived unless `?5`.
+/// The names travel as one JSON array parameter, so the statement stays one cached,
+/// parameterized query whatever the list.
 pub(super) const READ_ALL: &str = concat!(
     "SELECT ",
     event_columns!(),
@@ -31,6 +53,7 @@ pub(super) const READ_ALL: &str = concat!(
      WHERE position > ?1
        AND (?2 IS NULL OR name IN (SELECT value FROM json_each(?2)))
        AND (?3 IS NULL OR aggregate_type = ?3)
+       AND (?5 OR archived = 0)
      ORDER BY position LIMIT ?4"
 );
 
@@ -174,3 +197,80 @@ pub(super) const DUE_DEADLINES: &str = concat!(
 
 /// When the earliest deadline of process `?1` is due (null if it has none).
 pub(super) const NEXT_DEADLINE: &str = "SELECT MIN(due_at) FROM process_deadlines WHERE process = ?1";
+
+/// The newest key of subject `?1`: `id, key`.
+pub(super) const CURRENT_KEY: &str = "SELECT id, key FROM pii_keys WHERE subject = ?1 ORDER BY id DESC LIMIT 1";
+
+/// A new key of subject `?1`, stored as `?2`, made at `?3` (microseconds since the epoch);
+/// its id is the new row id.
+pub(super) const INSERT_KEY: &str = "INSERT INTO pii_keys (subject, key, created_at) VALUES (?1, ?2, ?3)";
+
+/// Key `?1` as stored.
+pub(super) const LOAD_KEY: &str = "SELECT key FROM pii_keys WHERE id = ?1";
+
+/// Key `?1` sealed values of stream `?2`/`?3`, first at position `?4`: the first event
+/// that did so is the one kept.
+pub(super) const RECORD_KEY_USE: &str =
+    "INSERT INTO pii_key_streams (key_id, aggregate_type, stream_id, first_position) VALUES (?1, ?2, ?3, ?4)
+     ON CONFLICT (key_id, aggregate_type, stream_id) DO NOTHING";
+
+/// How many keys subject `?1` has.
+pub(super) const COUNT_KEYS: &str = "SELECT COUNT(*) FROM pii_keys WHERE subject = ?1";
+
+/// The streams holding values sealed with a key of subject `?1`, each with the first
+/// position of one: `aggregate_type, stream_id, first_position`.
+pub(super) const KEY_STREAMS: &str = "SELECT aggregate_type, stream_id, MIN(first_position) FROM pii_key_streams
+     WHERE key_id IN (SELECT id FROM pii_keys WHERE subject = ?1) GROUP BY aggregate_type, stream_id";
+
+/// Removes the snapshot of stream `?1`/`?2`.
+pub(super) const DELETE_SNAPSHOT: &str = "DELETE FROM snapshots WHERE aggregate_type = ?1 AND stream_id = ?2";
+
+/// The names of the checkpoints at or past position `?1`, in order.
+pub(super) const CHECKPOINTS_FROM: &str = "SELECT name FROM checkpoints WHERE position >= ?1 ORDER BY name";
+
+/// Removes what records the streams of the keys of subject `?1`.
+pub(super) const DELETE_KEY_STREAMS: &str =
+    "DELETE FROM pii_key_streams WHERE key_id IN (SELECT id FROM pii_keys WHERE subject = ?1)";
+
+/// Destroys the keys of subject `?1`.
+pub(super) const DELETE_KEYS: &str = "DELETE FROM pii_keys WHERE subject = ?1";
+
+/// The audit row of a `forget`: subject, by, at (microseconds since the epoch), keys
+/// destroyed, snapshots removed, checkpoints removed (a JSON array of names).
+pub(super) const INSERT_FORGOTTEN: &str =
+    "INSERT INTO pii_forgotten (subject, forgotten_by, forgotten_at, keys, snapshots, checkpoints)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
+/// The audit of `forget`, oldest first.
+pub(super) const LOAD_FORGOTTEN: &str =
+    "SELECT id, subject, forgotten_by, forgotten_at, keys, snapshots, checkpoints FROM pii_forgotten ORDER BY id";
+
+/// The id of the last `forget` that destroyed keys.
+pub(super) const FORGET_EPOCH: &str = "SELECT id FROM pii_forgotten WHERE keys > 0 ORDER BY id DESC LIMIT 1";
+
+/// The last event of stream `?1`/`?2`: `version, name, archived`, what an append checks.
+pub(super) const STREAM_HEAD: &str = "SELECT version, name, archived FROM events WHERE aggregate_type = ?1 AND stream_id = ?2 ORDER BY version DESC LIMIT 1";
+
+/// Archives stream `?1`/`?2`.
+pub(super) const ARCHIVE_STREAM: &str = "UPDATE events SET archived = 1 WHERE aggregate_type = ?1 AND stream_id = ?2";
+
+/// Removes the events of stream `?1`/`?2`.
+pub(super) const DELETE_STREAM_EVENTS: &str = "DELETE FROM events WHERE aggregate_type = ?1 AND stream_id = ?2";
+
+/// Forgets which keys sealed values of stream `?1`/`?2`, once its events are gone.
+pub(super) const DELETE_STREAM_KEYS: &str = "DELETE FROM pii_key_streams WHERE aggregate_type = ?1 AND stream_id = ?2";
+
+/// Records the deletion of stream `?1`/`?2` at version `?3`, at `?4` (microseconds since the
+/// epoch); its id is the new row id.
+pub(super) const INSERT_DELETION: &str =
+    "INSERT INTO stream_deletions (aggregate_type, stream_id, version, deleted_at) VALUES (?1, ?2, ?3, ?4)";
+
+#[cfg(test)]
+mod tests {
+    use crate::event::Event;
+
+    #[test]
+    fn the_tombstone_is_the_deletion_notice() {
+        assert_eq!(super::TOMBSTONE, crate::store::StreamDeleted::NAME);
+    }
+}

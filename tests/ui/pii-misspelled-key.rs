@@ -1,0 +1,12 @@
+use factum::prelude::*;
+use factum::Pii;
+use serde::{Deserialize, Serialize};
+
+#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[pii(subjct = customer_id)]
+pub struct CustomerRegistered {
+    pub customer_id: String,
+    pub name: Pii<String>,
+}
+
+fn main() {}
