@@ -37,6 +37,17 @@ pub struct Options {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub payment_window_secs: u64,
+    /// The master key that wraps the customers' keys in the store, as 64 hex digits
+    /// (`openssl rand -hex 32`). Without it, the keys sit in the store as they are, and a copy
+    /// of the database reads every customer not forgotten. Best given through the
+    /// environment, so that it does not show in the process list.
+    #[arg(long, value_name = "HEX", env = "FACTUM_SHOP_MASTER_KEY", hide_env_values = true, value_parser = master_key)]
+    pub master_key: Option<factum::MasterKey>,
+}
+
+/// A master key from 64 hex digits.
+fn master_key(hex: &str) -> Result<factum::MasterKey, factum::pii::MasterKeyError> {
+    factum::MasterKey::from_hex(hex)
 }
 
 /// Parses the command line, opens the store and serves until Ctrl-C. A bad command line (or
@@ -76,10 +87,16 @@ fn start_logging() -> Result<(), tracing_subscriber::filter::FromEnvError> {
 async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     #[cfg(feature = "postgres")]
     if let Some(url) = &options.postgres {
-        let store = factum::PostgresStore::connect(url).await?;
+        let mut store = factum::PostgresStore::connect(url).await?;
+        if let Some(master) = options.master_key.clone() {
+            store = store.with_key_wrap(master);
+        }
         return start(store, "PostgreSQL database".to_owned(), &options).await;
     }
-    let store = factum::SqliteStore::open(&options.db).await?;
+    let mut store = factum::SqliteStore::open(&options.db).await?;
+    if let Some(master) = options.master_key.clone() {
+        store = store.with_key_wrap(master);
+    }
     start(store, format!("SQLite file {}", options.db.display()), &options).await
 }
 
@@ -171,6 +188,7 @@ mod tests {
             addr: "127.0.0.1:0".into(),
             nats: None,
             payment_window_secs: 900,
+            master_key: None,
         };
         assert_eq!(options, expected);
         assert_eq!(parse(&["--db=c.db", "--addr", "127.0.0.1:0"]).unwrap().db, std::path::Path::new("c.db"));
@@ -185,5 +203,15 @@ mod tests {
         assert_eq!(missing.kind(), ErrorKind::InvalidValue);
         assert!(missing.to_string().contains("a value is required for '--db <PATH>'"), "{missing}");
         assert_eq!(parse(&["--help"]).unwrap_err().kind(), ErrorKind::DisplayHelp);
+        let short = parse(&["--master-key", "abc"]).unwrap_err().to_string();
+        assert!(short.contains("--master-key <HEX>") && short.contains("64 hex digits"), "{short}");
+    }
+
+    #[test]
+    fn a_master_key_is_read() {
+        let hex = "8f1d2c3b4a59687766554433221100ffeeddccbbaa99887766554433221100ff";
+        let options = parse(&["--master-key", hex]).unwrap();
+        assert_eq!(options.master_key, Some(factum::MasterKey::from_hex(hex).unwrap()));
+        assert_eq!(format!("{:?}", options.master_key), "Some(MasterKey(..))", "Debug does not show it");
     }
 }

@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use factum::{
-    Committed, EventStore, ExecuteError, Metadata, ProcessError, ProcessRunner, Projection, ProjectionError,
-    ProjectionRunner, ProjectionType, Repository, RunnerHealth, RunnerStatus,
+    Committed, EventStore, ExecuteError, Forgotten, Metadata, ProcessError, ProcessRunner, Projection, ProjectionError,
+    ProjectionRunner, ProjectionType, Repository, RunnerHealth, RunnerStatus, StoreError,
 };
 use serde::Serialize;
 
@@ -69,6 +69,17 @@ pub struct Health {
 pub enum HealthStatus {
     Ok,
     Degraded,
+}
+
+/// Why the customer of an order could not be forgotten.
+#[derive(Debug, thiserror::Error)]
+pub enum ForgetError {
+    #[error("there is no such order")]
+    NoSuchOrder,
+    #[error("this order has no customer on record: it was placed before the shop asked for one")]
+    NoCustomer,
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// A command that was carried out: its events are stored.
@@ -175,6 +186,30 @@ impl<S: EventStore> Shop<S> {
         };
         let executed = self.orders.execute_with(id, command, metadata).await;
         self.settle(executed, self.orders.inline_health()).await
+    }
+
+    /// Forgets the customer who placed `order` (see `factum::pii`): the store destroys their
+    /// key, so that their name and address read as `Forgotten` in every order they placed,
+    /// on every page and in every read model (which rebuild from the log without them), and
+    /// records `by` as who asked. Their orders, lines and totals stay. Forgetting a customer
+    /// again changes nothing, and is recorded too.
+    ///
+    /// The customer is the one the order itself names (its aggregate, not a read model that
+    /// may lag).
+    pub async fn forget_customer(&self, order: &str, by: &str) -> Result<Forgotten, ForgetError> {
+        let loaded = self.orders.load(order).await?.ok_or(ForgetError::NoSuchOrder)?;
+        let customer = loaded.state.customer().ok_or(ForgetError::NoCustomer)?;
+        let forgotten = self.orders.store().forget(customer, by).await?;
+        tracing::info!(
+            customer,
+            order,
+            by,
+            keys = forgotten.keys,
+            snapshots = forgotten.snapshots,
+            read_models = ?forgotten.checkpoints,
+            "a customer was forgotten"
+        );
+        Ok(forgotten)
     }
 
     /// A command whose events were stored counts as done, even when an inline read model

@@ -29,10 +29,22 @@ pub struct OrdersPage {
     /// The products that can be ordered.
     pub for_sale: Vec<CatalogEntry>,
     pub error: Option<String>,
+    /// What the customer fields show (kept after a refusal).
+    pub customer: CustomerForm,
     pub stale: Vec<String>,
 }
 
-/// One order: its lines, status, history, and what can be done next.
+/// The customer fields of the order form.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CustomerForm {
+    /// The customer's id, such as `c-1041`.
+    pub customer: String,
+    pub name: String,
+    pub address: String,
+}
+
+/// One order: its customer, lines, status, history, and what can be done next (and the
+/// button that forgets the customer, while there is one to forget).
 #[derive(Template)]
 #[template(path = "order.html")]
 pub struct OrderPage {

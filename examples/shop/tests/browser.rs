@@ -160,6 +160,9 @@ async fn a_customer_adds_a_product_orders_it_and_pays_in_a_real_browser() {
     browser.find(Locator::XPath(&tea)).await.unwrap().send_keys("2").await.unwrap();
     let pot = quantity("Cast-iron teapot");
     browser.find(Locator::XPath(&pot)).await.unwrap().send_keys("1").await.unwrap();
+    type_into(&browser, "#customer", "c-1815").await;
+    type_into(&browser, "#customer-name", "Ada Lovelace").await;
+    type_into(&browser, "#address", "12 St James's Square\nLondon SW1").await;
     submit(&browser, "#place-order button").await;
 
     // The status page, right after the redirect: placed, then paid.
@@ -167,6 +170,7 @@ async fn a_customer_adds_a_product_orders_it_and_pays_in_a_real_browser() {
     assert!(order_page.path().starts_with("/orders/o-"), "{order_page}");
     assert_eq!(text_of(&browser, "#status").await, "placed");
     assert_eq!(text_of(&browser, "#total").await, "49.40");
+    assert_eq!(text_of(&browser, "#customer-name").await, "Ada Lovelace");
     assert_eq!(buttons(&browser).await, ["Pay", "Cancel"], "a placed order cannot ship yet");
     submit(&browser, "#pay").await;
     assert_eq!(text_of(&browser, "#status").await, "paid");

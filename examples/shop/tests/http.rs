@@ -14,10 +14,27 @@ async fn add_product(shop: &Running, name: &str, price: &str) -> String {
     product_id(shop, name).await
 }
 
+/// A customer as the order form takes them: id, name, address.
+type Customer<'a> = (&'a str, &'a str, &'a str);
+
+/// The customer of the orders whose customer does not matter to the test.
+const GRACE: Customer = ("c-1906", "Grace Hopper", "1 Navy Yard\nArlington");
+
+/// The customer fields of the order form.
+fn customer_fields((id, name, address): Customer<'_>) -> [(&str, &str); 3] {
+    [("customer", id), ("name", name), ("address", address)]
+}
+
 /// Places an order through the HTML form and returns its id.
 async fn place_order(shop: &Running, lines: &[(&str, &str)]) -> String {
+    place_order_for(shop, GRACE, lines).await
+}
+
+/// Places an order for `customer` through the HTML form and returns its id.
+async fn place_order_for(shop: &Running, customer: Customer<'_>, lines: &[(&str, &str)]) -> String {
     let fields: Vec<(String, &str)> = lines.iter().map(|(id, qty)| (format!("qty-{id}"), *qty)).collect();
-    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    let mut fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    fields.extend(customer_fields(customer));
     let placed = shop.post_form("/orders", &fields).await;
     assert_eq!(placed.status, 303, "{}", placed.body);
     let location = placed.location.unwrap();
@@ -119,7 +136,19 @@ async fn an_order_is_placed_paid_and_shipped_and_its_page_tells_its_story() {
     assert!(page.body.contains(r#"id="status">placed<"#), "{}", page.body);
     assert!(page.body.contains(r#"<strong id="total">39.00</strong>"#));
     assert!(page.body.contains("placed: 3 item(s), 39.00 in all"));
-    assert!(shop.get("/orders").await.body.contains(&format!(r#"<a href="/orders/{order}">"#)));
+    assert!(page.body.contains(r#"<span id="customer-name">Grace Hopper</span>"#), "{}", page.body);
+    assert!(page.body.contains(r#"<span id="customer-id">c-1906</span>"#), "{}", page.body);
+    assert!(
+        page.body.contains(
+            r#"id="address">1 Navy Yard
+Arlington</p>"#
+        ),
+        "{}",
+        page.body
+    );
+    let list = shop.get("/orders").await.body;
+    assert!(list.contains(&format!(r#"<a href="/orders/{order}">"#)), "{list}");
+    assert!(list.contains("<td>c-1906</td>") && !list.contains("Grace Hopper"), "the list shows no name: {list}");
 
     let early = shop.post_form(&format!("/orders/{order}/ship"), &[]).await;
     assert_eq!(early.status, 422);
@@ -139,7 +168,8 @@ async fn an_order_is_placed_paid_and_shipped_and_its_page_tells_its_story() {
     assert!(late.body.contains("the order has already shipped"));
 }
 
-/// The actions the order's page offers: the last part of each form's action under the order.
+/// The actions the order's page offers: the last part of each form's action under the order
+/// (but `forget`, which is about the customer, offered whatever the order's state).
 async fn actions_offered(shop: &Running, order: &str) -> Vec<String> {
     let page = shop.get(&format!("/orders/{order}")).await;
     assert_eq!(page.status, 200, "{}", page.body);
@@ -148,7 +178,7 @@ async fn actions_offered(shop: &Running, order: &str) -> Vec<String> {
         let action = form.split("action=\"").nth(1)?.split('"').next()?;
         action.strip_prefix(&under_the_order).map(str::to_owned)
     });
-    let actions: Vec<String> = actions.collect();
+    let actions: Vec<String> = actions.filter(|action| action != "forget").collect();
     for action in &actions {
         assert!(page.body.contains(&format!(r#"id="{action}""#)), "no button for {action}: {}", page.body);
     }
@@ -202,19 +232,51 @@ async fn orders_of_unknown_retired_or_no_products_are_refused_on_the_form() {
     let old = add_product(&shop, "Old tea", "1").await;
     assert_eq!(shop.post_form(&format!("/products/{old}/retire"), &[]).await.status, 303);
 
+    let tea = format!("qty-{tea}").leak() as &str;
     let cases = [
         (vec![("qty-p-ghost", "1")], "there is no product &#34;p-ghost&#34; in the catalog"),
         (vec![(format!("qty-{old}").leak() as &str, "1")], "Old tea is no longer sold"),
         (vec![], "an order needs at least one line"),
-        (vec![(format!("qty-{tea}").leak() as &str, "")], "an order needs at least one line"),
-        (vec![(format!("qty-{tea}").leak() as &str, "0")], "must be between 1 and 1000; 0 was asked"),
-        (vec![(format!("qty-{tea}").leak() as &str, "two")], "the quantity &#34;two&#34;"),
+        (vec![(tea, "")], "an order needs at least one line"),
+        (vec![(tea, "0")], "must be between 1 and 1000; 0 was asked"),
+        (vec![(tea, "two")], "the quantity &#34;two&#34;"),
     ];
-    for (fields, message) in cases {
+    for (mut fields, message) in cases {
+        fields.extend(customer_fields(GRACE));
         let refused = shop.post_form("/orders", &fields).await;
         assert_eq!(refused.status, 422, "{fields:?}");
         assert!(refused.body.contains(message), "{fields:?}: expected {message:?} in {}", refused.body);
     }
+    assert!(shop.get("/orders").await.body.contains("No orders yet."));
+}
+
+#[tokio::test]
+async fn orders_without_a_proper_customer_are_refused_and_the_form_keeps_what_was_typed() {
+    let dir = scratch_dir("bad-customers");
+    let shop = Running::sqlite(&dir).await;
+    let tea = add_product(&shop, "Tea", "4.50").await;
+    let tea = format!("qty-{tea}");
+    let long_name = "n".repeat(201);
+    let cases = [
+        (("", "Ada Lovelace", "London"), "a customer id is 1 to 40 letters, digits"),
+        (("ada@example.com", "Ada Lovelace", "London"), "(not an e-mail address); &#34;ada@example.com&#34; is not"),
+        (("c 1", "Ada Lovelace", "London"), "&#34;c 1&#34; is not"),
+        (("c-1", "  ", "London"), "an order needs the customer&#39;s name"),
+        (("c-1", &long_name, "London"), "a customer name has at most 200 characters; this one has 201"),
+        (("c-1", "Ada Lovelace", " \n "), "an order needs the address to deliver to"),
+    ];
+    for (customer, message) in cases {
+        let mut fields = vec![(tea.as_str(), "1")];
+        fields.extend(customer_fields(customer));
+        let refused = shop.post_form("/orders", &fields).await;
+        assert_eq!(refused.status, 422, "{customer:?}");
+        assert!(refused.body.contains(message), "{customer:?}: expected {message:?} in {}", refused.body);
+    }
+    let refused =
+        shop.post_form("/orders", &[(tea.as_str(), "1"), ("name", "Ada Lovelace"), ("address", "London")]).await;
+    assert_eq!(refused.status, 422, "no customer field at all");
+    assert!(refused.body.contains(r#"name="name" value="Ada Lovelace""#), "what was typed is kept: {}", refused.body);
+    assert!(refused.body.contains(">London</textarea>"), "{}", refused.body);
     assert!(shop.get("/orders").await.body.contains("No orders yet."));
 }
 
@@ -231,6 +293,9 @@ async fn unknown_pages_orders_and_actions_are_404() {
     let unplaced = shop.post_form("/orders/o-ghost/pay", &[]).await;
     assert_eq!(unplaced.status, 422);
     assert!(unplaced.body.contains("there is no such order"));
+    let unplaced = shop.post_form("/orders/o-ghost/forget", &[]).await;
+    assert_eq!(unplaced.status, 422);
+    assert!(unplaced.body.contains("there is no such order"), "{}", unplaced.body);
 }
 
 #[tokio::test]
@@ -250,9 +315,11 @@ async fn the_json_api_takes_the_generated_commands_and_answers_the_generated_que
     let product = shop.post_json("/api/queries/catalog", r#"{"Product": {"id": "p-tea"}}"#).await.json();
     assert_eq!(product, serde_json::json!({"Product": {"id": "p-tea", "name": "Tea", "price": 450, "retired": false}}));
 
-    let order = r#"{"Place": {"lines": [{"product": "p-tea", "quantity": 3}]}}"#;
+    let order = r#"{"Place": {"customer_id": "c-7", "name": "Ada Lovelace", "address": "London",
+        "lines": [{"product": "p-tea", "quantity": 3}]}}"#;
     let placed = shop.post_json("/api/orders/o-1", order).await.json();
     assert_eq!(placed["events"][0]["data"]["total"], 1350);
+    assert_eq!(placed["events"][0]["data"]["customer_id"], "c-7");
     assert_eq!(shop.post_json("/api/orders/o-1", r#""Pay""#).await.json()["events"][0]["name"], "OrderPaid");
 
     let list = shop.post_json("/api/queries/order-list", r#"{"Recent": {"limit": 10}}"#).await.json();
@@ -260,6 +327,10 @@ async fn the_json_api_takes_the_generated_commands_and_answers_the_generated_que
     assert_eq!(list["Recent"][0]["status"], "paid");
     let detail = shop.post_json("/api/queries/order-details", r#"{"Order": {"id": "o-1"}}"#).await.json();
     assert_eq!(detail["Order"]["history"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        detail["Order"]["customer"],
+        serde_json::json!({"id": "c-7", "name": {"$pii": "Ada Lovelace"}, "address": {"$pii": "London"}})
+    );
     assert_eq!(
         shop.post_json("/api/queries/order-details", r#"{"Order": {"id": "o-2"}}"#).await.json()["Order"],
         serde_json::Value::Null
@@ -276,8 +347,9 @@ async fn the_json_api_answers_bad_input_with_a_4xx_and_a_message() {
     assert_eq!(negative.status, 422);
     assert_eq!(error(&negative), "a price cannot be negative: -0.01 was given");
 
-    let unknown =
-        shop.post_json("/api/orders/o-1", r#"{"Place": {"lines": [{"product": "p-ghost", "quantity": 1}]}}"#).await;
+    let ghost = r#"{"Place": {"customer_id": "c-7", "name": "Ada", "address": "London",
+        "lines": [{"product": "p-ghost", "quantity": 1}]}}"#;
+    let unknown = shop.post_json("/api/orders/o-1", ghost).await;
     assert_eq!(unknown.status, 422);
     assert_eq!(error(&unknown), r#"there is no product "p-ghost" in the catalog"#);
 
@@ -293,6 +365,11 @@ async fn the_json_api_answers_bad_input_with_a_4xx_and_a_message() {
         shop.post_json("/api/products/p-1", r#"{"AddToCatalog": {"name": "Tea", "price": "cheap"}}"#).await;
     assert_eq!(wrong_type.status, 422);
     assert!(error(&wrong_type).contains("price"), "the field is named: {}", wrong_type.body);
+
+    let anonymous =
+        shop.post_json("/api/orders/o-1", r#"{"Place": {"lines": [{"product": "p-1", "quantity": 1}]}}"#).await;
+    assert_eq!(anonymous.status, 422);
+    assert!(error(&anonymous).contains("missing field `customer_id`"), "{}", anonymous.body);
 
     let not_json = shop.post_raw("/api/products/p-1", "text/plain", b"Retire".to_vec()).await;
     assert_eq!(not_json.status, 415);
@@ -325,7 +402,8 @@ async fn a_backend_failure_is_a_500_that_shows_no_detail() {
     for failed in [
         shop.post_form("/products", &[("name", "Coffee"), ("price", "3")]).await,
         shop.post_form(&format!("/products/{tea}/retire"), &[]).await,
-        shop.post_form("/orders", &[(&format!("qty-{tea}"), "1")]).await,
+        shop.post_form("/orders", &[&[(format!("qty-{tea}").as_str(), "1")][..], &customer_fields(GRACE)].concat())
+            .await,
     ] {
         assert_eq!(failed.status, 500, "{}", failed.body);
         assert!(failed.content_type.starts_with("text/html"));
@@ -610,4 +688,121 @@ async fn the_shop_starts_on_a_store_holding_a_bad_event_and_recovers_once_it_is_
     let page = shop.get("/products").await;
     assert!(page.body.contains("<td>Fixed tea</td>") && page.body.contains("<td>Coffee</td>"), "{}", page.body);
     assert!(!has_banner(&page), "{}", page.body);
+}
+
+const ADA: Customer = ("c-1815", "Ada Lovelace", "12 St James's Square\nLondon SW1");
+const ALAN: Customer = ("c-1912", "Alan Turing", "Hollymeade, Wilmslow");
+
+/// Whether `needle` occurs in `haystack`, byte for byte.
+fn holds(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|window| window == needle.as_bytes())
+}
+
+/// The bytes of the shop's SQLite file and of its write-ahead log (when there is one), by name.
+fn store_files(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    ["shop.db", "shop.db-wal"]
+        .into_iter()
+        .filter_map(|name| std::fs::read(dir.join(name)).ok().map(|bytes| (name.to_owned(), bytes)))
+        .collect()
+}
+
+/// The forget button: the customer's name and address read "(forgotten)" on every order they
+/// placed, the other customers' do not, and neither the SQLite file nor its WAL holds them.
+#[tokio::test]
+async fn forgetting_a_customer_erases_their_name_and_address_from_the_pages_and_the_files() {
+    let dir = scratch_dir("forget");
+    let shop = Running::sqlite(&dir).await;
+    let tea = add_product(&shop, "Tea", "4.50").await;
+    let first = place_order_for(&shop, ADA, &[(&tea, "2")]).await;
+    let second = place_order_for(&shop, ADA, &[(&tea, "1")]).await;
+    let alans = place_order_for(&shop, ALAN, &[(&tea, "3")]).await;
+    let page = shop.get(&format!("/orders/{first}")).await.body;
+    assert!(page.contains(r#"<span id="customer-name">Ada Lovelace</span>"#), "{page}");
+    assert!(page.contains("12 St James&#39;s Square"), "{page}");
+    assert!(page.contains(&format!(r#"action="/orders/{first}/forget""#)) && page.contains(r#"id="forget""#), "{page}");
+    // Stopped cleanly, the shop writes its read models' checkpoints: the order details hold
+    // the name in the clear there (the events hold it sealed).
+    shop.stop().await;
+    let files = store_files(&dir);
+    assert!(
+        files.iter().any(|(_, bytes)| holds(bytes, "Ada Lovelace")),
+        "the order details' checkpoint holds the name before it is forgotten, so this test can see it go"
+    );
+
+    // Started again, the shop holds the name in memory (loaded from the checkpoint).
+    let shop = Running::sqlite(&dir).await;
+    assert!(shop.get(&format!("/orders/{second}")).await.body.contains("Ada Lovelace"));
+    let forgot = shop.post_form(&format!("/orders/{first}/forget"), &[]).await;
+    assert_eq!((forgot.status, forgot.location), (303, Some(format!("/orders/{first}"))), "{}", forgot.body);
+
+    for order in [&first, &second] {
+        let page = shop.get(&format!("/orders/{order}")).await;
+        assert_eq!(page.status, 200);
+        let page = page.body;
+        assert!(page.contains(r#"<span id="customer-name">(forgotten)</span>"#), "{page}");
+        assert!(page.contains(r#"id="address">(forgotten)</p>"#), "{page}");
+        assert!(page.contains(r#"<span id="customer-id">c-1815</span>"#), "the customer id stays: {page}");
+        assert!(!page.contains("Ada") && !page.contains("St James"), "{page}");
+        assert!(
+            page.contains(r#"id="forgotten""#) && !page.contains(r#"id="forget""#),
+            "nothing left to forget: {page}"
+        );
+        assert!(page.contains(r#"<strong id="total">"#) && page.contains("placed: "), "the order itself stays: {page}");
+    }
+    let page = shop.get(&format!("/orders/{alans}")).await.body;
+    assert!(page.contains(r#"<span id="customer-name">Alan Turing</span>"#), "another customer stays: {page}");
+    let detail = shop.post_json("/api/queries/order-details", &format!(r#"{{"Order": {{"id": "{first}"}}}}"#)).await;
+    let customer = &detail.json()["Order"]["customer"];
+    assert_eq!(
+        customer,
+        &serde_json::json!({"id": "c-1815", "name": {"$forgotten": true}, "address": {"$forgotten": true}})
+    );
+    // The order goes on: it is paid and shipped without its customer's name.
+    for action in ["pay", "ship"] {
+        assert_eq!(shop.post_form(&format!("/orders/{second}/{action}"), &[]).await.status, 303, "{action}");
+    }
+    let again = shop.post_form(&format!("/orders/{second}/forget"), &[]).await;
+    assert_eq!(again.status, 303, "forgetting again changes nothing: {}", again.body);
+    // While the shop runs: the store emptied its WAL into the file after `forget`.
+    assert_no_trace_of_ada(&dir, "while the shop runs");
+
+    // Stopped again, the checkpoints written anew (from events whose values are forgotten).
+    shop.stop().await;
+    assert_no_trace_of_ada(&dir, "once the shop stopped");
+}
+
+/// Neither the database file nor its WAL holds Ada's name or address.
+fn assert_no_trace_of_ada(dir: &std::path::Path, when: &str) {
+    let files = store_files(dir);
+    assert!(files.iter().any(|(file, _)| file == "shop.db"), "{when}: no shop.db");
+    let sizes: Vec<String> = files.iter().map(|(file, bytes)| format!("{file} ({} bytes)", bytes.len())).collect();
+    println!("{when}: checked {}", sizes.join(", "));
+    for (file, bytes) in &files {
+        for text in ["Ada Lovelace", "St James"] {
+            assert!(!holds(bytes, text), "{when}: {file} still holds {text:?}");
+        }
+    }
+}
+
+/// An order placed before the shop asked for the customer (an `OrderPlaced` version 1) reads
+/// with no customer on record: its page says so and offers nothing to forget.
+#[tokio::test]
+async fn an_order_placed_before_customers_were_asked_for_has_none_on_record() {
+    let dir = scratch_dir("v1-order");
+    let store = SqliteStore::open(dir.join("shop.db")).await.unwrap();
+    let v1 = r#"{"lines":[{"product":"p-tea","name":"Tea","quantity":2,"unit_price":450}],"total":900}"#;
+    let old = NewEvent { name: "OrderPlaced", version: 1, payload: v1.to_owned() };
+    store.append(StreamRef::new("order", "o-old"), 0, &Metadata::default(), vec![old]).await.unwrap();
+    let shop = Running::start(store).await;
+
+    let page = shop.get("/orders/o-old").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains(r#"id="no-customer""#) && !page.body.contains(r#"id="forget""#), "{}", page.body);
+    assert!(page.body.contains(r#"<strong id="total">9.00</strong>"#), "{}", page.body);
+    let list = shop.get("/orders").await.body;
+    assert!(list.contains(r#"<a href="/orders/o-old">"#) && list.contains(r#"<span class="muted">—</span>"#), "{list}");
+    let refused = shop.post_form("/orders/o-old/forget", &[]).await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains("this order has no customer on record"), "{}", refused.body);
+    assert_eq!(shop.post_form("/orders/o-old/pay", &[]).await.status, 303, "the old order goes on");
 }

@@ -28,7 +28,8 @@ async fn the_sales_board_sees_the_shop_through_nats_only() {
     shop.product("p-tea", ProductCommand::AddToCatalog { name: "Tea".into(), price: 450 }).await.unwrap();
     for (order, quantity) in [("o-1", 3), ("o-2", 1), ("o-3", 2)] {
         let lines = vec![LineRequest { product: "p-tea".into(), quantity }];
-        shop.order(order, OrderCommand::Place { lines }).await.unwrap();
+        let (customer_id, name, address) = ("c-1815".into(), "Ada Lovelace".into(), "London".into());
+        shop.order(order, OrderCommand::Place { customer_id, name, address, lines }).await.unwrap();
     }
     shop.order("o-1", OrderCommand::Pay).await.unwrap();
     shop.order("o-1", OrderCommand::Ship).await.unwrap();

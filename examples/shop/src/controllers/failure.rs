@@ -15,6 +15,7 @@ use axum::response::{Html, IntoResponse, Response};
 use factum::{ExecuteError, StoreError};
 
 use crate::models::PriceSyntaxError;
+use crate::shop::ForgetError;
 use crate::views::ErrorPage;
 
 /// What the user is told of a failure of ours; the details go to the log.
@@ -142,6 +143,20 @@ impl<E: Error + Send + Sync + 'static> From<ExecuteError<E>> for Failure {
                 Failure::refused(StatusCode::BAD_REQUEST, error.to_string())
             }
             ours => Failure::ours(ours),
+        }
+    }
+}
+
+/// An order that is not there or names no customer is refused like a command (422); an id
+/// the store refuses is 400; the store failing is ours.
+impl From<ForgetError> for Failure {
+    fn from(error: ForgetError) -> Self {
+        match error {
+            ForgetError::NoSuchOrder | ForgetError::NoCustomer => Failure::bad_input(error.to_string()),
+            ForgetError::Store(error @ StoreError::InvalidInput { .. }) => {
+                Failure::refused(StatusCode::BAD_REQUEST, error.to_string())
+            }
+            ForgetError::Store(ours) => Failure::ours(ours),
         }
     }
 }

@@ -38,6 +38,7 @@ pub fn router<S: EventStore + Clone>(shop: Arc<Shop<S>>) -> Router {
         .route("/products/{id}/retire", post(products::retire::<S>))
         .route("/orders", get(orders::index::<S>).post(orders::place::<S>))
         .route("/orders/{id}", get(orders::show::<S>))
+        .route("/orders/{id}/forget", post(orders::forget::<S>))
         .route("/orders/{id}/{action}", post(orders::act::<S>))
         .route("/api/products/{id}", post(api::product_command::<S>))
         .route("/api/orders/{id}", post(api::order_command::<S>))

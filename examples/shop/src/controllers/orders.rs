@@ -1,4 +1,5 @@
-//! `/orders`: the order list, placing an order, and each order's page.
+//! `/orders`: the order list, placing an order, each order's page, and forgetting the
+//! customer of an order.
 
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use factum::EventStore;
 use super::{Failure, PageError, Refusal, render, see_other};
 use crate::models::{LineRequest, OrderAction, OrderCommand};
 use crate::shop::{Shop, banner, new_id};
-use crate::views::{OrderPage, OrdersPage};
+use crate::views::{CustomerForm, OrderPage, OrdersPage};
 
 /// How many orders the list shows.
 const LIST_LENGTH: usize = 50;
@@ -19,20 +20,37 @@ const LIST_LENGTH: usize = 50;
 /// The form's quantity fields are named `qty-<product id>`.
 const QUANTITY_FIELD: &str = "qty-";
 
+/// Who forgets a customer, as the store's audit row records it.
+const FORGOTTEN_BY: &str = "shop";
+
 pub async fn index<S: EventStore>(State(shop): State<Arc<Shop<S>>>) -> Result<Response, PageError> {
-    list(&shop, None).await
+    list(&shop, None, CustomerForm::default()).await
 }
 
-/// Places an order of every product whose quantity field was filled in.
+/// Places an order of every product whose quantity field was filled in, for the customer of
+/// the fields `customer`, `name` and `address`.
 pub async fn place<S: EventStore>(
     State(shop): State<Arc<Shop<S>>>,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<Response, PageError> {
     let Form(fields) = form?;
     let id = new_id("o");
-    match place_order(&shop, &id, fields).await {
+    let customer = customer_form(&fields);
+    match place_order(&shop, &id, customer.clone(), fields).await {
         Ok(()) => Ok(see_other(&format!("/orders/{id}"))),
-        Err(failure) => list(&shop, Some(failure.refusal()?)).await,
+        Err(failure) => list(&shop, Some(failure.refusal()?), customer).await,
+    }
+}
+
+/// `POST /orders/{id}/forget`: forgets the customer who placed the order, then shows the
+/// order again, with "(forgotten)" where their name and address were.
+pub async fn forget<S: EventStore>(
+    State(shop): State<Arc<Shop<S>>>,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    match shop.forget_customer(&id, FORGOTTEN_BY).await {
+        Ok(_) => Ok(see_other(&format!("/orders/{id}"))),
+        Err(error) => order_page(&shop, id, Some(Failure::from(error).refusal()?)).await,
     }
 }
 
@@ -56,10 +74,27 @@ pub async fn act<S: EventStore>(
     }
 }
 
-async fn place_order<S: EventStore>(shop: &Shop<S>, id: &str, fields: Vec<(String, String)>) -> Result<(), Failure> {
+async fn place_order<S: EventStore>(
+    shop: &Shop<S>,
+    id: &str,
+    customer: CustomerForm,
+    fields: Vec<(String, String)>,
+) -> Result<(), Failure> {
     let lines = order_lines(fields)?;
-    shop.order(id, OrderCommand::Place { lines }).await?;
+    let CustomerForm { customer: customer_id, name, address } = customer;
+    shop.order(id, OrderCommand::Place { customer_id, name, address, lines }).await?;
     Ok(())
+}
+
+/// The customer fields of the order form, as typed (the aggregate checks them); a missing
+/// one is empty.
+fn customer_form(fields: &[(String, String)]) -> CustomerForm {
+    let field = |name: &str| fields.iter().find(|(field, _)| field == name).map(|(_, value)| value.clone());
+    CustomerForm {
+        customer: field("customer").unwrap_or_default(),
+        name: field("name").unwrap_or_default(),
+        address: field("address").unwrap_or_default(),
+    }
 }
 
 /// The lines of the order form: every filled-in `qty-<product>` field.
@@ -78,12 +113,18 @@ fn order_lines(fields: Vec<(String, String)>) -> Result<Vec<LineRequest>, Failur
     Ok(lines)
 }
 
-async fn list<S: EventStore>(shop: &Shop<S>, refusal: Option<Refusal>) -> Result<Response, PageError> {
+/// The order list; with a refusal, its message above the form, which keeps the customer
+/// fields as they were typed.
+async fn list<S: EventStore>(
+    shop: &Shop<S>,
+    refusal: Option<Refusal>,
+    customer: CustomerForm,
+) -> Result<Response, PageError> {
     let orders = shop.order_list.read(|list| list.recent(LIST_LENGTH)).await;
     let for_sale = shop.catalog.read(|catalog| catalog.products().into_iter().filter(|p| !p.retired).collect()).await;
     let error = refusal.as_ref().map(|refusal| refusal.message.clone());
     let stale = [banner(&shop.order_list).await, banner(&shop.catalog).await].into_iter().flatten().collect();
-    render(&OrdersPage { orders, for_sale, error, stale }, refusal.as_ref())
+    render(&OrdersPage { orders, for_sale, error, customer, stale }, refusal.as_ref())
 }
 
 /// The order's page; with a refusal, its message above the order. An order that does not

@@ -4,6 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use factum::Pii;
 use factum::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +12,15 @@ use super::money::Cents;
 
 /// The most of one product a single line may ask for.
 pub const MAX_QUANTITY: u32 = 1_000;
+
+/// The longest customer id an order takes.
+pub const MAX_CUSTOMER_ID_LEN: usize = 40;
+
+/// The longest customer name an order takes.
+pub const MAX_CUSTOMER_NAME_LEN: usize = 200;
+
+/// The longest delivery address an order takes.
+pub const MAX_ADDRESS_LEN: usize = 500;
 
 /// One line of an order as the customer asks for it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,11 +40,53 @@ pub struct OrderLine {
     pub unit_price: i64,
 }
 
+/// An order placed before the shop asked who the customer is: read as an [`OrderPlaced`]
+/// with no customer (see its `From`).
 #[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct OrderPlaced {
+#[event(name = "OrderPlaced")]
+pub struct OrderPlacedV1 {
     pub lines: Vec<OrderLine>,
     /// In cents.
     pub total: i64,
+}
+
+/// An order was placed by the customer `customer_id`, to be delivered to `customer_name` at
+/// `address`. The name and the address are personal data, sealed with the customer's key:
+/// once the customer is forgotten (`EventStore::forget(customer_id, ..)`) they read as
+/// [`Pii::Forgotten`]; the customer id (an opaque number such as `c-1041`, never an e-mail
+/// address) stays.
+#[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[event(name = "OrderPlaced", version = 2, upcast_from = OrderPlacedV1)]
+#[pii(subject = customer_id)]
+pub struct OrderPlaced {
+    pub customer_id: String,
+    pub customer_name: Pii<String>,
+    pub address: Pii<String>,
+    pub lines: Vec<OrderLine>,
+    /// In cents.
+    pub total: i64,
+}
+
+impl OrderPlaced {
+    /// The customer id, unless the order was placed before the shop asked for one (an
+    /// upcast version 1).
+    pub fn customer(&self) -> Option<&str> {
+        Some(self.customer_id.as_str()).filter(|id| !id.is_empty())
+    }
+}
+
+/// Version 1 knew no customer: its orders read with an empty customer id (no customer on
+/// record: pages say so, and there is no one to forget) and an empty name and address.
+impl From<OrderPlacedV1> for OrderPlaced {
+    fn from(old: OrderPlacedV1) -> Self {
+        OrderPlaced {
+            customer_id: String::new(),
+            customer_name: Pii::new(String::new()),
+            address: Pii::new(String::new()),
+            lines: old.lines,
+            total: old.total,
+        }
+    }
 }
 
 #[derive(Event, Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -59,6 +111,18 @@ pub struct OrderExpired;
 pub enum OrderError {
     #[error("an order needs at least one line")]
     NoLines,
+    #[error(
+        "a customer id is 1 to {MAX_CUSTOMER_ID_LEN} letters, digits, '-' or '_', such as c-1041 (not an e-mail address); {0:?} is not"
+    )]
+    BadCustomerId(String),
+    #[error("an order needs the customer's name")]
+    NoCustomerName,
+    #[error("a customer name has at most {MAX_CUSTOMER_NAME_LEN} characters; this one has {0}")]
+    CustomerNameTooLong(usize),
+    #[error("an order needs the address to deliver to")]
+    NoAddress,
+    #[error("an address has at most {MAX_ADDRESS_LEN} characters; this one has {0}")]
+    AddressTooLong(usize),
     #[error("the quantity of {product} must be between 1 and {MAX_QUANTITY}; {quantity} was asked")]
     BadQuantity { product: String, quantity: u32 },
     #[error("there is no product {0:?} in the catalog")]
@@ -160,7 +224,7 @@ impl OrderStatus {
     /// a page offers no step the order would refuse): a placed order can be paid or
     /// cancelled, a paid one shipped or cancelled, and a shipped or cancelled one nothing.
     pub fn actions(self) -> Vec<OrderAction> {
-        let order = Order { status: self, total: 0 };
+        let order = Order { status: self, ..Order::default() };
         let accepts = |action: &OrderAction| match action {
             OrderAction::Pay => order.pay().is_ok(),
             OrderAction::Ship => order.ship().is_ok(),
@@ -199,14 +263,28 @@ pub struct OrderServices {
 pub struct Order {
     status: OrderStatus,
     total: i64,
+    /// Who placed it; empty for an order placed before the shop asked.
+    #[serde(default)]
+    customer_id: String,
+}
+
+impl Order {
+    /// The customer who placed the order, if it was placed and the shop knows by whom.
+    pub fn customer(&self) -> Option<&str> {
+        Some(self.customer_id.as_str()).filter(|id| !id.is_empty())
+    }
 }
 
 #[handlers]
 impl Order {
-    /// Places the order, pricing each line from the catalog.
+    /// Places the order for the customer `customer_id`, delivered to `name` at `address`,
+    /// pricing each line from the catalog.
     #[command]
     pub async fn place(
         &self,
+        customer_id: String,
+        name: String,
+        address: String,
         lines: Vec<LineRequest>,
         #[services] shop: &OrderServices,
     ) -> Result<OrderPlaced, OrderError> {
@@ -239,7 +317,8 @@ impl Order {
                 unit_price: offer.price,
             });
         }
-        Ok(OrderPlaced { lines: placed, total })
+        let (customer_id, name, address) = customer(customer_id, name, address)?;
+        Ok(OrderPlaced { customer_id, customer_name: Pii::new(name), address: Pii::new(address), lines: placed, total })
     }
 
     /// Records the payment of the order's total.
@@ -293,6 +372,7 @@ impl Order {
     fn placed(&mut self, e: &OrderPlaced) {
         self.status = OrderStatus::Placed;
         self.total = e.total;
+        self.customer_id = e.customer_id.clone();
     }
 
     #[apply]
@@ -316,6 +396,32 @@ impl Order {
     }
 }
 
+/// The customer's id, name and address as an order takes them: trimmed, present, not too
+/// long, and the id an opaque one (it stays in the clear when the customer is forgotten).
+fn customer(id: String, name: String, address: String) -> Result<(String, String, String), OrderError> {
+    let id = id.trim();
+    let id_ok = (1..=MAX_CUSTOMER_ID_LEN).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !id_ok {
+        return Err(OrderError::BadCustomerId(id.to_owned()));
+    }
+    let name = name.trim();
+    match name.chars().count() {
+        0 => return Err(OrderError::NoCustomerName),
+        length if length > MAX_CUSTOMER_NAME_LEN => return Err(OrderError::CustomerNameTooLong(length)),
+        _ => {}
+    }
+    // An address keeps its lines, each trimmed; blank lines are dropped.
+    let address: Vec<&str> = address.lines().map(str::trim).filter(|line| !line.is_empty()).collect();
+    let address = address.join("\n");
+    match address.chars().count() {
+        0 => return Err(OrderError::NoAddress),
+        length if length > MAX_ADDRESS_LEN => return Err(OrderError::AddressTooLong(length)),
+        _ => {}
+    }
+    Ok((id.to_owned(), name.to_owned(), address))
+}
+
 /// Shown when an order's price is formatted.
 pub fn line_cost(line: &OrderLine) -> Cents {
     Cents(line.unit_price.saturating_mul(i64::from(line.quantity)))
@@ -323,8 +429,34 @@ pub fn line_cost(line: &OrderLine) -> Cents {
 
 #[cfg(test)]
 mod tests {
+    use factum::Pii;
+
     use super::OrderAction::{Cancel, Pay, Ship};
-    use super::{OrderAction, OrderStatus};
+    use super::{OrderAction, OrderError, OrderLine, OrderPlaced, OrderPlacedV1, OrderStatus, customer};
+
+    #[test]
+    fn a_customer_is_an_opaque_id_a_name_and_an_address() {
+        let taken = customer(" c-1815 ".into(), " Ada Lovelace ".into(), " 12 St James's Square \n\n London ".into());
+        assert_eq!(taken, Ok(("c-1815".into(), "Ada Lovelace".into(), "12 St James's Square\nLondon".into())));
+        let refused =
+            |id: &str, name: &str, address: &str| customer(id.into(), name.into(), address.into()).unwrap_err();
+        assert_eq!(refused("ada@example.com", "Ada", "London"), OrderError::BadCustomerId("ada@example.com".into()));
+        assert_eq!(refused("", "Ada", "London"), OrderError::BadCustomerId(String::new()));
+        assert_eq!(refused(&"c".repeat(41), "Ada", "London"), OrderError::BadCustomerId("c".repeat(41)));
+        assert_eq!(refused("c-1", " ", "London"), OrderError::NoCustomerName);
+        assert_eq!(refused("c-1", &"é".repeat(201), "London"), OrderError::CustomerNameTooLong(201));
+        assert_eq!(refused("c-1", "Ada", "\n \n"), OrderError::NoAddress);
+        assert_eq!(refused("c-1", "Ada", &"a".repeat(501)), OrderError::AddressTooLong(501));
+    }
+
+    #[test]
+    fn an_order_of_version_1_reads_with_no_customer() {
+        let line = OrderLine { product: "p-tea".into(), name: "Tea".into(), quantity: 2, unit_price: 450 };
+        let old = OrderPlacedV1 { lines: vec![line.clone()], total: 900 };
+        let new = OrderPlaced::from(old);
+        assert_eq!((new.customer(), &new.lines, new.total), (None, &vec![line], 900));
+        assert_eq!((new.customer_name, new.address), (Pii::new(String::new()), Pii::new(String::new())));
+    }
 
     #[test]
     fn each_status_offers_the_actions_its_order_takes() {

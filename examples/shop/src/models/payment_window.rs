@@ -63,13 +63,19 @@ impl PaymentWindow {
 
 #[cfg(test)]
 mod tests {
-    use factum::Metadata;
     use factum::testing::process;
+    use factum::{Metadata, Pii};
 
     use super::*;
 
     fn placed() -> OrderPlaced {
-        OrderPlaced { lines: Vec::new(), total: 1250 }
+        OrderPlaced {
+            customer_id: "c-1".into(),
+            customer_name: Pii::new("Ada Lovelace".into()),
+            address: Pii::new("12 St James's Square, London".into()),
+            lines: Vec::new(),
+            total: 1250,
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::UNIX_EPOCH;
 
+use factum::Pii;
 use factum::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -87,6 +88,10 @@ impl Catalog {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderSummary {
     pub id: String,
+    /// The customer's id; empty for an order placed before the shop asked. (Not their name:
+    /// the list shows no personal data.)
+    #[serde(default)]
+    pub customer: String,
     /// Seconds since the Unix epoch, when the order was placed.
     pub placed_at: u64,
     pub items: u32,
@@ -120,6 +125,7 @@ impl OrderList {
     fn placed(&mut self, e: &OrderPlaced, meta: &EventMeta) {
         self.orders.push(OrderSummary {
             id: meta.stream_id.clone(),
+            customer: e.customer_id.clone(),
             placed_at: seconds(meta),
             items: e.lines.iter().map(|l| l.quantity).sum(),
             total: e.total,
@@ -179,10 +185,29 @@ impl HistoryEntry {
     }
 }
 
-/// An order with its lines, status and history.
+/// Who placed an order, and where it goes. The name and address are `Forgotten` once the
+/// customer is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomerDetail {
+    pub id: String,
+    pub name: Pii<String>,
+    pub address: Pii<String>,
+}
+
+impl CustomerDetail {
+    /// True once the customer was forgotten: their name and address can no longer be read.
+    pub fn is_forgotten(&self) -> bool {
+        self.name.is_forgotten() || self.address.is_forgotten()
+    }
+}
+
+/// An order with its customer, lines, status and history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderDetail {
     pub id: String,
+    /// `None` for an order placed before the shop asked who the customer is.
+    #[serde(default)]
+    pub customer: Option<CustomerDetail>,
     pub lines: Vec<OrderLine>,
     /// In cents.
     pub total: i64,
@@ -209,8 +234,14 @@ impl OrderDetails {
     #[on]
     fn placed(&mut self, e: &OrderPlaced, meta: &EventMeta) {
         let items: u32 = e.lines.iter().map(|l| l.quantity).sum();
+        let customer = e.customer().map(|id| CustomerDetail {
+            id: id.to_owned(),
+            name: e.customer_name.clone(),
+            address: e.address.clone(),
+        });
         let detail = OrderDetail {
             id: meta.stream_id.clone(),
+            customer,
             lines: e.lines.clone(),
             total: e.total,
             status: OrderStatus::Placed,
