@@ -10,7 +10,7 @@
 //! url=$(bash scripts/postgres.sh start /tmp/pgbench-dir | tail -n 1)
 //! FACTUM_POSTGRES_URL=$url cargo bench -p factum-bench --bench figures
 //! cargo bench -p factum-bench --bench figures -- sqlite disk   # only some sections:
-//! #   dispatch rehydrate sqlite postgres projections processes nats disk
+//! #   dispatch rehydrate sqlite postgres projections processes pii nats disk
 //! # nats needs FACTUM_NATS_URL (bash scripts/nats.sh start DIR prints one)
 //! ```
 //!
@@ -328,6 +328,19 @@ fn main() {
                     PostgresStore::connect_with(url, &schema, 8).await.expect("PostgresStore")
                 };
                 factum_bench::process::processes(&settings, &mut table, "postgres", postgres).await;
+            }
+        }
+        if settings.wants("pii") {
+            eprintln!("pii: events with personal data against the same in the clear");
+            factum_bench::pii::pii(&settings, &mut table, "memory", async |_| MemoryStore::new()).await;
+            let sqlite = async |round| SqliteStore::open(dir.join(format!("pii-{round}.db"))).await.expect("sqlite");
+            factum_bench::pii::pii(&settings, &mut table, "sqlite", sqlite).await;
+            if let Some(url) = &settings.postgres {
+                let postgres = async |round| {
+                    let schema = format!("factum_pii_{}_{round}", std::process::id());
+                    PostgresStore::connect_with(url, &schema, 8).await.expect("PostgresStore")
+                };
+                factum_bench::pii::pii(&settings, &mut table, "postgres", postgres).await;
             }
         }
         if settings.wants("nats") {
