@@ -28,6 +28,9 @@ pub struct StreamDeleted {
     pub version: u64,
 }
 
+// Not offered as an example of an event when a type misses `#[derive(Event)]`: the
+// user's own events are.
+#[diagnostic::do_not_recommend]
 impl Event for StreamDeleted {
     const NAME: &'static str = "$StreamDeleted";
     const VERSION: u32 = 1;
