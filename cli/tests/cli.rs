@@ -484,3 +484,28 @@ async fn an_expired_lease_is_shown_and_does_not_block_a_reset() {
     ok(&target, &["reset", "orders", "--yes"]);
     assert!(target.store.load_checkpoint("orders").await.unwrap().is_none());
 }
+
+/// An archived stream and a deleted one are marked as such, the same on both stores.
+#[tokio::test]
+async fn archived_and_deleted_streams_are_marked() {
+    async fn states<S: EventStore>(target: &Target<S>) -> Vec<String> {
+        fill(&target.store).await;
+        target.store.archive(StreamRef::new("account", "a-1")).await.unwrap();
+        target.store.delete(StreamRef::new("order", "o-2")).await.unwrap();
+        let listing = json(target, &["streams"]);
+        listing["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| format!("{}@{} {}", s["stream_id"].as_str().unwrap(), s["version"], s["state"].as_str().unwrap()))
+            .collect()
+    }
+    let lite = sqlite().await;
+    let expected = ["a-1@3 archived", "o-1@3 open", "o-2@2 deleted"];
+    assert_eq!(states(&lite).await, expected);
+    let table = ok(&lite, &["streams"]);
+    assert!(table.lines().next().unwrap().ends_with("UPDATED                   STATE"), "{table}");
+    assert!(table.lines().nth(1).unwrap().ends_with("  archived"), "{table}");
+    let Some(pg) = postgres().await else { return };
+    assert_eq!(states(&pg).await, expected);
+}

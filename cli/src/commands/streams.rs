@@ -38,7 +38,7 @@ pub async fn run(source: &Source, args: &Args, as_json: bool, out: &mut impl Wri
         writeln!(out, "no streams{} in {}", filtered(args), source.describe())?;
         return Ok(());
     }
-    let mut table = Table::new(&["TYPE", "STREAM", "#VERSION", "#FIRST", "#LAST", "CREATED", "UPDATED"]);
+    let mut table = Table::new(&["TYPE", "STREAM", "#VERSION", "#FIRST", "#LAST", "CREATED", "UPDATED", "STATE"]);
     for stream in &streams {
         table.row(vec![
             stream.aggregate_type.clone(),
@@ -48,6 +48,7 @@ pub async fn run(source: &Source, args: &Args, as_json: bool, out: &mut impl Wri
             stream.last_position.to_string(),
             stream.created_at.clone(),
             stream.updated_at.clone(),
+            stream.state.to_owned(),
         ]);
     }
     table.write(out)?;

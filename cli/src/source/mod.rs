@@ -52,6 +52,18 @@ pub struct StreamRow {
     pub last_position: u64,
     pub created_at: String,
     pub updated_at: String,
+    /// `open`, `archived` (kept, out of the global log, closed to appends) or `deleted` (its
+    /// events gone, a `$StreamDeleted` notice in their place).
+    pub state: &'static str,
+}
+
+/// A stream's state from what its rows say.
+pub(crate) fn stream_state(archived: bool, deleted: bool) -> &'static str {
+    match (deleted, archived) {
+        (true, _) => "deleted",
+        (false, true) => "archived",
+        (false, false) => "open",
+    }
 }
 
 /// A stored event as the tables hold it: the envelope, and the payload as JSON.

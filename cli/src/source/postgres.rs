@@ -6,7 +6,7 @@ use tokio_postgres::{Client, Row};
 
 use super::{
     CheckpointRow, Error, EventRow, FailureRow, LeaseRow, LogFilter, POSTGRES_SCHEMA, StatRow, StreamFilter, StreamRow,
-    failed, json, signed, unsigned,
+    failed, json, signed, stream_state, unsigned,
 };
 
 /// A `timestamptz` column as RFC 3339 in UTC, to the millisecond: the same text the SQLite
@@ -23,6 +23,8 @@ pub struct Postgres {
     pub(super) describe: String,
     /// Whether the schema has the `failures` table (migration 3 and later).
     has_failures: bool,
+    /// Whether events can be archived (the `archived` column, migration 5 and later).
+    has_lifecycle: bool,
 }
 
 impl Postgres {
@@ -63,7 +65,7 @@ impl Postgres {
                  {POSTGRES_SCHEMA}): use the factum tool of the same release as the application"
             )));
         }
-        Ok(Postgres { client, schema, quoted, describe, has_failures: version >= 3 })
+        Ok(Postgres { client, schema, quoted, describe, has_failures: version >= 3, has_lifecycle: version >= 5 })
     }
 
     async fn query(&self, what: &str, sql: &str, args: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, Error> {
@@ -88,11 +90,13 @@ impl Postgres {
         let matching = "($1::text IS NULL OR aggregate_type = $1::text) \
                         AND ($2::text IS NULL OR left(stream_id, length($2::text)) = $2::text)";
         let sql = format!(
-            "SELECT aggregate_type, stream_id, max(version), min(position), max(position), {}, {} \
+            "SELECT aggregate_type, stream_id, max(version), min(position), max(position), {}, {}, {}, \
+                    bool_or(name = '$StreamDeleted') \
              FROM {}.events WHERE {matching} GROUP BY aggregate_type, stream_id \
              ORDER BY aggregate_type COLLATE \"C\", stream_id COLLATE \"C\" LIMIT $3::bigint",
             utc("min(recorded_at)"),
             utc("max(recorded_at)"),
+            if self.has_lifecycle { "bool_or(archived)" } else { "false" },
             self.quoted
         );
         let limit = signed(limit);
@@ -108,6 +112,7 @@ impl Postgres {
                 last_position: self.unsigned_at(row, 4, "position")?,
                 created_at: self.get(row, 5)?,
                 updated_at: self.get(row, 6)?,
+                state: stream_state(self.get(row, 7)?, self.get(row, 8)?),
             });
         }
         let sql = format!(

@@ -7,7 +7,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use super::{
     CheckpointRow, Error, EventRow, FailureRow, LeaseRow, LogFilter, SQLITE_SCHEMA, StatRow, StreamFilter, StreamRow,
-    failed, json, signed, unsigned,
+    failed, json, signed, stream_state, unsigned,
 };
 
 /// A column of microseconds since 1970 (how factum stores times) as RFC 3339 in UTC, to the
@@ -23,6 +23,8 @@ pub struct Sqlite {
     pub(super) describe: String,
     /// Whether the file has the `failures` table (schema version 4 and later).
     has_failures: bool,
+    /// Whether events can be archived (the `archived` column, schema version 6 and later).
+    has_lifecycle: bool,
 }
 
 impl Sqlite {
@@ -55,7 +57,7 @@ impl Sqlite {
                  {SQLITE_SCHEMA}): use the factum tool of the same release as the application"
             )));
         }
-        Ok(Sqlite { connection, describe, has_failures: version >= 4 })
+        Ok(Sqlite { connection, describe, has_failures: version >= 4, has_lifecycle: version >= 6 })
     }
 
     fn fail<'a>(&'a self, what: &'a str) -> impl Fn(rusqlite::Error) -> Error + 'a {
@@ -73,26 +75,29 @@ impl Sqlite {
     pub(super) fn streams(&self, filter: &StreamFilter, limit: u64) -> Result<(Vec<StreamRow>, u64), Error> {
         let matching = "(?1 IS NULL OR aggregate_type = ?1) AND (?2 IS NULL OR substr(stream_id, 1, length(?2)) = ?2)";
         let sql = format!(
-            "SELECT aggregate_type, stream_id, v, first, last, {created}, {updated} FROM ( \
+            "SELECT aggregate_type, stream_id, v, first, last, {created}, {updated}, archived, deleted FROM ( \
                  SELECT aggregate_type, stream_id, max(version) AS v, min(position) AS first, \
-                        max(position) AS last, min(recorded_at) AS created, max(recorded_at) AS updated \
+                        max(position) AS last, min(recorded_at) AS created, max(recorded_at) AS updated, \
+                        {archived} AS archived, max(name = '$StreamDeleted') AS deleted \
                  FROM events WHERE {matching} GROUP BY aggregate_type, stream_id \
                  ORDER BY aggregate_type, stream_id LIMIT ?3) \
              ORDER BY aggregate_type, stream_id",
             created = utc("created"),
             updated = utc("updated"),
+            archived = if self.has_lifecycle { "max(archived)" } else { "0" },
         );
         let what = self.fail("listing the streams");
         let args = params![filter.aggregate_type, filter.id_prefix, signed(limit)];
         let mut statement = self.connection.prepare(&sql).map_err(&what)?;
         let rows = statement
             .query_map(args, |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?))
+                let state = stream_state(row.get(7)?, row.get(8)?);
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?, state))
             })
             .map_err(&what)?;
         let mut streams = Vec::new();
         for row in rows {
-            let (aggregate_type, stream_id, version, first, last, created_at, updated_at): (
+            let (aggregate_type, stream_id, version, first, last, created_at, updated_at, state): (
                 String,
                 String,
                 i64,
@@ -100,6 +105,7 @@ impl Sqlite {
                 i64,
                 String,
                 String,
+                &'static str,
             ) = row.map_err(&what)?;
             streams.push(StreamRow {
                 aggregate_type,
@@ -109,6 +115,7 @@ impl Sqlite {
                 last_position: unsigned(&self.describe, "position", last)?,
                 created_at,
                 updated_at,
+                state,
             });
         }
         let total: i64 = self
