@@ -361,7 +361,7 @@ async fn a_file_from_before_command_ids_is_migrated() {
         .unwrap()
         .execute_batch(
             "DROP TABLE pii_keys; DROP TABLE pii_key_streams; DROP TABLE pii_forgotten; \
-             DROP TABLE stream_deletions; ALTER TABLE events DROP COLUMN archived; \
+             ALTER TABLE events DROP COLUMN archived; \
              DROP TABLE process_instances; DROP TABLE process_outbox; DROP TABLE process_deadlines; \
              DROP TABLE failures; DROP INDEX events_by_command; ALTER TABLE events DROP COLUMN command_id; \
              PRAGMA user_version = 2;",

@@ -103,8 +103,8 @@ pub(super) async fn archive(
 }
 
 /// Deletes `stream`: one statement under the position lock removes its events, snapshot and
-/// keys' records, appends the notice, records the deletion and notifies the notice's
-/// position, as an append does. A stream deleted already answers its notice, with nothing
+/// keys' records, appends the notice (the record of the deletion: its version and time),
+/// and notifies the notice's position, as an append does. A stream deleted already answers its notice, with nothing
 /// written. This store's known head moves at once; the forget epoch does not move (see
 /// [`EventStore::delete`](crate::EventStore::delete)).
 pub(super) async fn delete(
@@ -126,10 +126,6 @@ pub(super) async fn delete(
     let position: Option<i64> = row.try_get(2).map_err(backend)?;
     let position =
         position.and_then(|p| u64::try_from(p).ok()).ok_or_else(|| unexpected("a deletion that appended no notice"))?;
-    let recorded: i64 = row.try_get(4).map_err(backend)?;
-    if recorded != 1 {
-        return Err(unexpected("a deletion not recorded once"));
-    }
     store.bump_head(position);
     Ok(StreamDeleted { version: head.version })
 }

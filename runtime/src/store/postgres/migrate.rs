@@ -136,15 +136,6 @@ CREATE TABLE {schema}.pii_forgotten (
     CONSTRAINT pii_forgotten_pkey PRIMARY KEY (id)
 );
 ALTER TABLE {schema}.events ADD COLUMN archived BOOLEAN NOT NULL DEFAULT false;
-CREATE TABLE {schema}.stream_deletions (
-    id             BIGINT      GENERATED ALWAYS AS IDENTITY,
-    aggregate_type TEXT        NOT NULL,
-    stream_id      TEXT        NOT NULL,
-    version        BIGINT      NOT NULL,
-    deleted_at     TIMESTAMPTZ NOT NULL,
-    CONSTRAINT stream_deletions_pkey PRIMARY KEY (id),
-    CONSTRAINT stream_deletions_stream UNIQUE (aggregate_type, stream_id)
-);
 "#,
     ),
 ];

@@ -76,9 +76,9 @@ pub(super) struct Deletion {
 }
 
 /// Deletes `stream`, in one immediate transaction: its events, its snapshot and its keys'
-/// records go, the notice is appended and the deletion recorded. The WAL is then emptied,
-/// as after `forget`, so that the removed events (zeroed in the file: `secure_delete`)
-/// leave no copy there. A stream deleted already is `Ok(Err(notice))`, with nothing done.
+/// records go, and the notice is appended (the record of the deletion: its version and
+/// time). The WAL is then emptied, as after `forget`, so that the removed events (zeroed in
+/// the file: `secure_delete`) leave no copy there. A stream deleted already is `Ok(Err(notice))`, with nothing done.
 pub(super) fn delete(
     connection: &mut Connection,
     stream: StreamRef<'_>,
@@ -118,9 +118,6 @@ pub(super) fn delete(
         })
         .map_err(backend)?;
     let position = tx.last_insert_rowid() as u64;
-    tx.prepare_cached(statements::INSERT_DELETION)
-        .and_then(|mut s| s.execute(params![stream.aggregate_type, stream.stream_id, to_i64(notice.version), now]))
-        .map_err(backend)?;
     tx.commit().map_err(backend)?;
     super::keys::empty_wal(connection)?;
     Ok(Ok(Deletion { notice, position }))

@@ -92,16 +92,9 @@ const MIGRATIONS: &[&str] = &[
     // 6: personal data (`Pii`): subjects' keys (AUTOINCREMENT, so that a forgotten key's id
     // is never given again), the streams holding values each key sealed (what `forget` must
     // clean), and the audit of `forget`, which holds nothing personal. Streams that end:
-    // archived events are flagged in their rows (the global log filters on the flag), and
-    // each deletion is recorded.
+    // archived events are flagged in their rows (the global log filters on the flag); a
+    // deletion's record is its notice, an event of the stream.
     "ALTER TABLE events ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;
-    CREATE TABLE stream_deletions (
-        id             INTEGER PRIMARY KEY AUTOINCREMENT,
-        aggregate_type TEXT    NOT NULL,
-        stream_id      TEXT    NOT NULL,
-        version        INTEGER NOT NULL,
-        deleted_at     INTEGER NOT NULL
-    );
     CREATE TABLE pii_keys (
         id         INTEGER PRIMARY KEY AUTOINCREMENT,
         subject    TEXT    NOT NULL,

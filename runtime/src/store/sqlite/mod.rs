@@ -592,9 +592,8 @@ impl EventStore for SqliteStore {
         })
     }
 
-    /// One immediate transaction on the writing connection, the deletion recorded in the
-    /// `stream_deletions` table; the WAL is then emptied, as after
-    /// [`forget`](EventStore::forget).
+    /// One immediate transaction on the writing connection; the WAL is then emptied, as
+    /// after [`forget`](EventStore::forget).
     fn delete(&self, stream: StreamRef<'_>) -> impl Future<Output = Result<StreamDeleted, StoreError>> + Send {
         let valid = stream.validate();
         let OwnedStream { aggregate_type, stream_id } = OwnedStream::of(stream);

@@ -260,11 +260,6 @@ pub(super) const DELETE_STREAM_EVENTS: &str = "DELETE FROM events WHERE aggregat
 /// Forgets which keys sealed values of stream `?1`/`?2`, once its events are gone.
 pub(super) const DELETE_STREAM_KEYS: &str = "DELETE FROM pii_key_streams WHERE aggregate_type = ?1 AND stream_id = ?2";
 
-/// Records the deletion of stream `?1`/`?2` at version `?3`, at `?4` (microseconds since the
-/// epoch); its id is the new row id.
-pub(super) const INSERT_DELETION: &str =
-    "INSERT INTO stream_deletions (aggregate_type, stream_id, version, deleted_at) VALUES (?1, ?2, ?3, ?4)";
-
 #[cfg(test)]
 mod tests {
     use crate::event::Event;
