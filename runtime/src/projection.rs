@@ -726,18 +726,21 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
         progress.epoch != self.store.forget_epoch()
     }
 
-    /// Before the state is read: a state that may hold a forgotten subject's values is
-    /// loaded again from the store and caught up. Should that fail, the state is emptied
-    /// rather than shown, and the next catch-up tries again.
-    async fn without_forgotten(&self) {
-        if !self.forgotten_since(&*self.progress.read().await) {
-            return;
+    /// The state, to be read: one that may hold a forgotten subject's values is first loaded
+    /// again from the store and caught up. Should that fail, the state is emptied rather than
+    /// shown, and the next catch-up tries again. The common case takes one read lock.
+    async fn readable(&self) -> tokio::sync::RwLockReadGuard<'_, Progress<P>> {
+        let progress = self.progress.read().await;
+        if !self.forgotten_since(&progress) {
+            return progress;
         }
+        drop(progress);
         let mut progress = self.progress.write().await;
         if self.forgotten_since(&progress) && self.catch_up_locked(&mut progress).await.is_err() {
             *progress = Progress::new(P::default(), 0, progress.epoch);
             progress.stale = true;
         }
+        progress.downgrade()
     }
 
     /// Forgets the stored checkpoint and replays every event from position zero.
@@ -838,14 +841,12 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
 
     /// Answers a query against the current state.
     pub async fn ask(&self, query: P::Query) -> P::Answer {
-        self.without_forgotten().await;
-        self.progress.read().await.projection.ask(query)
+        self.readable().await.projection.ask(query)
     }
 
     /// Reads the current state.
     pub async fn read<T>(&self, f: impl FnOnce(&P) -> T) -> T {
-        self.without_forgotten().await;
-        f(&self.progress.read().await.projection)
+        f(&self.readable().await.projection)
     }
 
     /// A copy of the current state.
@@ -853,8 +854,7 @@ impl<P: Projection, S: EventStore> ProjectionRunner<P, S> {
     where
         P: Clone,
     {
-        self.without_forgotten().await;
-        self.progress.read().await.projection.clone()
+        self.readable().await.projection.clone()
     }
 }
 

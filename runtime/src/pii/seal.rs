@@ -40,7 +40,7 @@ pub(crate) struct Sealing<'a> {
     pub event_version: u32,
 }
 
-impl Sealing<'_> {
+impl<'a> Sealing<'a> {
     fn stream(&self) -> StreamName {
         StreamName { aggregate_type: self.aggregate_type.to_owned(), stream_id: self.stream_id.to_owned() }
     }
@@ -67,6 +67,28 @@ impl Sealing<'_> {
         ad.extend_from_slice(&self.stream_version.to_le_bytes());
         ad.extend_from_slice(&key_id.to_le_bytes());
         ad
+    }
+
+    /// The event `meta` describes.
+    pub(crate) fn of(meta: &'a crate::EventMeta) -> Self {
+        Sealing {
+            aggregate_type: &meta.aggregate_type,
+            stream_id: &meta.stream_id,
+            stream_version: meta.stream_version,
+            event_name: &meta.event_name,
+            event_version: meta.event_version,
+        }
+    }
+
+    /// The event `stored` describes, of `stream`.
+    pub(crate) fn stored(stream: crate::StreamRef<'a>, stored: &crate::StoredEvent<'a>) -> Self {
+        Sealing {
+            aggregate_type: stream.aggregate_type,
+            stream_id: stream.stream_id,
+            stream_version: stored.stream_version,
+            event_name: stored.event_name,
+            event_version: stored.event_version,
+        }
     }
 }
 
@@ -193,33 +215,6 @@ impl<F: FnMut(u64) -> Result<Option<SubjectKey>, StoreError>> Opener<F> {
         }
         Ok(self.keys[&key_id].as_ref())
     }
-}
-
-impl<'a> Sealing<'a> {
-    /// The event `meta` describes.
-    pub(crate) fn of(meta: &'a crate::EventMeta) -> Self {
-        Sealing {
-            aggregate_type: &meta.aggregate_type,
-            stream_id: &meta.stream_id,
-            stream_version: meta.stream_version,
-            event_name: &meta.event_name,
-            event_version: meta.event_version,
-        }
-    }
-
-    /// The event `stored` describes, of `stream`.
-    pub(crate) fn stored(stream: crate::StreamRef<'a>, stored: &crate::StoredEvent<'a>) -> Self {
-        Sealing {
-            aggregate_type: stream.aggregate_type,
-            stream_id: stream.stream_id,
-            stream_version: stored.stream_version,
-            event_name: stored.event_name,
-            event_version: stored.event_version,
-        }
-    }
-}
-
-impl<F: FnMut(u64) -> Result<Option<SubjectKey>, StoreError>> Opener<F> {
     /// Opens the payload of `event` in place.
     pub(crate) fn open_recorded(&mut self, event: &mut crate::RecordedEvent) -> Result<(), StoreError> {
         if is_sealed(&event.payload) {
@@ -230,6 +225,7 @@ impl<F: FnMut(u64) -> Result<Option<SubjectKey>, StoreError>> Opener<F> {
     }
 
     /// Opens the payloads of `events` in place.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
     pub(crate) fn open_all(&mut self, events: &mut [crate::RecordedEvent]) -> Result<(), StoreError> {
         events.iter_mut().try_for_each(|event| self.open_recorded(event))
     }

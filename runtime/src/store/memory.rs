@@ -1,6 +1,7 @@
 //! `MemoryStore`: the whole log in one process's memory. For tests, examples and caches.
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::RangeInclusive;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -15,7 +16,7 @@ use super::{
 use crate::envelope::{EventMeta, Metadata, NewEvent, RecordedEvent, StoredEvent};
 use crate::error::StoreError;
 use crate::event::{Event, EventSet};
-use crate::pii::seal::{Opener, Sealing, needs_sealing, seal};
+use crate::pii::seal::{Opener, Sealing, is_sealed, needs_sealing, seal};
 use crate::pii::{Forgotten, KeyWrap, Keyring, SubjectKey, holds_state};
 use crate::process::{DueDeadline, NewDeadline, OutgoingCommand, ProcessCommit, RejectedCommand, checkpoint_name};
 use crate::repository::decode_stored;
@@ -174,9 +175,32 @@ struct Row {
     payload: String,
     /// Its stream was deleted: the row keeps its place (a position is an index), emptied.
     removed: bool,
+    /// Its payload holds sealed values, to open when it is read: known at append, so that
+    /// reads of the others do not look.
+    sealed: bool,
 }
 
 impl Row {
+    /// Its payload with its sealed values opened (lent as it is when it has none).
+    fn open<'r, F>(&'r self, opener: &mut Opener<F>, at: &Sealing<'_>) -> Result<Cow<'r, str>, StoreError>
+    where
+        F: FnMut(u64) -> Result<Option<SubjectKey>, StoreError>,
+    {
+        if self.sealed { opener.open(&self.payload, at) } else { Ok(Cow::Borrowed(&self.payload)) }
+    }
+
+    /// [`recorded`](Self::recorded), its sealed values opened.
+    fn opened<F>(&self, index: usize, opener: &mut Opener<F>) -> Result<RecordedEvent, StoreError>
+    where
+        F: FnMut(u64) -> Result<Option<SubjectKey>, StoreError>,
+    {
+        let mut event = self.recorded(index);
+        if self.sealed {
+            opener.open_recorded(&mut event)?;
+        }
+        Ok(event)
+    }
+
     /// The owned copy [`read_stream`](EventStore::read_stream) and
     /// [`read_all`](EventStore::read_all) hand out; `index` is the row's place in the log.
     fn recorded(&self, index: usize) -> RecordedEvent {
@@ -355,6 +379,8 @@ impl EventStore for MemoryStore {
             let index = log.events.len();
             positions.push(index as u64 + 1);
             entry.indexes.push(index);
+            // Sealed above, or sealed already (a payload copied from another store).
+            let sealed = is_sealed(&event.payload);
             log.events.push(Row {
                 stream: Arc::clone(&entry.names),
                 stream_version: expected + offset as u64 + 1,
@@ -364,6 +390,7 @@ impl EventStore for MemoryStore {
                 metadata: metadata.clone(),
                 payload: event.payload,
                 removed: false,
+                sealed,
             });
         }
         let head = log.events.len() as u64;
@@ -384,9 +411,8 @@ impl EventStore for MemoryStore {
 
     async fn read_stream(&self, stream: StreamRef<'_>, from: u64, to: u64) -> Result<Vec<RecordedEvent>, StoreError> {
         let log = self.log();
-        let mut events: Vec<_> = log.range(stream, from, to).iter().map(|&i| log.events[i].recorded(i)).collect();
-        log.keys.opener().open_all(&mut events)?;
-        Ok(events)
+        let mut opener = log.keys.opener();
+        log.range(stream, from, to).iter().map(|&i| log.events[i].opened(i, &mut opener)).collect()
     }
 
     /// Lends each event from the log, under its lock: appends wait until the replay is over.
@@ -406,7 +432,7 @@ impl EventStore for MemoryStore {
                 event_version: row.event_version,
                 payload: &row.payload,
             };
-            let opened = opener.open(&row.payload, &Sealing::stored(stream, &stored))?;
+            let opened = row.open(&mut opener, &Sealing::stored(stream, &stored))?;
             stored.payload = &opened;
             visit(stored)?;
         }
@@ -456,7 +482,7 @@ impl EventStore for MemoryStore {
                 event_version: row.event_version,
                 payload: &row.payload,
             };
-            let opened = opener.open(&row.payload, &Sealing::stored(stream, &stored))?;
+            let opened = row.open(&mut opener, &Sealing::stored(stream, &stored))?;
             stored.payload = &opened;
             let event = decode_stored::<E>(stream, &stored)?;
             // Kept only where it extends the decoded prefix without a gap.
@@ -492,7 +518,8 @@ impl EventStore for MemoryStore {
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let log = self.log();
         let start = usize::try_from(after).unwrap_or(usize::MAX).min(log.events.len());
-        let mut events: Vec<_> = log.events[start..]
+        let mut opener = log.keys.opener();
+        log.events[start..]
             .iter()
             .enumerate()
             .filter(|(_, row)| {
@@ -501,10 +528,8 @@ impl EventStore for MemoryStore {
                     && filter.matches(&row.stream.aggregate_type, row.name)
             })
             .take(limit)
-            .map(|(offset, row)| row.recorded(start + offset))
-            .collect();
-        log.keys.opener().open_all(&mut events)?;
-        Ok(events)
+            .map(|(offset, row)| row.opened(start + offset, &mut opener))
+            .collect()
     }
 
     async fn head_position(&self) -> Result<u64, StoreError> {
@@ -767,6 +792,7 @@ impl EventStore for MemoryStore {
             metadata: None,
             payload: notice.payload(),
             removed: false,
+            sealed: false,
         });
         snapshots.remove(&(stream.aggregate_type.to_owned(), stream.stream_id.to_owned()));
         self.inner.head.send_replace(events.len() as u64);

@@ -79,8 +79,8 @@ const WAIT_RECHECK: Duration = Duration::from_millis(500);
 /// Everything lives in one schema (`factum` unless chosen): `events`, `snapshots`,
 /// `checkpoints`, `failures`, what process managers keep (`process_instances`,
 /// `process_outbox`, `process_deadlines`), personal data's keys and audit (`pii_keys`,
-/// `pii_key_streams`, `pii_forgotten`), the record of deleted streams (`stream_deletions`),
-/// and `factum_migrations`, which records the versioned migrations applied.
+/// `pii_key_streams`, `pii_forgotten`), and `factum_migrations`, which records the
+/// versioned migrations applied.
 /// Migrations run on connect, in one transaction under an advisory lock, so processes that
 /// start together do not race.
 ///
@@ -161,8 +161,9 @@ const WAIT_RECHECK: Duration = Duration::from_millis(500);
 ///
 /// Every read opens the values: [`read_stream`](EventStore::read_stream) and
 /// [`read_all`](EventStore::read_all) fetch the keys their events name in one more query
-/// (none if nothing is sealed); [`replay`](EventStore::replay) fetches the stream's keys in
-/// the same round trip as its rows. A key gone reads as `Forgotten`.
+/// (none if nothing is sealed); [`replay`](EventStore::replay) does the same once it meets a
+/// sealed value, holding the events from there until the keys are in. A key gone reads as
+/// `Forgotten`.
 ///
 /// `forget` is one transaction: it deletes the subject's keys, the snapshots of the
 /// streams they sealed values in, and the checkpoints of projections at or past the first
@@ -179,7 +180,7 @@ const WAIT_RECHECK: Duration = Duration::from_millis(500);
 /// [`archive`](EventStore::archive) flags the stream's rows (`events.archived`), which the
 /// global log leaves out unless asked; [`delete`](EventStore::delete) removes the stream's
 /// events, its snapshot and the records of the keys that sealed values in it, appends its
-/// [`StreamDeleted`] notice and records the deletion in `stream_deletions`. Each is one
+/// [`StreamDeleted`] notice, the record of the deletion (its version and time). Each is one
 /// statement under the position lock, so an append either commits before it or sees the
 /// stream closed (the check is part of the append's statement, beside the version check),
 /// and the notice takes the position after the committed maximum as an append does, waking
@@ -944,14 +945,10 @@ impl PostgresStore {
             let (from, to) = (clamp(from), clamp(to));
             let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
                 [&stream.aggregate_type, &stream.stream_id, &from, &to];
-            let (keys, rows) = futures_util::future::join(
-                conn.client.query(&conn.statements.stream_keys, &[&stream.aggregate_type, &stream.stream_id]),
-                conn.client.query_raw(&conn.statements.replay_stream, params),
-            )
-            .await;
-            let (keys, rows) = (keys.map_err(backend)?, rows.map_err(backend)?);
-            let mut stored_keys = pii::StoredKeys::with_capacity(keys.len());
-            pii::add_keys(&mut stored_keys, &keys)?;
+            // The keys are looked up only once a sealed value is met (below): a stream
+            // without personal data costs no query more than before.
+            let rows = conn.client.query_raw(&conn.statements.replay_stream, params).await.map_err(backend)?;
+            let mut stored_keys = pii::StoredKeys::new();
             let keyring = self.inner.keyring();
             let mut rows = std::pin::pin!(rows);
             let mut count = 0;

@@ -246,11 +246,6 @@ statements! { s =>
     );
     /// The keys (id, key as stored) of the ids `$1` that still exist.
     keys_by_id: format!("SELECT id, key FROM {s}.pii_keys WHERE id = ANY($1::bigint[])");
-    /// The keys (id, key as stored) that sealed values in one stream (`$1` type, `$2` id).
-    stream_keys: format!(
-        "SELECT k.id, k.key FROM {s}.pii_key_streams u JOIN {s}.pii_keys k ON k.id = u.key_id \
-         WHERE u.aggregate_type = $1::text AND u.stream_id = $2::text"
-    );
     /// Destroys the keys of subject `$1`, once no append is sealing with them: their ids.
     forget_keys: format!("DELETE FROM {s}.pii_keys WHERE subject = $1::text RETURNING id");
     /// Forgets where the keys `$1` sealed values: the streams, with the first position.
@@ -320,14 +315,9 @@ statements! { s =>
            SELECT head.position + 1, $1::text, $2::text, doomed.version + 1, '{TOMBSTONE}', {version}, \
                   statement_timestamp(), '{{}}'::jsonb, jsonb_build_object('version', doomed.version) \
            FROM doomed, head \
-           RETURNING position), \
-         recorded AS ( \
-           INSERT INTO {s}.stream_deletions (aggregate_type, stream_id, version, deleted_at) \
-           SELECT $1::text, $2::text, version, statement_timestamp() FROM doomed \
-           RETURNING id) \
+           RETURNING position) \
          SELECT last.version, last.deleted, notice.position, \
-                CASE WHEN notice.position IS NOT NULL THEN pg_notify($3::text, notice.position::text) IS NULL END, \
-                (SELECT count(*) FROM recorded)::bigint \
+                CASE WHEN notice.position IS NOT NULL THEN pg_notify($3::text, notice.position::text) IS NULL END \
          FROM (SELECT 1) AS one LEFT JOIN last ON true LEFT JOIN notice ON true",
         last = last_event(s, "$1::text", "$2::text"),
         version = <crate::store::StreamDeleted as crate::event::Event>::VERSION,
