@@ -194,6 +194,81 @@ async fn postgres_floor_schema(url: &str) -> String {
     schema
 }
 
+/// One tokio-postgres connection committing transactions of `per_commit` one-event inserts
+/// (each to a stream of its own, one multi-row `INSERT`) back to back, `BEGIN`, the insert
+/// and `COMMIT` pipelined in one round trip, into [`postgres_floor_schema`]'s table. With 8
+/// per commit it is the ceiling of group commit at 8 clients, each with one append
+/// outstanding: one transaction of 8 events per WAL flush, no pause between them, and none
+/// of factum's work (no version check, no position lock, no notification). The rate counts
+/// events; the latencies are per transaction.
+async fn postgres_transactions(url: &str, schema: &str, per_commit: usize, run: Duration, tag: &str) -> Run {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("connect");
+    tokio::spawn(connection);
+    let insert = client
+        .prepare(&format!(
+            "INSERT INTO {schema}.events (aggregate_type, stream_id, version, name, schema_version, recorded_at, \
+             metadata, payload) \
+             SELECT 'append-ceiling', s, $2::bigint, 'MoneyDeposited', 1, now(), '{{}}'::jsonb, $3::text::jsonb \
+             FROM unnest($1::text[]) AS s"
+        ))
+        .await
+        .expect("postgres ceiling: prepare");
+    let payload = workload::encoded(factum_bench::bank::MoneyDeposited { amount: 1 }.into()).payload;
+    let streams: Vec<String> = (0..per_commit).map(|stream| format!("{tag}-{stream}")).collect();
+    let (start, mut latencies_us, mut version) = (Instant::now(), Vec::new(), 0i64);
+    while start.elapsed() < run {
+        let t = Instant::now();
+        version += 1;
+        // `join` polls its first future first, so the three go out in order, in one burst.
+        let (begin, (inserted, commit)) = futures_util::future::join(
+            client.batch_execute("BEGIN"),
+            futures_util::future::join(
+                client.execute(&insert, &[&streams, &version, &payload]),
+                client.batch_execute("COMMIT"),
+            ),
+        )
+        .await;
+        begin.and(inserted.map(drop)).and(commit).expect("postgres ceiling: transaction");
+        latencies_us.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    Run { rate: (latencies_us.len() * per_commit) as f64 / start.elapsed().as_secs_f64(), latencies_us }
+}
+
+/// Events per flush of the growing file probed beside each round, for a ceiling's note.
+fn per_flush_note(per_flush: &[f64]) -> String {
+    match per_flush {
+        [] => String::new(),
+        _ => format!(
+            "; **{:.2} events per flush** of the growing file probed beside each round",
+            Stats::of(per_flush).median
+        ),
+    }
+}
+
+/// The ceiling of PostgreSQL group commit at 8 clients on this server and disk
+/// ([`postgres_transactions`] with 8 inserts per commit), like [`sqlite_ceiling`].
+async fn postgres_ceiling(settings: &Settings, url: &str, schema: &str, disk: Option<&Flushes>, table: &mut Table) {
+    let (mut rates, mut latencies, mut per_flush) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..settings.rounds {
+        let result = postgres_transactions(url, schema, 8, settings.run, &format!("ceiling-{round}")).await;
+        if let Some(disk) = disk {
+            let probe = fsync_append_rate(&disk.dir, 1, Duration::from_millis(500)).expect("fsync probe");
+            per_flush.push(result.rate / probe.median);
+        }
+        rates.push(result.rate);
+        latencies.extend(result.latencies_us);
+    }
+    let note = format!(
+        "tokio-postgres, one connection, transactions of one 8-row insert (8 streams) back to back, pipelined: what \
+         group commit at 8 clients reaches at best, with none of factum's checks; {}{}",
+        latency_note("transaction", &latencies),
+        per_flush_note(&per_flush)
+    );
+    table
+        .push("postgres", "engine ceiling at 8 clients: 8 events per transaction", "events/s", Stats::of(&rates))
+        .note(note);
+}
+
 /// The ceiling of SQLite group commit at 8 writers on this disk ([`sqlite_transactions`]
 /// with one writer and 8 inserts per commit), in events per flush of the growing file
 /// probed beside each round, like the durable rows above.
@@ -210,17 +285,12 @@ async fn sqlite_ceiling(settings: &Settings, path: &Path, disk: Option<&Flushes>
         rates.push(result.rate);
         latencies.extend(result.latencies_us);
     }
-    let mut note = format!(
+    let note = format!(
         "rusqlite, one thread, transactions of 8 one-event inserts (8 streams) back to back: what group commit at 8 \
-         writers reaches at best, with no pause between transactions; {}",
-        latency_note("transaction", &latencies)
+         writers reaches at best, with no pause between transactions; {}{}",
+        latency_note("transaction", &latencies),
+        per_flush_note(&per_flush)
     );
-    if !per_flush.is_empty() {
-        note.push_str(&format!(
-            "; **{:.2} events per flush** of the growing file probed beside each round",
-            Stats::of(&per_flush).median
-        ));
-    }
     table
         .push("sqlite", "engine ceiling at 8 writers: 8 events per transaction", "events/s", Stats::of(&rates))
         .note(note);
@@ -300,6 +370,7 @@ fn main() {
                         async |writers, run, tag: String| postgres_floor(url, &schema, writers, run, &tag).await;
                     workload::durable(&settings, &mut table, "postgres", store, disk.clone(), "tokio-postgres", floor)
                         .await;
+                    postgres_ceiling(&settings, url, &schema, disk.as_ref(), &mut table).await;
                 }
                 None => eprintln!("postgres: skipped, FACTUM_POSTGRES_URL is not set"),
             }
