@@ -51,8 +51,31 @@ impl SqliteStore {
             (!started, wake)
         };
         if start_committer {
-            let inner = Arc::clone(&self.inner);
-            tokio::task::spawn_blocking(move || commit_queued(&inner));
+            if on_worker_thread() {
+                // No committer is at work, so none is about to take this append: commit it
+                // here, on this thread, rather than wake one on another thread and then be
+                // woken by it (two hand-overs between threads, each a wake-up of a sleeping
+                // thread, on the path of every lone writer's append). The runtime moves
+                // this worker's other tasks to another thread meanwhile.
+                // A panic in the commit drops this append's reply, which the wait below
+                // reports as an error, as it does for a committer on another thread. Should
+                // `block_in_place` refuse this thread after all, a committer of the pool
+                // takes the queue instead.
+                let mut ran = false;
+                let commit = std::panic::AssertUnwindSafe(|| {
+                    tokio::task::block_in_place(|| {
+                        ran = true;
+                        commit_here(&self.inner);
+                    })
+                });
+                if std::panic::catch_unwind(commit).is_err() && !ran {
+                    let inner = Arc::clone(&self.inner);
+                    tokio::task::spawn_blocking(move || commit_queued(&inner));
+                }
+            } else {
+                let inner = Arc::clone(&self.inner);
+                tokio::task::spawn_blocking(move || commit_queued(&inner));
+            }
         } else if wake {
             self.inner.arrived.notify_one();
         }
@@ -81,19 +104,65 @@ pub(super) struct Queue {
     waiting_for: Option<usize>,
 }
 
+/// Whether this is a worker thread of a multi-threaded Tokio runtime, where
+/// [`tokio::task::block_in_place`] may run a commit (it panics on a current-thread runtime).
+fn on_worker_thread() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|runtime| runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+}
+
+/// If a commit panics, the appends still queued fail (their answers are dropped) and the
+/// next append starts a new committer, instead of every later append waiting forever.
+struct OnPanic<'a>(&'a Inner);
+
+impl Drop for OnPanic<'_> {
+    fn drop(&mut self) {
+        let mut queue = lock(&self.0.queue);
+        queue.committing = false;
+        queue.pending.clear();
+    }
+}
+
+/// The committer of an append that found none at work, on the appender's own thread: commits
+/// what is queued (that append, and any queued meanwhile) in one transaction, then hands what
+/// queued during it to a committer on the blocking pool, or marks the queue idle. It never
+/// waits for more appends: its own appender is waiting for it.
+fn commit_here(inner: &Arc<Inner>) {
+    let on_panic = OnPanic(inner);
+    let mut connection = lock(&inner.writer);
+    let batch = std::mem::take(&mut lock(&inner.queue).pending);
+    commit_traced(&mut connection, &inner.keyring(), batch);
+    drop(connection);
+    let mut queue = lock(&inner.queue);
+    if queue.pending.is_empty() {
+        queue.committing = false;
+    } else {
+        drop(queue);
+        let inner = Arc::clone(inner);
+        tokio::task::spawn_blocking(move || commit_queued(&inner));
+    }
+    std::mem::forget(on_panic);
+}
+
+/// Commits `batch` inside its span ([`commit_batch`]); returns how long it took.
+fn commit_traced(connection: &mut Connection, keyring: &Keyring, batch: Vec<PendingAppend>) -> Duration {
+    let span = debug_span!(
+        "append_batch",
+        store = "sqlite",
+        appends = batch.len(),
+        events = batch.iter().map(|pending| pending.events.len()).sum::<usize>(),
+        duration_us = field::Empty,
+    );
+    let started = Instant::now();
+    span.in_scope(|| commit_batch(connection, keyring, batch));
+    let took = started.elapsed();
+    span.record("duration_us", u64::try_from(took.as_micros()).unwrap_or(u64::MAX));
+    took
+}
+
 /// The committer: commits batch after batch until the queue is empty, then stops (the next
 /// append starts another). Holds the writing connection meanwhile.
 fn commit_queued(inner: &Inner) {
-    /// If a commit panics, the appends still queued fail (their answers are dropped) and the
-    /// next append starts a new committer, instead of every later append waiting forever.
-    struct OnPanic<'a>(&'a Inner);
-    impl Drop for OnPanic<'_> {
-        fn drop(&mut self) {
-            let mut queue = lock(&self.0.queue);
-            queue.committing = false;
-            queue.pending.clear();
-        }
-    }
     let on_panic = OnPanic(inner);
     let mut connection = lock(&inner.writer);
     // How many writers are at work, as the batches show it, and how long the last commit
@@ -127,19 +196,8 @@ fn commit_queued(inner: &Inner) {
         }
         let batch = std::mem::take(&mut queue.pending);
         drop(queue);
-        let span = debug_span!(
-            "append_batch",
-            store = "sqlite",
-            appends = batch.len(),
-            events = batch.iter().map(|pending| pending.events.len()).sum::<usize>(),
-            duration_us = field::Empty,
-        );
-        let started = Instant::now();
         writers = writers.max(batch.len());
-        let keyring = inner.keyring();
-        span.in_scope(|| commit_batch(&mut connection, &keyring, batch));
-        took = started.elapsed();
-        span.record("duration_us", u64::try_from(took.as_micros()).unwrap_or(u64::MAX));
+        took = commit_traced(&mut connection, &inner.keyring(), batch);
     }
 }
 

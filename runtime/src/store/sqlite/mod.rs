@@ -54,6 +54,9 @@ use crate::process::{DueDeadline, NewDeadline, OutgoingCommand, ProcessCommit, R
 ///   that transaction is durable. Many writers thus share fsyncs instead of queueing for one
 ///   each. A conflict rejects only its own append; an append that fails otherwise takes the
 ///   transaction down, and the others are committed again one by one, so that only it fails.
+/// - An append that finds the writer idle commits on its own thread (through
+///   `tokio::task::block_in_place` on a multi-threaded runtime; on a current-thread runtime,
+///   on Tokio's blocking pool), so a lone writer pays no hand-over between threads.
 ///
 /// # Versions and positions
 ///
