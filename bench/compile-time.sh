@@ -3,7 +3,8 @@
 # program written with cqrs-es 0.5 (bench/cqrs-es/examples/bank.rs).
 #
 # What is measured: the wall time of `cargo rustc --example bank` for the program's own
-# crate only, dependencies already built (debug profile, CARGO_INCREMENTAL=0 so that
+# crate only, built as `cargo run --example bank` builds it (the root package, factum with
+# its default features, so the embedded SQLite store and nothing else), dependencies already built (debug profile, CARGO_INCREMENTAL=0 so that
 # nothing of an earlier compile of the file is reused). Each run passes a fresh `--cfg`,
 # which changes the example's fingerprint and nothing else: no file is touched. The two
 # programs alternate; the median of RUNS (default 5) runs each is printed, with min and max.
@@ -14,7 +15,7 @@ cd "$(dirname "$0")/.."
 runs=${RUNS:-5}
 export CARGO_INCREMENTAL=0
 
-build_factum() { cargo rustc --quiet -p factum-bench --example bank -- --cfg "compile_time_run=\"$1\"" ; }
+build_factum() { cargo rustc --quiet -p factum-examples --example bank -- --cfg "compile_time_run=\"$1\"" ; }
 build_cqrs() { (cd bench/cqrs-es && cargo rustc --quiet --example bank -- --cfg "compile_time_run=\"$1\"") ; }
 
 echo "warming up: building the dependencies of both programs (not timed)" >&2
