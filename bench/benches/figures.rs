@@ -234,66 +234,40 @@ async fn postgres_transactions(url: &str, schema: &str, per_commit: usize, run: 
     Run { rate: (latencies_us.len() * per_commit) as f64 / start.elapsed().as_secs_f64(), latencies_us }
 }
 
-/// Events per flush of the growing file probed beside each round, for a ceiling's note.
-fn per_flush_note(per_flush: &[f64]) -> String {
-    match per_flush {
-        [] => String::new(),
-        _ => format!(
+/// The ceiling of group commit at 8 writers, each with one append outstanding: `round`
+/// commits transactions of 8 one-event inserts back to back, directly with the engine's
+/// client; quoted, like the durable rows, in events per flush of the growing file probed
+/// beside each round. `how` says what `round` runs.
+async fn ceiling(
+    settings: &Settings,
+    table: &mut Table,
+    section: &'static str,
+    disk: Option<&Flushes>,
+    how: &str,
+    mut round: impl AsyncFnMut(String) -> Run,
+) {
+    let (mut rates, mut latencies, mut per_flush) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..settings.rounds {
+        let result = round(format!("ceiling-{i}")).await;
+        if let Some(disk) = disk {
+            let probe = fsync_append_rate(&disk.dir, 1, Duration::from_millis(500)).expect("fsync probe");
+            per_flush.push(result.rate / probe.median);
+        }
+        rates.push(result.rate);
+        latencies.extend(result.latencies_us);
+    }
+    let mut note = format!("{how}; {}", latency_note("transaction", &latencies));
+    if !per_flush.is_empty() {
+        note.push_str(&format!(
             "; **{:.2} events per flush** of the growing file probed beside each round",
-            Stats::of(per_flush).median
-        ),
+            Stats::of(&per_flush).median
+        ));
     }
-}
-
-/// The ceiling of PostgreSQL group commit at 8 clients on this server and disk
-/// ([`postgres_transactions`] with 8 inserts per commit), like [`sqlite_ceiling`].
-async fn postgres_ceiling(settings: &Settings, url: &str, schema: &str, disk: Option<&Flushes>, table: &mut Table) {
-    let (mut rates, mut latencies, mut per_flush) = (Vec::new(), Vec::new(), Vec::new());
-    for round in 0..settings.rounds {
-        let result = postgres_transactions(url, schema, 8, settings.run, &format!("ceiling-{round}")).await;
-        if let Some(disk) = disk {
-            let probe = fsync_append_rate(&disk.dir, 1, Duration::from_millis(500)).expect("fsync probe");
-            per_flush.push(result.rate / probe.median);
-        }
-        rates.push(result.rate);
-        latencies.extend(result.latencies_us);
-    }
-    let note = format!(
-        "tokio-postgres, one connection, transactions of one 8-row insert (8 streams) back to back, pipelined: what \
-         group commit at 8 clients reaches at best, with none of factum's checks; {}{}",
-        latency_note("transaction", &latencies),
-        per_flush_note(&per_flush)
-    );
-    table
-        .push("postgres", "engine ceiling at 8 clients: 8 events per transaction", "events/s", Stats::of(&rates))
-        .note(note);
-}
-
-/// The ceiling of SQLite group commit at 8 writers on this disk ([`sqlite_transactions`]
-/// with one writer and 8 inserts per commit), in events per flush of the growing file
-/// probed beside each round, like the durable rows above.
-async fn sqlite_ceiling(settings: &Settings, path: &Path, disk: Option<&Flushes>, table: &mut Table) {
-    let (mut rates, mut latencies, mut per_flush) = (Vec::new(), Vec::new(), Vec::new());
-    for round in 0..settings.rounds {
-        let (path, run, tag) = (path.to_path_buf(), settings.run, format!("ceiling-{round}"));
-        let result = tokio::task::spawn_blocking(move || sqlite_transactions(&path, 1, 8, run, &tag)).await;
-        let result = result.expect("sqlite ceiling");
-        if let Some(disk) = disk {
-            let probe = fsync_append_rate(&disk.dir, 1, Duration::from_millis(500)).expect("fsync probe");
-            per_flush.push(result.rate / probe.median);
-        }
-        rates.push(result.rate);
-        latencies.extend(result.latencies_us);
-    }
-    let note = format!(
-        "rusqlite, one thread, transactions of 8 one-event inserts (8 streams) back to back: what group commit at 8 \
-         writers reaches at best, with no pause between transactions; {}{}",
-        latency_note("transaction", &latencies),
-        per_flush_note(&per_flush)
-    );
-    table
-        .push("sqlite", "engine ceiling at 8 writers: 8 events per transaction", "events/s", Stats::of(&rates))
-        .note(note);
+    let figure = match section {
+        "postgres" => "engine ceiling at 8 clients: 8 events per transaction",
+        _ => "engine ceiling at 8 writers: 8 events per transaction",
+    };
+    table.push(section, figure, "events/s", Stats::of(&rates)).note(note);
 }
 
 /// The disk's flush rates, measured now (in the same run as the durable figures they divide).
@@ -351,7 +325,14 @@ fn main() {
                 tokio::task::spawn_blocking(move || sqlite_floor(&path, writers, run, &tag)).await.expect("floor")
             };
             workload::durable(&settings, &mut table, "sqlite", &sqlite, disk.clone(), "rusqlite", floor).await;
-            sqlite_ceiling(&settings, &path, disk.as_ref(), &mut table).await;
+            let how = "rusqlite, one thread, transactions of 8 one-event inserts (8 streams) back to back: what group \
+                       commit at 8 writers reaches at best, with no pause between transactions";
+            let round = async |tag: String| {
+                let (path, run) = (path.clone(), settings.run);
+                let transactions = move || sqlite_transactions(&path, 1, 8, run, &tag);
+                tokio::task::spawn_blocking(transactions).await.expect("sqlite ceiling")
+            };
+            ceiling(&settings, &mut table, "sqlite", disk.as_ref(), how, round).await;
         }
         let postgres = match &settings.postgres {
             Some(url) if settings.wants("postgres") => {
@@ -370,7 +351,11 @@ fn main() {
                         async |writers, run, tag: String| postgres_floor(url, &schema, writers, run, &tag).await;
                     workload::durable(&settings, &mut table, "postgres", store, disk.clone(), "tokio-postgres", floor)
                         .await;
-                    postgres_ceiling(&settings, url, &schema, disk.as_ref(), &mut table).await;
+                    let how = "tokio-postgres, one connection, transactions of one 8-row insert (8 streams) back \
+                               to back, pipelined: what group commit at 8 clients reaches at best, with none of \
+                               factum's checks";
+                    let round = async |tag: String| postgres_transactions(url, &schema, 8, settings.run, &tag).await;
+                    ceiling(&settings, &mut table, "postgres", disk.as_ref(), how, round).await;
                 }
                 None => eprintln!("postgres: skipped, FACTUM_POSTGRES_URL is not set"),
             }
