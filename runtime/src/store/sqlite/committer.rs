@@ -51,30 +51,13 @@ impl SqliteStore {
             (!started, wake)
         };
         if start_committer {
-            if on_worker_thread() {
-                // No committer is at work, so none is about to take this append: commit it
-                // here, on this thread, rather than wake one on another thread and then be
-                // woken by it (two hand-overs between threads, each a wake-up of a sleeping
-                // thread, on the path of every lone writer's append). The runtime moves
-                // this worker's other tasks to another thread meanwhile.
-                // A panic in the commit drops this append's reply, which the wait below
-                // reports as an error, as it does for a committer on another thread. Should
-                // `block_in_place` refuse this thread after all, a committer of the pool
-                // takes the queue instead.
-                let mut ran = false;
-                let commit = std::panic::AssertUnwindSafe(|| {
-                    tokio::task::block_in_place(|| {
-                        ran = true;
-                        commit_here(&self.inner);
-                    })
-                });
-                if std::panic::catch_unwind(commit).is_err() && !ran {
-                    let inner = Arc::clone(&self.inner);
-                    tokio::task::spawn_blocking(move || commit_queued(&inner));
-                }
-            } else {
-                let inner = Arc::clone(&self.inner);
-                tokio::task::spawn_blocking(move || commit_queued(&inner));
+            // No committer is at work, so none is about to take this append: on a worker
+            // thread it is committed here, rather than by a committer woken on another
+            // thread, which would then wake this task (two wake-ups of a sleeping thread on
+            // the path of every lone writer's append).
+            let in_place = on_worker_thread() && commit_in_place(&self.inner);
+            if !in_place {
+                spawn_committer(&self.inner, Linger::ForTheNextAppend);
             }
         } else if wake {
             self.inner.arrived.notify_one();
@@ -123,25 +106,57 @@ impl Drop for OnPanic<'_> {
     }
 }
 
-/// The committer of an append that found none at work, on the appender's own thread: commits
-/// what is queued (that append, and any queued meanwhile) in one transaction, then hands what
-/// queued during it to a committer on the blocking pool, or marks the queue idle. It never
-/// waits for more appends: its own appender is waiting for it.
-fn commit_here(inner: &Arc<Inner>) {
-    let on_panic = OnPanic(inner);
-    let mut connection = lock(&inner.writer);
-    let batch = std::mem::take(&mut lock(&inner.queue).pending);
-    commit_traced(&mut connection, &inner.keyring(), batch);
-    drop(connection);
-    let mut queue = lock(&inner.queue);
-    if queue.pending.is_empty() {
-        queue.committing = false;
-    } else {
-        drop(queue);
-        let inner = Arc::clone(inner);
-        tokio::task::spawn_blocking(move || commit_queued(&inner));
-    }
-    std::mem::forget(on_panic);
+/// The committer of an append that found none at work, on the appender's own worker thread
+/// (`block_in_place`: the runtime moves the worker's other tasks to another thread
+/// meanwhile). Commits what is queued (that append, and any queued meanwhile) in one
+/// transaction, then hands what queued during it to a committer on the blocking pool, or
+/// marks the queue idle; it never waits for more appends, its own appender waits for it.
+///
+/// Returns whether the commit ran here. A panic in it drops the appends' replies, which their
+/// waits report as errors, as for a committer on the pool; should `block_in_place` refuse the
+/// thread before running it, the caller starts a committer on the pool instead.
+fn commit_in_place(inner: &Arc<Inner>) -> bool {
+    let mut ran = false;
+    let commit = std::panic::AssertUnwindSafe(|| {
+        tokio::task::block_in_place(|| {
+            ran = true;
+            let on_panic = OnPanic(inner);
+            let mut connection = lock(&inner.writer);
+            let batch = std::mem::take(&mut lock(&inner.queue).pending);
+            commit_traced(&mut connection, &inner.keyring(), batch);
+            drop(connection);
+            let mut queue = lock(&inner.queue);
+            if queue.pending.is_empty() {
+                queue.committing = false;
+            } else {
+                drop(queue);
+                // The next lone append commits in place again: no use waiting for it.
+                spawn_committer(inner, Linger::No);
+            }
+            std::mem::forget(on_panic);
+        })
+    });
+    let _ = std::panic::catch_unwind(commit);
+    ran
+}
+
+/// Whether a committer on the blocking pool, its queue empty, waits a little for the next
+/// append before it stops.
+#[derive(Clone, Copy, PartialEq)]
+enum Linger {
+    /// Yes: appends come from a current-thread runtime (or none), where the next append would
+    /// otherwise have to start a committer on the pool again, a hand-over between threads.
+    ForTheNextAppend,
+    /// No: appends come from a multi-threaded runtime's workers, where the next append that
+    /// finds no committer commits in place ([`commit_in_place`]), cheaper than being taken
+    /// over by this one.
+    No,
+}
+
+/// Starts a committer on Tokio's blocking pool for what is queued.
+fn spawn_committer(inner: &Arc<Inner>, linger: Linger) {
+    let inner = Arc::clone(inner);
+    tokio::task::spawn_blocking(move || commit_queued(&inner, linger));
 }
 
 /// Commits `batch` inside its span ([`commit_batch`]); returns how long it took.
@@ -162,7 +177,7 @@ fn commit_traced(connection: &mut Connection, keyring: &Keyring, batch: Vec<Pend
 
 /// The committer: commits batch after batch until the queue is empty, then stops (the next
 /// append starts another). Holds the writing connection meanwhile.
-fn commit_queued(inner: &Inner) {
+fn commit_queued(inner: &Inner, linger: Linger) {
     let on_panic = OnPanic(inner);
     let mut connection = lock(&inner.writer);
     // How many writers are at work, as the batches show it, and how long the last commit
@@ -181,7 +196,7 @@ fn commit_queued(inner: &Inner) {
                 writers -= 1;
             }
         }
-        if queue.pending.is_empty() {
+        if queue.pending.is_empty() && linger == Linger::ForTheNextAppend {
             // An append that comes soon is taken here rather than by a new committer, which
             // would cost a hand-over to another thread of the blocking pool.
             let deadline = Instant::now() + took.min(MAX_GATHER) * 2;
@@ -502,7 +517,7 @@ mod tests {
         }
 
         let recorder = Recorder::default();
-        tracing::subscriber::with_default(recorder.clone(), || commit_queued(&store.inner));
+        tracing::subscriber::with_default(recorder.clone(), || commit_queued(&store.inner, super::Linger::No));
 
         let mut answers = answers.into_iter().map(|mut answer| answer.try_recv().expect("answered"));
         assert_eq!(answers.next().unwrap().unwrap().version, 2);
