@@ -242,6 +242,7 @@ async fn ceiling(
     settings: &Settings,
     table: &mut Table,
     section: &'static str,
+    figure: &'static str,
     disk: Option<&Flushes>,
     how: &str,
     mut round: impl AsyncFnMut(String) -> Run,
@@ -263,10 +264,6 @@ async fn ceiling(
             Stats::of(&per_flush).median
         ));
     }
-    let figure = match section {
-        "postgres" => "engine ceiling at 8 clients: 8 events per transaction",
-        _ => "engine ceiling at 8 writers: 8 events per transaction",
-    };
     table.push(section, figure, "events/s", Stats::of(&rates)).note(note);
 }
 
@@ -332,7 +329,8 @@ fn main() {
                 let transactions = move || sqlite_transactions(&path, 1, 8, run, &tag);
                 tokio::task::spawn_blocking(transactions).await.expect("sqlite ceiling")
             };
-            ceiling(&settings, &mut table, "sqlite", disk.as_ref(), how, round).await;
+            let figure = "engine ceiling at 8 writers: 8 events per transaction";
+            ceiling(&settings, &mut table, "sqlite", figure, disk.as_ref(), how, round).await;
         }
         let postgres = match &settings.postgres {
             Some(url) if settings.wants("postgres") => {
@@ -355,7 +353,8 @@ fn main() {
                                to back, pipelined: what group commit at 8 clients reaches at best, with none of \
                                factum's checks";
                     let round = async |tag: String| postgres_transactions(url, &schema, 8, settings.run, &tag).await;
-                    ceiling(&settings, &mut table, "postgres", disk.as_ref(), how, round).await;
+                    let figure = "engine ceiling at 8 clients: 8 events per transaction";
+                    ceiling(&settings, &mut table, "postgres", figure, disk.as_ref(), how, round).await;
                 }
                 None => eprintln!("postgres: skipped, FACTUM_POSTGRES_URL is not set"),
             }

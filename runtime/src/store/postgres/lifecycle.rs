@@ -104,9 +104,9 @@ pub(super) async fn archive(
 
 /// Deletes `stream`: one statement under the position lock removes its events, snapshot and
 /// keys' records, appends the notice (the record of the deletion: its version and time),
-/// and notifies the notice's position, as an append does. A stream deleted already answers its notice, with nothing
-/// written. This store's known head moves at once; the forget epoch does not move (see
-/// [`EventStore::delete`](crate::EventStore::delete)).
+/// and notifies the notice's position, as an append does. A stream deleted already answers
+/// its notice, with nothing written. This store's known head moves at once; the forget epoch
+/// does not move (see [`EventStore::delete`](crate::EventStore::delete)).
 pub(super) async fn delete(
     store: &PostgresStore,
     conn: &mut PooledConn<'_>,

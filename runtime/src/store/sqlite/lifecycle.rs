@@ -78,7 +78,8 @@ pub(super) struct Deletion {
 /// Deletes `stream`, in one immediate transaction: its events, its snapshot and its keys'
 /// records go, and the notice is appended (the record of the deletion: its version and
 /// time). The WAL is then emptied, as after `forget`, so that the removed events (zeroed in
-/// the file: `secure_delete`) leave no copy there. A stream deleted already is `Ok(Err(notice))`, with nothing done.
+/// the file: `secure_delete`) leave no copy there. A stream deleted already is
+/// `Ok(Err(notice))`, with nothing done.
 pub(super) fn delete(
     connection: &mut Connection,
     stream: StreamRef<'_>,
